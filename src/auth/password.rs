@@ -1,0 +1,59 @@
+//! Password hashing with argon2id, off the async runtime.
+
+use argon2::{
+    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Argon2,
+};
+
+use crate::error::ApiError;
+
+pub const MIN_LEN: usize = 8;
+pub const MAX_LEN: usize = 128;
+
+/// Checks Better Auth's length rule (8 to 128 characters).
+pub fn check_length(password: &str) -> Result<(), ApiError> {
+    let n = password.chars().count();
+    if n < MIN_LEN {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "PASSWORD_TOO_SHORT",
+            format!("password must be at least {MIN_LEN} characters"),
+        ));
+    }
+    if n > MAX_LEN {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "PASSWORD_TOO_LONG",
+            format!("password must be at most {MAX_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(ApiError::internal)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// Verifies a password; `hash` of `None` still spends the same work, so a missing
+/// account takes as long to refuse as a wrong password.
+pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
+        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+// argon2id of a random password nobody knows, with the default parameters.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Qg6vBHyLz0hF1ZbA0Pp7wUq8nZ8eYd4Hh3iS3+J3s0E";

@@ -1,0 +1,119 @@
+//! A tower-sessions store in proxyhub's own database, so sessions survive restarts and an
+//! account's sessions can be ended at once (the `user_id` column is kept beside the data).
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tower_sessions::{
+    session::{Id, Record},
+    session_store::{self, Error},
+    SessionStore,
+};
+
+use crate::db::Db;
+
+/// The key under which the signed-in account's id is kept in a session.
+pub const USER_KEY: &str = "user_id";
+
+#[derive(Clone, Debug)]
+pub struct SqlSessionStore {
+    db: Db,
+}
+
+impl SqlSessionStore {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Ends every session of an account.
+    pub async fn delete_for_user(db: &Db, user_id: &str) -> Result<u64, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(db).await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes expired sessions; run now and then.
+    pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(db).await?;
+        Ok(r.rows_affected())
+    }
+}
+
+fn backend(e: sqlx::Error) -> Error {
+    Error::Backend(e.to_string())
+}
+
+fn user_of(record: &Record) -> Option<String> {
+    record.data.get(USER_KEY).and_then(|v| v.as_str()).map(str::to_string)
+}
+
+#[async_trait]
+impl SessionStore for SqlSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        loop {
+            let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+            let inserted = sqlx::query(
+                "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(record.id.to_string())
+            .bind(user_of(record))
+            .bind(data)
+            .bind(record.expiry_date.unix_timestamp())
+            .execute(&self.db)
+            .await;
+            match inserted {
+                Ok(_) => return Ok(()),
+                // An id collision: draw another one, as tower-sessions expects of `create`.
+                Err(e) if crate::db::is_unique_violation(&e) => record.id = Id::default(),
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        let updated = sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1",
+        )
+        .bind(record.id.to_string())
+        .bind(user_of(record))
+        .bind(&data)
+        .bind(record.expiry_date.unix_timestamp())
+        .execute(&self.db)
+        .await
+        .map_err(backend)?;
+        if updated.rows_affected() == 0 {
+            // A session deleted meanwhile (sign-out elsewhere) is not brought back to life
+            // unless it carries no account.
+            if user_of(record).is_none() {
+                let mut r = record.clone();
+                return self.create(&mut r).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id.to_string())
+                .bind(now)
+                .fetch_optional(&self.db)
+                .await
+                .map_err(backend)?;
+        let Some((data, expires_at)) = row else { return Ok(None) };
+        let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
+        let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}

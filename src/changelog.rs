@@ -1,0 +1,118 @@
+//! The audit trail: who changed which vhost, when, and how.
+
+use axum::{extract::State, routing::get, Json, Router};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, Row};
+
+use crate::{app::AppState, error::Result, timestamps, users::User};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/changelog", get(list))
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+    Toggle,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Toggle => "toggle",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub id: i64,
+    pub user_id: Option<String>,
+    pub user_name: String,
+    pub action: String,
+    pub domain: String,
+    pub diff: Option<String>,
+    pub created_at: String,
+}
+
+/// Records a change; call it inside the transaction that makes the change.
+pub async fn record(
+    conn: &mut AnyConnection,
+    who: &User,
+    action: Action,
+    domain: &str,
+    diff: Option<String>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO changelog (user_id, user_name, action, domain, diff, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&who.id)
+    .bind(&who.name)
+    .bind(action.as_str())
+    .bind(domain)
+    .bind(diff)
+    .bind(timestamps::now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// `{"old": {...}, "new": {...}}` holding only the fields that differ, or `None` if none do.
+pub fn diff(old: &Value, new: &Value) -> Option<String> {
+    let (Value::Object(old), Value::Object(new)) = (old, new) else { return None };
+    let (mut o, mut n) = (Map::new(), Map::new());
+    for (key, new_value) in new {
+        let old_value = old.get(key).unwrap_or(&Value::Null);
+        if old_value != new_value {
+            o.insert(key.clone(), old_value.clone());
+            n.insert(key.clone(), new_value.clone());
+        }
+    }
+    (!n.is_empty()).then(|| serde_json::json!({ "old": o, "new": n }).to_string())
+}
+
+async fn list(State(state): State<AppState>) -> Result<Json<Vec<Entry>>> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog ORDER BY id DESC LIMIT 100",
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let entries = rows
+        .iter()
+        .map(|r| {
+            Ok(Entry {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                user_name: r.try_get("user_name")?,
+                action: r.try_get("action")?,
+                domain: r.try_get("domain")?,
+                diff: r.try_get("diff")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Json(entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn diff_keeps_only_changed_fields() {
+        let d = super::diff(
+            &json!({"domain": "a.com", "upstream": "h:1", "enabled": true}),
+            &json!({"domain": "a.com", "upstream": "h:2", "enabled": true}),
+        )
+        .unwrap();
+        assert_eq!(d, r#"{"new":{"upstream":"h:2"},"old":{"upstream":"h:1"}}"#);
+        assert!(super::diff(&json!({"a": 1}), &json!({"a": 1})).is_none());
+    }
+}

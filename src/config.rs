@@ -1,0 +1,113 @@
+//! Runtime configuration, read once from flags and `PROXYHUB_*` environment variables.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, ValueEnum};
+
+/// How site addresses are rendered: `auto` lets the proxy obtain certificates, `off` serves plain HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    Auto,
+    Off,
+}
+
+/// Which reverse proxy proxyhub drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProxyKind {
+    Caddy,
+    Nginx,
+}
+
+/// Everything `proxyhub serve` needs; each field is a flag and a `PROXYHUB_*` variable.
+#[derive(Clone, Args)]
+pub struct Config {
+    /// Address the API and dashboard listen on.
+    #[arg(long, env = "PROXYHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Database URL: sqlite://path (created if missing) or postgres://...
+    #[arg(long, env = "PROXYHUB_DATABASE_URL", default_value = "sqlite://data/proxyhub.db")]
+    pub database_url: String,
+
+    /// Which proxy to manage.
+    #[arg(long, env = "PROXYHUB_PROXY", value_enum, default_value = "caddy")]
+    pub proxy: ProxyKind,
+
+    /// Caddy's admin API; keep it on localhost or a private network.
+    #[arg(long, env = "PROXYHUB_CADDY_ADMIN", default_value = "http://localhost:2019")]
+    pub caddy_admin: String,
+
+    /// The proxy's JSON access log, written by the proxy and tailed by proxyhub.
+    #[arg(long, env = "PROXYHUB_ACCESS_LOG", default_value = "data/access.log")]
+    pub access_log: PathBuf,
+
+    /// `auto`: HTTPS with automatic certificates; `off`: plain HTTP site addresses.
+    #[arg(long, env = "PROXYHUB_TLS", value_enum, default_value = "auto")]
+    pub tls: TlsMode,
+
+    /// Port the proxy serves plain HTTP on.
+    #[arg(long, env = "PROXYHUB_HTTP_PORT")]
+    pub http_port: Option<u16>,
+
+    /// Port the proxy serves HTTPS on.
+    #[arg(long, env = "PROXYHUB_HTTPS_PORT")]
+    pub https_port: Option<u16>,
+
+    /// The URL users reach proxyhub at; https here makes the session cookie Secure.
+    #[arg(long, env = "PROXYHUB_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Let anyone create an account after the first (new accounts are viewers).
+    #[arg(long, env = "PROXYHUB_ALLOW_SIGNUP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_signup: bool,
+
+    /// Sign-in and sign-up attempts allowed per client address in each 10 s window.
+    #[arg(long, env = "PROXYHUB_AUTH_RATE_LIMIT", default_value_t = 3)]
+    pub auth_rate_limit: u32,
+
+    /// Seconds between checks that the proxy runs the desired config.
+    #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
+    pub reconcile_interval: u64,
+}
+
+impl Config {
+    /// Whether cookies must be marked Secure.
+    pub fn public_url_is_https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// The access log as an absolute path: the proxy runs with another working directory.
+    pub fn access_log_absolute(&self) -> PathBuf {
+        if self.access_log.is_absolute() {
+            self.access_log.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&self.access_log))
+                .unwrap_or_else(|_| self.access_log.clone())
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL can carry a password.
+        let db = match self.database_url.split_once('@') {
+            Some((_, host)) => format!("<redacted>@{host}"),
+            None => self.database_url.clone(),
+        };
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &db)
+            .field("proxy", &self.proxy)
+            .field("caddy_admin", &self.caddy_admin)
+            .field("access_log", &self.access_log)
+            .field("tls", &self.tls)
+            .field("http_port", &self.http_port)
+            .field("https_port", &self.https_port)
+            .field("public_url", &self.public_url)
+            .field("allow_signup", &self.allow_signup)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,89 @@
+//! Database connection: SQLite (default, embedded) or PostgreSQL, chosen by the URL's scheme.
+
+use std::str::FromStr;
+
+use sqlx::{
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+    AnyPool, Executor,
+};
+
+/// The pool every part of proxyhub shares.
+pub type Db = AnyPool;
+/// A transaction on [`Db`].
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://...")]
+    UnknownScheme(String),
+    #[error("cannot create the database directory {0}: {1}")]
+    Directory(String, std::io::Error),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Connects (creating a SQLite file if missing, in WAL mode) and runs the embedded migrations.
+pub async fn connect(url: &str) -> Result<Db, DbError> {
+    sqlx::any::install_default_drivers();
+    let (url, migrator, sqlite) = if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or_default();
+        if let Some(dir) = std::path::Path::new(file).parent() {
+            if !dir.as_os_str().is_empty() && file != ":memory:" {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbError::Directory(dir.display().to_string(), e))?;
+            }
+        }
+        let sep = if path.contains('?') { '&' } else { '?' };
+        (format!("sqlite://{path}{sep}mode=rwc"), &SQLITE, true)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        (url.to_string(), &POSTGRES, false)
+    } else {
+        return Err(DbError::UnknownScheme(url.to_string()));
+    };
+    let options = AnyConnectOptions::from_str(&url)?;
+    let pool = AnyPoolOptions::new()
+        .max_connections(if sqlite { 4 } else { 10 })
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if sqlite {
+                    // WAL lets readers go on while one writer commits; a busy writer waits.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    migrator.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Whether an error is a unique-constraint violation (a duplicate key).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so a read early in the transaction cannot make the later write fail
+/// with a stale snapshot while another connection commits.
+pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
+    if is_sqlite(db) {
+        db.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        db.begin().await
+    }
+}
+
+/// Whether the pool is SQLite (some statements differ from PostgreSQL's).
+pub fn is_sqlite(db: &Db) -> bool {
+    db.connect_options().database_url.scheme() == "sqlite"
+}

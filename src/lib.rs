@@ -1,0 +1,14 @@
+//! proxyhub: a management plane for reverse proxies.
+
+pub mod app;
+pub mod apply;
+pub mod auth;
+pub mod changelog;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod proxy;
+pub mod reconcile;
+pub mod timestamps;
+pub mod users;
+pub mod vhosts;

@@ -1,0 +1,46 @@
+//! The seam between proxyhub and the proxy it manages. Everything above this module talks
+//! to a [`Proxy`]; only the implementations know whether it is Caddy or nginx.
+
+pub mod caddy;
+pub mod caddyfile;
+
+use async_trait::async_trait;
+
+/// What a proxy needs to know of one enabled vhost.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Site {
+    pub domain: String,
+    pub config: Option<String>,
+    pub upstream: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    /// The proxy refused the configuration; the text is the proxy's own.
+    #[error("the proxy rejected the configuration: {0}")]
+    Rejected(String),
+    /// The proxy could not be reached or answered nonsense.
+    #[error("the proxy is unreachable: {0}")]
+    Unreachable(String),
+    /// proxyhub refused to send the configuration (it breaks a rule); a client error.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A reverse proxy that proxyhub configures.
+#[async_trait]
+pub trait Proxy: Send + Sync + 'static {
+    /// `caddy` or `nginx`.
+    fn kind(&self) -> &'static str;
+
+    /// Checks a vhost (its snippet and upstream, already syntactically valid) against this
+    /// proxy's rules before anything is stored or sent: `Err` explains why it is refused.
+    fn check_site(&self, site: &Site) -> Result<(), String>;
+
+    /// Makes the proxy run exactly `sites` (all enabled vhosts), or changes nothing and errs.
+    async fn apply(&self, sites: &[Site]) -> Result<(), ProxyError>;
+
+    /// Re-applies `sites` when the proxy's running configuration is not the one proxyhub
+    /// last applied (a restart, a hand edit). Returns whether it had to.
+    async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError>;
+}

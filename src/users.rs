@@ -1,0 +1,150 @@
+//! Accounts: storage and the roles that decide what each may do.
+
+use serde::Serialize;
+use sqlx::{any::AnyRow, Row};
+
+use crate::{db::Db, timestamps};
+
+/// What an account may do: admins everything, editors change vhosts, viewers read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An account as the API shows it (Better Auth's user shape plus `role`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub role: Role,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(skip)]
+    pub disabled: bool,
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+const COLUMNS: &str =
+    "id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
+    let role: String = r.try_get("role")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        email_verified: r.try_get("email_verified")?,
+        image: r.try_get("image")?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        disabled: r.try_get("disabled")?,
+        password_hash: r.try_get("password_hash")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    sqlx::query(&sql).bind(id).fetch_optional(db).await?.as_ref().map(from_row).transpose()
+}
+
+/// Looks an account up by email, case-insensitively (emails are stored lowercased).
+pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    sqlx::query(&sql)
+        .bind(email.to_lowercase())
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub password_hash: String,
+}
+
+/// What [`create`] did.
+pub enum Created {
+    Yes(User),
+    EmailTaken,
+    SignupClosed,
+}
+
+/// Creates an account. The first account ever created is an admin; later ones get
+/// `later_role`, and only when `open` (self sign-up allowed, or an admin creating it).
+pub async fn create(db: &Db, new: NewUser<'_>, later_role: Role, open: bool) -> Result<Created, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    if count > 0 && !open {
+        return Ok(Created::SignupClosed);
+    }
+    let role = if count == 0 { Role::Admin } else { later_role };
+    let now = timestamps::now();
+    let user = User {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        name: new.name.to_string(),
+        email: new.email.to_lowercase(),
+        email_verified: false,
+        image: None,
+        role,
+        disabled: false,
+        password_hash: new.password_hash,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, FALSE, NULL, $4, FALSE, $5, $6, $7)",
+    )
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(&user.email)
+    .bind(role.as_str())
+    .bind(&user.password_hash)
+    .bind(&user.created_at)
+    .bind(&user.updated_at)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if crate::db::is_unique_violation(&e) => return Ok(Created::EmailTaken),
+        Err(e) => return Err(e),
+    }
+    tx.commit().await?;
+    Ok(Created::Yes(user))
+}
+
+/// Whether any account exists yet (the first one becomes admin).
+pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db).await?;
+    Ok(n > 0)
+}

@@ -1,0 +1,101 @@
+//! Vhost rows.
+
+use serde::Serialize;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+
+use crate::proxy::Site;
+
+/// A virtual host as the API shows it.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Vhost {
+    pub id: i64,
+    pub domain: String,
+    pub config: Option<String>,
+    pub enabled: bool,
+    pub upstream: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Vhost {
+    pub fn site(&self) -> Site {
+        Site { domain: self.domain.clone(), config: self.config.clone(), upstream: self.upstream.clone() }
+    }
+}
+
+const COLUMNS: &str = "id, domain, config, enabled, upstream, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
+    Ok(Vhost {
+        id: r.try_get("id")?,
+        domain: r.try_get("domain")?,
+        config: r.try_get("config")?,
+        enabled: r.try_get("enabled")?,
+        upstream: r.try_get("upstream")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Vhost>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM vhosts ORDER BY domain");
+    sqlx::query(&sql).fetch_all(conn).await?.iter().map(from_row).collect()
+}
+
+/// The sites the proxy should serve: every enabled vhost, by domain.
+pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE enabled = TRUE ORDER BY domain");
+    let rows = sqlx::query(&sql).fetch_all(conn).await?;
+    rows.iter().map(|r| from_row(r).map(|v| v.site())).collect()
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Vhost>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE id = $1");
+    sqlx::query(&sql).bind(id).fetch_optional(conn).await?.as_ref().map(from_row).transpose()
+}
+
+/// Whether another vhost has this (lowercased) domain.
+pub async fn domain_taken(conn: &mut AnyConnection, domain: &str, except: i64) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vhosts WHERE domain = $1 AND id <> $2")
+        .bind(domain)
+        .bind(except)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
+}
+
+pub async fn insert(conn: &mut AnyConnection, v: &Vhost) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO vhosts (domain, config, enabled, upstream, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    )
+    .bind(&v.domain)
+    .bind(&v.config)
+    .bind(v.enabled)
+    .bind(&v.upstream)
+    .bind(&v.created_at)
+    .bind(&v.updated_at)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE vhosts SET domain = $2, config = $3, enabled = $4, upstream = $5, updated_at = $6 WHERE id = $1",
+    )
+    .bind(v.id)
+    .bind(&v.domain)
+    .bind(&v.config)
+    .bind(v.enabled)
+    .bind(&v.upstream)
+    .bind(&v.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM vhosts WHERE id = $1").bind(id).execute(conn).await?;
+    Ok(())
+}
