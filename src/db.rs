@@ -87,3 +87,10 @@ pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
 pub fn is_sqlite(db: &Db) -> bool {
     db.connect_options().database_url.scheme() == "sqlite"
 }
+
+/// Reads a flag column: flags are stored as integers 0/1, which SQLite and PostgreSQL
+/// both carry through sqlx's `Any` driver.
+pub fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    use sqlx::Row;
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}

@@ -59,10 +59,10 @@ fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
         email: r.try_get("email")?,
-        email_verified: r.try_get("email_verified")?,
+        email_verified: crate::db::flag(r, "email_verified")?,
         image: r.try_get("image")?,
         role: Role::parse(&role).unwrap_or(Role::Viewer),
-        disabled: r.try_get("disabled")?,
+        disabled: crate::db::flag(r, "disabled")?,
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -123,7 +123,7 @@ pub async fn create(db: &Db, new: NewUser<'_>, later_role: Role, open: bool) -> 
     };
     let inserted = sqlx::query(
         "INSERT INTO users (id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, FALSE, NULL, $4, FALSE, $5, $6, $7)",
+         VALUES ($1, $2, $3, 0, NULL, $4, 0, $5, $6, $7)",
     )
     .bind(&user.id)
     .bind(&user.name)

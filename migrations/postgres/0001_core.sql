@@ -2,11 +2,11 @@ CREATE TABLE users (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     email TEXT NOT NULL UNIQUE,
-    email_verified BOOLEAN NOT NULL DEFAULT FALSE,
+    email_verified BIGINT NOT NULL DEFAULT 0,
     image TEXT,
     password_hash TEXT NOT NULL,
     role TEXT NOT NULL CHECK (role IN ('admin', 'editor', 'viewer')),
-    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    disabled BIGINT NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -25,7 +25,7 @@ CREATE TABLE vhosts (
     domain TEXT NOT NULL UNIQUE,
     config TEXT,
     upstream TEXT,
-    enabled BOOLEAN NOT NULL DEFAULT TRUE,
+    enabled BIGINT NOT NULL DEFAULT 1,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );

@@ -61,6 +61,8 @@ fn admin_listen(url: &str) -> Result<String, String> {
 pub fn templates() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
     env.add_template("caddy/Caddyfile.j2", include_str!("../../templates/caddy/Caddyfile.j2"))
         .expect("caddy/Caddyfile.j2 parses");
     env.add_template("caddy/reverse_proxy.j2", include_str!("../../templates/caddy/reverse_proxy.j2"))
@@ -357,5 +359,28 @@ mod tests {
         assert_eq!(admin_listen("http://localhost:2019/").unwrap(), "localhost:2019");
         assert!(admin_listen("https://x:1").is_err());
         assert!(admin_listen("http://x:1/\n}").is_err());
+    }
+}
+
+#[cfg(test)]
+mod golden_tests {
+    use super::*;
+
+    #[test]
+    fn rendered_caddyfiles_match_the_golden_files() {
+        let env = templates();
+        let failures = crate::proxy::golden::check_all("caddy", |input| {
+            let s = &input["settings"];
+            let settings = CaddySettings {
+                admin_listen: s["admin"].as_str().unwrap().into(),
+                tls: s["tls"].as_bool().unwrap(),
+                http_port: s["http_port"].as_u64().map(|p| p as u16),
+                https_port: s["https_port"].as_u64().map(|p| p as u16),
+                access_log: "/unused".into(),
+            };
+            let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();
+            render(&env, &settings, &sites).unwrap()
+        });
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     }
 }

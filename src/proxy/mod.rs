@@ -3,6 +3,8 @@
 
 pub mod caddy;
 pub mod caddyfile;
+#[cfg(test)]
+mod golden;
 
 use async_trait::async_trait;
 

@@ -31,7 +31,7 @@ fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
         id: r.try_get("id")?,
         domain: r.try_get("domain")?,
         config: r.try_get("config")?,
-        enabled: r.try_get("enabled")?,
+        enabled: crate::db::flag(r, "enabled")?,
         upstream: r.try_get("upstream")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -45,7 +45,7 @@ pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Vhost>, sqlx::Error> {
 
 /// The sites the proxy should serve: every enabled vhost, by domain.
 pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE enabled = TRUE ORDER BY domain");
+    let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE enabled = 1 ORDER BY domain");
     let rows = sqlx::query(&sql).fetch_all(conn).await?;
     rows.iter().map(|r| from_row(r).map(|v| v.site())).collect()
 }
@@ -72,7 +72,7 @@ pub async fn insert(conn: &mut AnyConnection, v: &Vhost) -> Result<i64, sqlx::Er
     )
     .bind(&v.domain)
     .bind(&v.config)
-    .bind(v.enabled)
+    .bind(i64::from(v.enabled))
     .bind(&v.upstream)
     .bind(&v.created_at)
     .bind(&v.updated_at)
@@ -87,7 +87,7 @@ pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Err
     .bind(v.id)
     .bind(&v.domain)
     .bind(&v.config)
-    .bind(v.enabled)
+    .bind(i64::from(v.enabled))
     .bind(&v.upstream)
     .bind(&v.updated_at)
     .execute(conn)
