@@ -1,0 +1,8 @@
+//! The core: sign-in, vhosts applied to a real Caddy, the changelog, drift repair.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod proxy_sync;
+mod vhosts;

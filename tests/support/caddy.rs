@@ -1,0 +1,76 @@
+//! A real Caddy (the OS package's binary) started for a test.
+
+use std::{process::Stdio, time::Duration};
+
+use tokio::process::{Child, Command};
+
+use super::{free_port, require_binary};
+
+pub struct CaddyProcess {
+    pub admin_port: u16,
+    pub http_port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl CaddyProcess {
+    /// Starts Caddy with only its admin endpoint, on free loopback ports.
+    pub async fn start() -> Self {
+        require_binary("caddy", "apt-get install -y caddy");
+        let dir = tempfile::tempdir().unwrap();
+        let mut caddy = Self { admin_port: free_port(), http_port: free_port(), dir, child: None };
+        caddy.boot().await;
+        caddy
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.admin_port)
+    }
+
+    async fn boot(&mut self) {
+        let file = self.dir.path().join("Caddyfile");
+        std::fs::write(&file, format!("{{\n\tadmin 127.0.0.1:{}\n}}\n", self.admin_port)).unwrap();
+        let child = Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(&file)
+            .env("HOME", self.dir.path())
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("caddy.log")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("caddy starts");
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(format!("{}/config/", self.admin_url())).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("caddy's admin API did not come up; log:\n{}", self.log());
+    }
+
+    /// Kills Caddy (losing its config), and starts it again from the bootstrap config.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.boot().await;
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+            let _ = c.wait().await;
+        }
+    }
+
+    /// Caddy's running JSON config.
+    pub async fn running_config(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/config/", self.admin_url())).await.unwrap().json().await.unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("caddy.log")).unwrap_or_default()
+    }
+}

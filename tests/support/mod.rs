@@ -1,0 +1,242 @@
+//! What the integration tests run against: a real Caddy, real upstreams, and proxyhub itself,
+//! each on free loopback ports.
+#![allow(dead_code)]
+
+pub mod caddy;
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use proxyhub::{
+    app::Application,
+    config::{Config, ProxyKind, TlsMode},
+};
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+pub use caddy::CaddyProcess;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Fails loudly when a binary the tests need is not installed.
+pub fn require_binary(name: &str, install_hint: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("`{name}` is not installed; these tests need the real one: {install_hint}"))
+}
+
+/// A real HTTP upstream that answers every request with `name path`.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Upstream {
+    pub async fn start(name: &'static str) -> Self {
+        use axum::{extract::Request, Router};
+        let app = Router::new().fallback(move |req: Request| async move {
+            let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+            format!("{name} {} host={host}", req.uri())
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Self { addr, stop: Some(tx) }
+    }
+
+    pub fn hostport(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Settings a test may change before proxyhub starts.
+pub struct Options {
+    pub allow_signup: bool,
+    pub auth_rate_limit: u32,
+    pub public_url: Option<String>,
+    pub caddy_admin: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { allow_signup: false, auth_rate_limit: 1000, public_url: None, caddy_admin: None }
+    }
+}
+
+/// proxyhub running in this process against `caddy`, with a cookie-keeping client.
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub http_port: u16,
+    pub dir: tempfile::TempDir,
+    pub access_log: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(caddy: &CaddyProcess) -> Self {
+        Self::spawn_with(caddy, Options::default()).await
+    }
+
+    pub async fn spawn_with(caddy: &CaddyProcess, opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let access_log = dir.path().join("access.log");
+        let config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", dir.path().join("proxyhub.db").display()),
+            proxy: ProxyKind::Caddy,
+            caddy_admin: opts.caddy_admin.unwrap_or_else(|| caddy.admin_url()),
+            access_log: access_log.clone(),
+            tls: TlsMode::Off,
+            http_port: Some(caddy.http_port),
+            https_port: None,
+            public_url: opts.public_url,
+            allow_signup: opts.allow_signup,
+            auth_rate_limit: opts.auth_rate_limit,
+            reconcile_interval: 1,
+        };
+        let app = Application::build(config).await.expect("proxyhub starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let (tx, rx) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            app.run_until_stopped(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("proxyhub runs");
+        });
+        Self { base, client: new_client(), http_port: caddy.http_port, dir, access_log, stop: Some(tx), done: Some(done) }
+    }
+
+    /// A second client with its own (empty) cookie jar.
+    pub fn new_client(&self) -> Client {
+        new_client()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.client.put(self.url(path)).json(&body).send().await.unwrap()
+    }
+
+    pub async fn patch(&self, path: &str) -> Response {
+        self.client.patch(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Signs up the first account (the admin) with this app's client.
+    pub async fn sign_up_admin(&self) -> Value {
+        let r = self
+            .post("/api/auth/sign-up/email", json!({"name": "Ada Admin", "email": "ada@example.com", "password": "correct horse"}))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    /// Creates a vhost and expects it to be accepted.
+    pub async fn create_vhost(&self, body: Value) -> Value {
+        let r = self.post("/api/vhosts", body.clone()).await;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "creating {body}: {v}");
+        v
+    }
+
+    /// A request through the proxy for `host`: `(status, body)`, or `(0, error)` when
+    /// nothing listens (a proxy with no enabled site has no listener).
+    pub async fn through_proxy(&self, host: &str, path: &str) -> (u16, String) {
+        let sent = new_client()
+            .get(format!("http://127.0.0.1:{}{path}", self.http_port))
+            .header("Host", host)
+            .send()
+            .await;
+        match sent {
+            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+            Err(e) => (0, e.to_string()),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn new_client() -> Client {
+    Client::builder().cookie_store(true).timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// Asserts the JSON error shape and returns the body.
+pub async fn expect_error(r: Response, status: u16, code: &str) -> Value {
+    let got = r.status().as_u16();
+    let body: Value = r.json().await.expect("error bodies are JSON");
+    assert_eq!(got, status, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    body
+}
+
+/// Retries `check` until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
