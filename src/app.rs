@@ -2,11 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::{
-    middleware::from_fn_with_state,
-    routing::get,
-    Json, Router,
-};
+use axum::{middleware::from_fn_with_state, routing::get, Json, Router};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::watch};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
@@ -65,7 +61,11 @@ async fn not_found() -> ApiError {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "method not allowed on this route")
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "method not allowed on this route",
+    )
 }
 
 /// The proxy backend the configuration names.
@@ -92,7 +92,10 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let state = AppState {
             applier: Arc::new(Applier::new(db.clone(), proxy)),
-            auth_limiter: Arc::new(RateLimiter::new(config.auth_rate_limit, Duration::from_secs(10))),
+            auth_limiter: Arc::new(RateLimiter::new(
+                config.auth_rate_limit,
+                Duration::from_secs(10),
+            )),
             config: Arc::new(config),
             db,
         };
@@ -100,7 +103,10 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -108,7 +114,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops the background tasks and drains requests.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let tasks = vec![
             tokio::spawn(reconcile::run(self.state.clone(), stop_rx.clone())),
@@ -116,7 +125,9 @@ impl Application {
         ];
         tracing::info!(addr = %self.listener.local_addr()?, proxy = self.state.applier.proxy().kind(), "proxyhub listening");
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
         let _ = stop_tx.send(true);
         for t in tasks {
             let _ = t.await;

@@ -28,7 +28,11 @@ pub struct Change<'a> {
 
 impl Applier {
     pub fn new(db: Db, proxy: Arc<dyn Proxy>) -> Self {
-        Self { db, proxy, lock: Mutex::new(()) }
+        Self {
+            db,
+            proxy,
+            lock: Mutex::new(()),
+        }
     }
 
     pub fn proxy(&self) -> &dyn Proxy {
@@ -39,7 +43,11 @@ impl Applier {
     pub async fn begin(&self) -> Result<Change<'_>, ApiError> {
         let turn = self.lock.lock().await;
         let tx = db::begin_write(&self.db).await?;
-        Ok(Change { tx, applier: self, _turn: turn })
+        Ok(Change {
+            tx,
+            applier: self,
+            _turn: turn,
+        })
     }
 
     /// Makes the proxy run what the store holds when it runs something else; returns whether

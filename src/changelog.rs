@@ -66,7 +66,9 @@ pub async fn record(
 
 /// `{"old": {...}, "new": {...}}` holding only the fields that differ, or `None` if none do.
 pub fn diff(old: &Value, new: &Value) -> Option<String> {
-    let (Value::Object(old), Value::Object(new)) = (old, new) else { return None };
+    let (Value::Object(old), Value::Object(new)) = (old, new) else {
+        return None;
+    };
     let (mut o, mut n) = (Map::new(), Map::new());
     for (key, new_value) in new {
         let old_value = old.get(key).unwrap_or(&Value::Null);

@@ -26,7 +26,11 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Database URL: sqlite://path (created if missing) or postgres://...
-    #[arg(long, env = "PROXYHUB_DATABASE_URL", default_value = "sqlite://data/proxyhub.db")]
+    #[arg(
+        long,
+        env = "PROXYHUB_DATABASE_URL",
+        default_value = "sqlite://data/proxyhub.db"
+    )]
     pub database_url: String,
 
     /// Which proxy to manage.
@@ -34,8 +38,18 @@ pub struct Config {
     pub proxy: ProxyKind,
 
     /// Caddy's admin API; keep it on localhost or a private network.
-    #[arg(long, env = "PROXYHUB_CADDY_ADMIN", default_value = "http://localhost:2019")]
+    #[arg(
+        long,
+        env = "PROXYHUB_CADDY_ADMIN",
+        default_value = "http://localhost:2019"
+    )]
     pub caddy_admin: String,
+
+    /// The admin address written into every pushed Caddy config (default: host:port of
+    /// PROXYHUB_CADDY_ADMIN). Set it when Caddy must listen elsewhere than proxyhub dials,
+    /// e.g. `:2019` inside a container network.
+    #[arg(long, env = "PROXYHUB_CADDY_ADMIN_LISTEN")]
+    pub caddy_admin_listen: Option<String>,
 
     /// The proxy's JSON access log, written by the proxy and tailed by proxyhub.
     #[arg(long, env = "PROXYHUB_ACCESS_LOG", default_value = "data/access.log")]

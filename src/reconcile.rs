@@ -12,7 +12,9 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut was_unreachable = false;
     loop {
         match state.applier.repair_drift().await {
-            Ok(true) => tracing::info!("the proxy ran another configuration; re-applied the store's"),
+            Ok(true) => {
+                tracing::info!("the proxy ran another configuration; re-applied the store's")
+            }
             Ok(false) => {}
             Err(e) if e.code == "PROXY_UNREACHABLE" => {
                 if !was_unreachable {

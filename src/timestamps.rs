@@ -4,10 +4,11 @@ use time::{format_description::well_known::Rfc3339, macros::format_description, 
 
 /// Formats like `2025-01-15T10:30:00.000Z`.
 pub fn iso(t: OffsetDateTime) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.to_offset(time::UtcOffset::UTC).format(&fmt).expect("formatting a UTC timestamp")
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .expect("formatting a UTC timestamp")
 }
 
 /// The current time in [`iso`] form.

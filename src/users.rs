@@ -71,7 +71,13 @@ fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    sqlx::query(&sql).bind(id).fetch_optional(db).await?.as_ref().map(from_row).transpose()
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Looks an account up by email, case-insensitively (emails are stored lowercased).
@@ -101,9 +107,16 @@ pub enum Created {
 
 /// Creates an account. The first account ever created is an admin; later ones get
 /// `later_role`, and only when `open` (self sign-up allowed, or an admin creating it).
-pub async fn create(db: &Db, new: NewUser<'_>, later_role: Role, open: bool) -> Result<Created, sqlx::Error> {
+pub async fn create(
+    db: &Db,
+    new: NewUser<'_>,
+    later_role: Role,
+    open: bool,
+) -> Result<Created, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&mut *tx).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *tx)
+        .await?;
     if count > 0 && !open {
         return Ok(Created::SignupClosed);
     }
@@ -145,6 +158,8 @@ pub async fn create(db: &Db, new: NewUser<'_>, later_role: Role, open: bool) -> 
 
 /// Whether any account exists yet (the first one becomes admin).
 pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db).await?;
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db)
+        .await?;
     Ok(n > 0)
 }

@@ -22,17 +22,30 @@ const REFRESH_AFTER_SECS: i64 = 24 * 3600;
 
 /// The signed-in account of the session, if any; refreshes the session's expiry when due.
 pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<User>, ApiError> {
-    let Some(user_id) = session.get::<String>(USER_KEY).await.map_err(ApiError::internal)? else {
+    let Some(user_id) = session
+        .get::<String>(USER_KEY)
+        .await
+        .map_err(ApiError::internal)?
+    else {
         return Ok(None);
     };
-    let Some(user) = users::by_id(&state.db, &user_id).await? else { return Ok(None) };
+    let Some(user) = users::by_id(&state.db, &user_id).await? else {
+        return Ok(None);
+    };
     if user.disabled {
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let refreshed: i64 = session.get(REFRESHED_KEY).await.map_err(ApiError::internal)?.unwrap_or(0);
+    let refreshed: i64 = session
+        .get(REFRESHED_KEY)
+        .await
+        .map_err(ApiError::internal)?
+        .unwrap_or(0);
     if now - refreshed >= REFRESH_AFTER_SECS {
-        session.insert(REFRESHED_KEY, now).await.map_err(ApiError::internal)?;
+        session
+            .insert(REFRESHED_KEY, now)
+            .await
+            .map_err(ApiError::internal)?;
     }
     Ok(Some(user))
 }
@@ -40,7 +53,10 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
 /// Marks a fresh session as refreshed now.
 pub async fn mark_refreshed(session: &Session) -> Result<(), ApiError> {
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    session.insert(REFRESHED_KEY, now).await.map_err(ApiError::internal)
+    session
+        .insert(REFRESHED_KEY, now)
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Middleware for every route behind sign-in: 401 without a valid session.
@@ -50,7 +66,9 @@ pub async fn require_user(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let user = session_user(&state, &session).await?.ok_or_else(ApiError::unauthorized)?;
+    let user = session_user(&state, &session)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     req.extensions_mut().insert(CurrentUser(user));
     Ok(next.run(req).await)
 }
@@ -78,16 +96,28 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<CurrentUser>().cloned().ok_or_else(ApiError::unauthorized)
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 
 /// Refuses state-changing requests whose `Origin` is neither this server nor the public URL.
-pub async fn check_origin(State(state): State<AppState>, req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn check_origin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
-            let origin = origin.to_str().unwrap_or_default().trim_end_matches('/').to_ascii_lowercase();
+            let origin = origin
+                .to_str()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_ascii_lowercase();
             let host = req
                 .headers()
                 .get(header::HOST)
@@ -98,7 +128,9 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
             let public = state.config.public_url.as_deref().map(origin_of);
             let trusted = own.contains(&origin) || public.as_deref() == Some(origin.as_str());
             if !trusted {
-                return Err(ApiError::forbidden(format!("requests from origin {origin} are not allowed")));
+                return Err(ApiError::forbidden(format!(
+                    "requests from origin {origin} are not allowed"
+                )));
             }
         }
     }
@@ -109,7 +141,9 @@ pub async fn check_origin(State(state): State<AppState>, req: Request, next: Nex
 fn origin_of(url: &str) -> String {
     let lower = url.trim().to_ascii_lowercase();
     match lower.split_once("://") {
-        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()),
+        Some((scheme, rest)) => {
+            format!("{scheme}://{}", rest.split('/').next().unwrap_or_default())
+        }
         None => lower,
     }
 }
@@ -118,6 +152,9 @@ fn origin_of(url: &str) -> String {
 mod tests {
     #[test]
     fn origin_drops_path_and_case() {
-        assert_eq!(super::origin_of("https://Hub.Example.com:8443/x/"), "https://hub.example.com:8443");
+        assert_eq!(
+            super::origin_of("https://Hub.Example.com:8443/x/"),
+            "https://hub.example.com:8443"
+        );
     }
 }

@@ -46,19 +46,29 @@ struct SignIn {
 }
 
 fn limit(state: &AppState, peer: SocketAddr) -> Result<()> {
-    state.auth_limiter.check(peer.ip()).map_err(ApiError::rate_limited)
+    state
+        .auth_limiter
+        .check(peer.ip())
+        .map_err(ApiError::rate_limited)
 }
 
 fn check_email(email: &str) -> Result<()> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
     if ok {
         Ok(())
     } else {
-        Err(ApiError::new(StatusCode::BAD_REQUEST, "INVALID_EMAIL", "invalid email address"))
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_EMAIL",
+            "invalid email address",
+        ))
     }
 }
 
@@ -80,7 +90,11 @@ async fn sign_up(
         return Err(signup_closed());
     }
     let hash = password::hash(body.password).await?;
-    let new = NewUser { name, email: &email, password_hash: hash };
+    let new = NewUser {
+        name,
+        email: &email,
+        password_hash: hash,
+    };
     let user = match users::create(&state.db, new, Role::Viewer, state.config.allow_signup).await? {
         users::Created::Yes(user) => user,
         users::Created::EmailTaken => {
@@ -98,7 +112,9 @@ async fn sign_up(
 }
 
 fn signup_closed() -> ApiError {
-    ApiError::forbidden("sign-up is closed: ask an admin for an account (or set PROXYHUB_ALLOW_SIGNUP=true)")
+    ApiError::forbidden(
+        "sign-up is closed: ask an admin for an account (or set PROXYHUB_ALLOW_SIGNUP=true)",
+    )
 }
 
 async fn sign_in(
@@ -122,18 +138,28 @@ async fn sign_in(
         }
     };
     let token = start_session(&session, &user).await?;
-    Ok(Json(json!({ "redirect": false, "token": token, "user": user })))
+    Ok(Json(
+        json!({ "redirect": false, "token": token, "user": user }),
+    ))
 }
 
 /// Binds the session to the account under a new id (no session fixation) and returns its token.
 async fn start_session(session: &Session, user: &User) -> Result<String> {
     session.cycle_id().await.map_err(ApiError::internal)?;
     session.clear().await;
-    session.insert(store::USER_KEY, &user.id).await.map_err(ApiError::internal)?;
-    session.insert("sid", uuid::Uuid::new_v4().simple().to_string()).await.map_err(ApiError::internal)?;
+    session
+        .insert(store::USER_KEY, &user.id)
+        .await
+        .map_err(ApiError::internal)?;
+    session
+        .insert("sid", uuid::Uuid::new_v4().simple().to_string())
+        .await
+        .map_err(ApiError::internal)?;
     guard::mark_refreshed(session).await?;
     session.save().await.map_err(ApiError::internal)?;
-    let id = session.id().ok_or_else(|| ApiError::internal("session has no id after save"))?;
+    let id = session
+        .id()
+        .ok_or_else(|| ApiError::internal("session has no id after save"))?;
     Ok(id.to_string())
 }
 

@@ -48,7 +48,9 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
     tokio::task::spawn_blocking(move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
         let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
-        Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        Ok(Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(ApiError::internal)?

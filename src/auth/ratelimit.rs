@@ -15,7 +15,11 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(max: u32, window: Duration) -> Self {
-        Self { max, window, hits: Mutex::new(HashMap::new()) }
+        Self {
+            max,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Records an attempt; `Err(seconds)` says how long until the next one is allowed.
@@ -24,10 +28,16 @@ impl RateLimiter {
         let mut hits = self.hits.lock().expect("rate limiter poisoned");
         if hits.len() > 10_000 {
             // Bound memory under a flood of addresses: forget idle ones.
-            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < self.window));
+            hits.retain(|_, q| {
+                q.back()
+                    .is_some_and(|t| now.duration_since(*t) < self.window)
+            });
         }
         let q = hits.entry(ip).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             q.pop_front();
         }
         if q.len() as u32 >= self.max {
@@ -53,6 +63,9 @@ mod tests {
         }
         let wait = l.check(ip).unwrap_err();
         assert!((1..=10).contains(&wait), "{wait}");
-        assert!(l.check("10.0.0.1".parse().unwrap()).is_ok(), "other clients are not limited");
+        assert!(
+            l.check("10.0.0.1".parse().unwrap()).is_ok(),
+            "other clients are not limited"
+        );
     }
 }

@@ -26,14 +26,20 @@ impl SqlSessionStore {
 
     /// Ends every session of an account.
     pub async fn delete_for_user(db: &Db, user_id: &str) -> Result<u64, sqlx::Error> {
-        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(db).await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(db)
+            .await?;
         Ok(r.rows_affected())
     }
 
     /// Removes expired sessions; run now and then.
     pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now).execute(db).await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(db)
+            .await?;
         Ok(r.rows_affected())
     }
 }
@@ -43,14 +49,19 @@ fn backend(e: sqlx::Error) -> Error {
 }
 
 fn user_of(record: &Record) -> Option<String> {
-    record.data.get(USER_KEY).and_then(|v| v.as_str()).map(str::to_string)
+    record
+        .data
+        .get(USER_KEY)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
 }
 
 #[async_trait]
 impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         loop {
-            let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+            let data =
+                serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
             let inserted = sqlx::query(
                 "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)",
             )
@@ -94,18 +105,25 @@ impl SessionStore for SqlSessionStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(id.to_string())
-                .bind(now)
-                .fetch_optional(&self.db)
-                .await
-                .map_err(backend)?;
-        let Some((data, expires_at)) = row else { return Ok(None) };
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id.to_string())
+        .bind(now)
+        .fetch_optional(&self.db)
+        .await
+        .map_err(backend)?;
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
         let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
         let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
             .map_err(|e| Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

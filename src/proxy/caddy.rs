@@ -25,7 +25,10 @@ pub struct CaddySettings {
 impl CaddySettings {
     pub fn from_config(c: &Config) -> Result<Self, String> {
         Ok(Self {
-            admin_listen: admin_listen(&c.caddy_admin)?,
+            admin_listen: match &c.caddy_admin_listen {
+                Some(l) => checked_listen(l)?,
+                None => admin_listen(&c.caddy_admin)?,
+            },
             tls: c.tls == TlsMode::Auto,
             http_port: c.http_port,
             https_port: c.https_port,
@@ -34,7 +37,9 @@ impl CaddySettings {
     }
 
     fn admin_port(&self) -> Option<u16> {
-        self.admin_listen.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+        self.admin_listen
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
     }
 
     /// The addresses sites may listen on.
@@ -50,11 +55,23 @@ fn admin_listen(url: &str) -> Result<String, String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("PROXYHUB_CADDY_ADMIN must be an http:// URL, got {url:?}"))?;
-    let hostport = rest.trim_end_matches('/');
-    if hostport.is_empty() || hostport.contains(['/', ' ', '{', '}', '\n']) || !hostport.contains(':') {
-        return Err(format!("PROXYHUB_CADDY_ADMIN must look like http://host:port, got {url:?}"));
+    checked_listen(rest.trim_end_matches('/'))
+        .map_err(|_| format!("PROXYHUB_CADDY_ADMIN must look like http://host:port, got {url:?}"))
+}
+
+/// A `host:port` (or `:port`) that is safe to write into a Caddyfile.
+fn checked_listen(hostport: &str) -> Result<String, String> {
+    let ok = hostport.rsplit_once(':').is_some_and(|(host, port)| {
+        port.parse::<u16>().is_ok()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+    });
+    if ok {
+        Ok(hostport.to_string())
+    } else {
+        Err(format!("{hostport:?} is not a host:port admin address"))
     }
-    Ok(hostport.to_string())
 }
 
 /// The template environment, with the templates compiled into the binary.
@@ -63,16 +80,28 @@ pub fn templates() -> Environment<'static> {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
-    env.add_template("caddy/Caddyfile.j2", include_str!("../../templates/caddy/Caddyfile.j2"))
-        .expect("caddy/Caddyfile.j2 parses");
-    env.add_template("caddy/reverse_proxy.j2", include_str!("../../templates/caddy/reverse_proxy.j2"))
-        .expect("caddy/reverse_proxy.j2 parses");
+    env.add_template(
+        "caddy/Caddyfile.j2",
+        include_str!("../../templates/caddy/Caddyfile.j2"),
+    )
+    .expect("caddy/Caddyfile.j2 parses");
+    env.add_template(
+        "caddy/reverse_proxy.j2",
+        include_str!("../../templates/caddy/reverse_proxy.j2"),
+    )
+    .expect("caddy/reverse_proxy.j2 parses");
     env
 }
 
 /// Renders the Caddyfile for `sites`: a pure function of its inputs.
-pub fn render(env: &Environment, settings: &CaddySettings, sites: &[Site]) -> Result<String, String> {
-    let tmpl = env.get_template("caddy/Caddyfile.j2").map_err(|e| e.to_string())?;
+pub fn render(
+    env: &Environment,
+    settings: &CaddySettings,
+    sites: &[Site],
+) -> Result<String, String> {
+    let tmpl = env
+        .get_template("caddy/Caddyfile.j2")
+        .map_err(|e| e.to_string())?;
     tmpl.render(context! {
         admin => settings.admin_listen,
         tls => settings.tls,
@@ -90,10 +119,13 @@ pub fn check_adapted(cfg: &Value, settings: &CaddySettings, sites: &[Site]) -> R
     let obj = cfg.as_object().ok_or("adapted config is not an object")?;
     for key in obj.keys() {
         if !matches!(key.as_str(), "admin" | "apps") {
-            return Err(format!("the configuration would set the global {key:?} section"));
+            return Err(format!(
+                "the configuration would set the global {key:?} section"
+            ));
         }
     }
-    if cfg.pointer("/admin/listen").and_then(Value::as_str) != Some(settings.admin_listen.as_str()) {
+    if cfg.pointer("/admin/listen").and_then(Value::as_str) != Some(settings.admin_listen.as_str())
+    {
         return Err("the configuration would move Caddy's admin endpoint".into());
     }
     if let Some(apps) = cfg.get("apps").and_then(Value::as_object) {
@@ -105,19 +137,32 @@ pub fn check_adapted(cfg: &Value, settings: &CaddySettings, sites: &[Site]) -> R
     let listeners = settings.listeners();
     let servers = cfg.pointer("/apps/http/servers").and_then(Value::as_object);
     for server in servers.into_iter().flat_map(|s| s.values()) {
-        for addr in server.get("listen").and_then(Value::as_array).into_iter().flatten() {
+        for addr in server
+            .get("listen")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let addr = addr.as_str().unwrap_or_default();
             if !listeners.contains(addr) {
                 return Err(format!("the configuration would open a listener on {addr}"));
             }
         }
-        for route in server.get("routes").and_then(Value::as_array).into_iter().flatten() {
+        for route in server
+            .get("routes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let hosts: Vec<&str> = route
                 .pointer("/match/0/host")
                 .and_then(Value::as_array)
                 .map(|h| h.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
-            let matchers = route.get("match").and_then(Value::as_array).map_or(0, Vec::len);
+            let matchers = route
+                .get("match")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             if hosts.is_empty() || matchers != 1 || hosts.iter().any(|h| !domains.contains(h)) {
                 return Err(format!(
                     "the configuration would serve a site that is not a vhost (hosts {hosts:?})"
@@ -139,7 +184,8 @@ fn walk(v: &Value, admin_port: Option<u16>) -> Result<(), String> {
             if map.get("protocol").and_then(Value::as_str) == Some("fastcgi") {
                 return Err("the configuration would use a fastcgi transport".into());
             }
-            if let (Some(dial), Some(port)) = (map.get("dial").and_then(Value::as_str), admin_port) {
+            if let (Some(dial), Some(port)) = (map.get("dial").and_then(Value::as_str), admin_port)
+            {
                 if caddyfile::mentions_port(dial, port) {
                     return Err("the configuration would proxy to Caddy's admin API".into());
                 }
@@ -156,7 +202,10 @@ fn walk(v: &Value, admin_port: Option<u16>) -> Result<(), String> {
 
 /// Adds the one access logger all sites share (server-level `logs`, JSON lines to `path`).
 pub fn add_access_log(cfg: &mut Value, path: &std::path::Path) {
-    if let Some(servers) = cfg.pointer_mut("/apps/http/servers").and_then(Value::as_object_mut) {
+    if let Some(servers) = cfg
+        .pointer_mut("/apps/http/servers")
+        .and_then(Value::as_object_mut)
+    {
         for server in servers.values_mut() {
             server["logs"] = json!({ "default_logger_name": "proxyhub" });
         }
@@ -199,7 +248,12 @@ impl Caddy {
         })
     }
 
-    async fn post(&self, path: &str, content_type: &str, body: String) -> Result<Value, ProxyError> {
+    async fn post(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> Result<Value, ProxyError> {
         let resp = self
             .client
             .post(format!("{}{path}", self.base))
@@ -233,7 +287,8 @@ impl Caddy {
 
     async fn load(&self, cfg: Value) -> Result<(), ProxyError> {
         let mut last = self.last_loaded.lock().await;
-        self.post("/load", "application/json", cfg.to_string()).await?;
+        self.post("/load", "application/json", cfg.to_string())
+            .await?;
         *last = Some(cfg);
         Ok(())
     }
@@ -302,7 +357,11 @@ mod tests {
     }
 
     fn site(domain: &str) -> Site {
-        Site { domain: domain.into(), config: None, upstream: Some("127.0.0.1:9000".into()) }
+        Site {
+            domain: domain.into(),
+            config: None,
+            upstream: Some("127.0.0.1:9000".into()),
+        }
     }
 
     fn adapted(extra_server: Value) -> Value {
@@ -328,20 +387,38 @@ mod tests {
         let s = settings();
         let sites = [site("a.example.com")];
         let listener = adapted(json!({"listen": [":2020"], "routes": []}));
-        assert!(check_adapted(&listener, &s, &sites).unwrap_err().contains("listener on :2020"));
-        let other = adapted(json!({"listen": [":8081"], "routes": [{"match": [{"host": ["evil.example.com"]}]}]}));
-        assert!(check_adapted(&other, &s, &sites).unwrap_err().contains("not a vhost"));
+        assert!(check_adapted(&listener, &s, &sites)
+            .unwrap_err()
+            .contains("listener on :2020"));
+        let other = adapted(
+            json!({"listen": [":8081"], "routes": [{"match": [{"host": ["evil.example.com"]}]}]}),
+        );
+        assert!(check_adapted(&other, &s, &sites)
+            .unwrap_err()
+            .contains("not a vhost"));
         let hostless = adapted(json!({"listen": [":8081"], "routes": [{"handle": []}]}));
-        assert!(check_adapted(&hostless, &s, &sites).unwrap_err().contains("not a vhost"));
-        let admin = adapted(json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}],
-            "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:2019"}]}]}]}));
-        assert!(check_adapted(&admin, &s, &sites).unwrap_err().contains("admin API"));
-        let files = adapted(json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}],
-            "handle": [{"handler": "file_server", "root": "/"}]}]}));
-        assert!(check_adapted(&files, &s, &sites).unwrap_err().contains("file_server"));
+        assert!(check_adapted(&hostless, &s, &sites)
+            .unwrap_err()
+            .contains("not a vhost"));
+        let admin = adapted(
+            json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}],
+            "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:2019"}]}]}]}),
+        );
+        assert!(check_adapted(&admin, &s, &sites)
+            .unwrap_err()
+            .contains("admin API"));
+        let files = adapted(
+            json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}],
+            "handle": [{"handler": "file_server", "root": "/"}]}]}),
+        );
+        assert!(check_adapted(&files, &s, &sites)
+            .unwrap_err()
+            .contains("file_server"));
         let mut moved = adapted(json!({"listen": [":8081"], "routes": []}));
         moved["admin"]["listen"] = "0.0.0.0:2019".into();
-        assert!(check_adapted(&moved, &s, &sites).unwrap_err().contains("admin endpoint"));
+        assert!(check_adapted(&moved, &s, &sites)
+            .unwrap_err()
+            .contains("admin endpoint"));
     }
 
     #[test]
@@ -351,14 +428,22 @@ mod tests {
         for server in cfg["apps"]["http"]["servers"].as_object().unwrap().values() {
             assert_eq!(server["logs"]["default_logger_name"], "proxyhub");
         }
-        assert_eq!(cfg["logging"]["logs"]["proxyhub_access"]["writer"]["filename"], "/data/access.log");
+        assert_eq!(
+            cfg["logging"]["logs"]["proxyhub_access"]["writer"]["filename"],
+            "/data/access.log"
+        );
     }
 
     #[test]
     fn admin_url_becomes_the_listen_address() {
-        assert_eq!(admin_listen("http://localhost:2019/").unwrap(), "localhost:2019");
+        assert_eq!(
+            admin_listen("http://localhost:2019/").unwrap(),
+            "localhost:2019"
+        );
         assert!(admin_listen("https://x:1").is_err());
         assert!(admin_listen("http://x:1/\n}").is_err());
+        assert_eq!(checked_listen(":2019").unwrap(), ":2019");
+        assert!(checked_listen("0.0.0.0:2019 {").is_err());
     }
 }
 

@@ -12,8 +12,22 @@ pub struct Token {
 /// Directives a snippet may not use anywhere: they read or write the host's files, open
 /// listeners, run code, or change what is managed globally.
 const DENIED: &[&str] = &[
-    "import", "root", "file_server", "fs", "bind", "tls", "log", "storage", "templates",
-    "php_fastcgi", "fastcgi", "acme_server", "pki", "invoke", "metrics", "admin",
+    "import",
+    "root",
+    "file_server",
+    "fs",
+    "bind",
+    "tls",
+    "log",
+    "storage",
+    "templates",
+    "php_fastcgi",
+    "fastcgi",
+    "acme_server",
+    "pki",
+    "invoke",
+    "metrics",
+    "admin",
 ];
 
 /// Placeholders that would leak the host's environment or files into responses.
@@ -65,7 +79,11 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
             if !closed {
                 return Err(format!("line {start}: unterminated quote"));
             }
-            tokens.push(Token { text, line: start, quoted: true });
+            tokens.push(Token {
+                text,
+                line: start,
+                quoted: true,
+            });
             continue;
         }
         while let Some(&ch) = chars.peek() {
@@ -75,7 +93,11 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
             text.push(ch);
             chars.next();
         }
-        tokens.push(Token { text, line: start, quoted: false });
+        tokens.push(Token {
+            text,
+            line: start,
+            quoted: false,
+        });
     }
     Ok(tokens)
 }
@@ -83,12 +105,20 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
 /// Checks that a snippet stays inside its site block and uses nothing on the deny lists.
 /// `admin_port` is Caddy's admin port: a snippet may not proxy to it.
 pub fn check_snippet(src: &str, admin_port: Option<u16>) -> Result<(), String> {
-    if let Some(c) = src.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
-        return Err(format!("snippet contains a control character (U+{:04X})", c as u32));
+    if let Some(c) = src
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(format!(
+            "snippet contains a control character (U+{:04X})",
+            c as u32
+        ));
     }
     for p in DENIED_PLACEHOLDERS {
         if src.contains(p) {
-            return Err(format!("snippet may not use {p}...}} placeholders (they expose the host)"));
+            return Err(format!(
+                "snippet may not use {p}...}} placeholders (they expose the host)"
+            ));
         }
     }
     if src.contains("<<") {
@@ -104,24 +134,32 @@ pub fn check_snippet(src: &str, admin_port: Option<u16>) -> Result<(), String> {
             return Err(format!("line {line}: line continuations are not allowed"));
         }
         if !t.quoted && t.text.contains(['"', '`']) {
-            return Err(format!("line {line}: a quote inside a word is ambiguous; quote the whole word"));
+            return Err(format!(
+                "line {line}: a quote inside a word is ambiguous; quote the whole word"
+            ));
         }
         match t.text.as_str() {
             "{" if !t.quoted => depth += 1,
             "}" if !t.quoted => {
                 depth -= 1;
                 if depth < 0 {
-                    return Err(format!("line {line}: '}}' closes a block the snippet did not open"));
+                    return Err(format!(
+                        "line {line}: '}}' closes a block the snippet did not open"
+                    ));
                 }
             }
             word => {
                 let lower = word.to_ascii_lowercase();
                 if DENIED.contains(&lower.as_str()) {
-                    return Err(format!("line {line}: the {lower} directive is not allowed in a snippet"));
+                    return Err(format!(
+                        "line {line}: the {lower} directive is not allowed in a snippet"
+                    ));
                 }
                 if let Some(port) = admin_port {
                     if mentions_port(&lower, port) {
-                        return Err(format!("line {line}: snippets may not reach the proxy's admin API"));
+                        return Err(format!(
+                            "line {line}: snippets may not reach the proxy's admin API"
+                        ));
                     }
                 }
             }
@@ -163,8 +201,14 @@ mod tests {
 
     #[test]
     fn snippets_that_leave_their_block_are_refused() {
-        assert!(refused("respond ok\n}\nevil.example.com {\n\trespond pwned").contains("closes a block"));
-        assert!(refused("}\n:2020 {\n\treverse_proxy localhost:2019\n}\nx {").contains("closes a block"));
+        assert!(
+            refused("respond ok\n}\nevil.example.com {\n\trespond pwned")
+                .contains("closes a block")
+        );
+        assert!(
+            refused("}\n:2020 {\n\treverse_proxy localhost:2019\n}\nx {")
+                .contains("closes a block")
+        );
         assert!(refused("handle {\n\trespond ok").contains("unbalanced"));
         assert!(refused("respond \"unterminated").contains("unterminated"));
         assert!(refused("respond \"}\"\n}").contains("quoted brace"));

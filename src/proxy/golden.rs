@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 /// Runs `render` on every golden file of `proxy` and compares; returns the failures.
 pub fn check_all(proxy: &str, render: impl Fn(&serde_json::Value) -> String) -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(proxy);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(proxy);
     let mut failures = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
@@ -23,7 +25,10 @@ pub fn check_all(proxy: &str, render: impl Fn(&serde_json::Value) -> String) -> 
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, format!("{input}\n----\n{actual}")).expect("writing golden file");
         } else if actual != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}\n--- actual\n{actual}", path.display()));
+            failures.push(format!(
+                "{}:\n--- expected\n{expected}\n--- actual\n{actual}",
+                path.display()
+            ));
         }
     }
     failures

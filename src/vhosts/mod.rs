@@ -53,7 +53,9 @@ fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
     v.config = v.config.take().filter(|c| !c.trim().is_empty());
     v.upstream = v.upstream.take().filter(|u| !u.trim().is_empty());
     if v.config.is_none() && v.upstream.is_none() {
-        return Err(ApiError::bad_request("give a config snippet or an upstream (or both)"));
+        return Err(ApiError::bad_request(
+            "give a config snippet or an upstream (or both)",
+        ));
     }
     if let Some(c) = &v.config {
         validate::snippet(c).map_err(ApiError::bad_request)?;
@@ -61,7 +63,11 @@ fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
     if let Some(u) = &v.upstream {
         v.upstream = Some(validate::upstream(u).map_err(ApiError::bad_request)?);
     }
-    state.applier.proxy().check_site(&v.site()).map_err(ApiError::bad_request)
+    state
+        .applier
+        .proxy()
+        .check_site(&v.site())
+        .map_err(ApiError::bad_request)
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Vhost>>> {
@@ -77,7 +83,9 @@ async fn create(
     let now = timestamps::now();
     let mut v = Vhost {
         id: 0,
-        domain: input.domain.ok_or_else(|| ApiError::bad_request("domain is required"))?,
+        domain: input
+            .domain
+            .ok_or_else(|| ApiError::bad_request("domain is required"))?,
         config: input.config.flatten(),
         enabled: input.enabled.unwrap_or(true),
         upstream: input.upstream.flatten(),
@@ -89,7 +97,9 @@ async fn create(
     if store::domain_taken(&mut change.tx, &v.domain, 0).await? {
         return Err(domain_conflict(&v.domain));
     }
-    v.id = store::insert(&mut change.tx, &v).await.map_err(|e| unique_to_conflict(e, &v.domain))?;
+    v.id = store::insert(&mut change.tx, &v)
+        .await
+        .map_err(|e| unique_to_conflict(e, &v.domain))?;
     changelog::record(&mut change.tx, who, Action::Create, &v.domain, None).await?;
     change.push_and_commit().await?;
     tracing::info!(domain = %v.domain, user = %who.email, "vhost created");
@@ -104,7 +114,9 @@ async fn update(
 ) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
     let mut change = state.applier.begin().await?;
-    let old = store::by_id(&mut change.tx, id).await?.ok_or_else(|| not_found(id))?;
+    let old = store::by_id(&mut change.tx, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     let mut v = old.clone();
     if let Some(d) = input.domain {
         v.domain = d;
@@ -127,7 +139,9 @@ async fn update(
         return Err(domain_conflict(&v.domain));
     }
     v.updated_at = timestamps::now();
-    store::update(&mut change.tx, &v).await.map_err(|e| unique_to_conflict(e, &v.domain))?;
+    store::update(&mut change.tx, &v)
+        .await
+        .map_err(|e| unique_to_conflict(e, &v.domain))?;
     changelog::record(&mut change.tx, who, Action::Update, &v.domain, diff).await?;
     change.push_and_commit().await?;
     tracing::info!(domain = %v.domain, user = %who.email, "vhost updated");
@@ -139,10 +153,16 @@ fn fields(v: &Vhost) -> Value {
     json!({ "domain": v.domain, "config": v.config, "upstream": v.upstream, "enabled": v.enabled })
 }
 
-async fn remove(State(state): State<AppState>, user: CurrentUser, PathId(id): PathId) -> Result<Json<Value>> {
+async fn remove(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+) -> Result<Json<Value>> {
     let who = user.require(Role::Editor)?;
     let mut change = state.applier.begin().await?;
-    let v = store::by_id(&mut change.tx, id).await?.ok_or_else(|| not_found(id))?;
+    let v = store::by_id(&mut change.tx, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     store::delete(&mut change.tx, id).await?;
     changelog::record(&mut change.tx, who, Action::Delete, &v.domain, None).await?;
     change.push_and_commit().await?;
@@ -150,10 +170,16 @@ async fn remove(State(state): State<AppState>, user: CurrentUser, PathId(id): Pa
     Ok(Json(json!({ "success": true })))
 }
 
-async fn toggle(State(state): State<AppState>, user: CurrentUser, PathId(id): PathId) -> Result<Json<Vhost>> {
+async fn toggle(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
     let mut change = state.applier.begin().await?;
-    let mut v = store::by_id(&mut change.tx, id).await?.ok_or_else(|| not_found(id))?;
+    let mut v = store::by_id(&mut change.tx, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
     v.enabled = !v.enabled;
     v.updated_at = timestamps::now();
     store::update(&mut change.tx, &v).await?;

@@ -20,7 +20,11 @@ pub struct Vhost {
 
 impl Vhost {
     pub fn site(&self) -> Site {
-        Site { domain: self.domain.clone(), config: self.config.clone(), upstream: self.upstream.clone() }
+        Site {
+            domain: self.domain.clone(),
+            config: self.config.clone(),
+            upstream: self.upstream.clone(),
+        }
     }
 }
 
@@ -40,7 +44,12 @@ fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
 
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Vhost>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM vhosts ORDER BY domain");
-    sqlx::query(&sql).fetch_all(conn).await?.iter().map(from_row).collect()
+    sqlx::query(&sql)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// The sites the proxy should serve: every enabled vhost, by domain.
@@ -52,11 +61,21 @@ pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::
 
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Vhost>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE id = $1");
-    sqlx::query(&sql).bind(id).fetch_optional(conn).await?.as_ref().map(from_row).transpose()
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 /// Whether another vhost has this (lowercased) domain.
-pub async fn domain_taken(conn: &mut AnyConnection, domain: &str, except: i64) -> Result<bool, sqlx::Error> {
+pub async fn domain_taken(
+    conn: &mut AnyConnection,
+    domain: &str,
+    except: i64,
+) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vhosts WHERE domain = $1 AND id <> $2")
         .bind(domain)
         .bind(except)
@@ -96,6 +115,9 @@ pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Err
 }
 
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM vhosts WHERE id = $1").bind(id).execute(conn).await?;
+    sqlx::query("DELETE FROM vhosts WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

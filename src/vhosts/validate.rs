@@ -26,7 +26,8 @@ pub fn domain(raw: &str) -> Result<String, String> {
 fn is_label(l: &str) -> bool {
     !l.is_empty()
         && l.len() <= 63
-        && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && l.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !l.starts_with('-')
         && !l.ends_with('-')
 }
@@ -38,7 +39,9 @@ pub fn upstream(raw: &str) -> Result<String, String> {
         format!("{raw:?} is not a valid upstream (expected host:port, http://host:port or https://host[:port])")
     };
     let (scheme, rest) = match raw.split_once("://") {
-        Some((s, r)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => (Some(s), r),
+        Some((s, r)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+            (Some(s), r)
+        }
         Some(_) => return Err(bad()),
         None => (None, raw),
     };
@@ -55,12 +58,15 @@ pub fn upstream(raw: &str) -> Result<String, String> {
     };
     let host_ok = host.starts_with('[')
         || host.parse::<Ipv4Addr>().is_ok()
-        || (!host.is_empty() && host.len() <= 253 && host.to_ascii_lowercase().split('.').all(is_label));
+        || (!host.is_empty()
+            && host.len() <= 253
+            && host.to_ascii_lowercase().split('.').all(is_label));
     if !host_ok {
         return Err(bad());
     }
     match port {
-        Some(p) if p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit()) => {}
+        Some(p)
+            if p.parse::<u16>().is_ok_and(|n| n > 0) && p.bytes().all(|b| b.is_ascii_digit()) => {}
         None if scheme.is_some() => {}
         _ => return Err(bad()),
     }
@@ -93,9 +99,26 @@ mod tests {
     #[test]
     fn everything_else_is_refused() {
         for bad in [
-            "", "a b.com", "a.com\nevil.com {", "a.com{", "a.com}", "-a.com", "a-.com", "a..com",
-            "a.com.", "*.", "*", "a.*.com", "a_b.com", "a.com:80", "http://a.com", "a;rm -rf.com",
-            "$(id).com", "é.com", &format!("{}.com", "a".repeat(64)), &"a.".repeat(127),
+            "",
+            "a b.com",
+            "a.com\nevil.com {",
+            "a.com{",
+            "a.com}",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a.com.",
+            "*.",
+            "*",
+            "a.*.com",
+            "a_b.com",
+            "a.com:80",
+            "http://a.com",
+            "a;rm -rf.com",
+            "$(id).com",
+            "é.com",
+            &format!("{}.com", "a".repeat(64)),
+            &"a.".repeat(127),
         ] {
             assert!(domain(bad).is_err(), "{bad:?} should be refused");
         }
@@ -103,12 +126,32 @@ mod tests {
 
     #[test]
     fn upstreams() {
-        for ok in ["127.0.0.1:9000", "localhost:3000", "http://app:80", "https://api.example.com", "[::1]:8080", "http://[::1]:8080/"] {
+        for ok in [
+            "127.0.0.1:9000",
+            "localhost:3000",
+            "http://app:80",
+            "https://api.example.com",
+            "[::1]:8080",
+            "http://[::1]:8080/",
+        ] {
             assert!(upstream(ok).is_ok(), "{ok}");
         }
         for bad in [
-            "", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:99999", "a b:80", "h:80\n}", "h:80 {", "ftp://h:21",
-            "http://h:80/path", "h:80;", "h:8o", "[::1", "http://", "unix//run/x.sock", "h:80 # x",
+            "",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "127.0.0.1:99999",
+            "a b:80",
+            "h:80\n}",
+            "h:80 {",
+            "ftp://h:21",
+            "http://h:80/path",
+            "h:80;",
+            "h:8o",
+            "[::1",
+            "http://",
+            "unix//run/x.sock",
+            "h:80 # x",
         ] {
             assert!(upstream(bad).is_err(), "{bad:?} should be refused");
         }

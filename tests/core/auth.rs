@@ -9,20 +9,46 @@ async fn the_first_account_is_an_admin_with_a_better_auth_session() {
     let app = TestApp::spawn(&caddy).await;
 
     let r = app
-        .post("/api/auth/sign-up/email", json!({"name": "Ada", "email": "Ada@Example.com", "password": "correct horse"}))
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "Ada", "email": "Ada@Example.com", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+    let cookie = r
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("proxyhub.session_token="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain-http deployments get a usable cookie: {cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain-http deployments get a usable cookie: {cookie}"
+    );
     let body: Value = r.json().await.unwrap();
     assert!(body["token"].as_str().is_some_and(|t| !t.is_empty()));
     let user = &body["user"];
-    for key in ["id", "name", "email", "emailVerified", "image", "createdAt", "updatedAt"] {
+    for key in [
+        "id",
+        "name",
+        "email",
+        "emailVerified",
+        "image",
+        "createdAt",
+        "updatedAt",
+    ] {
         assert!(user.get(key).is_some(), "user lacks {key}: {user}");
     }
-    assert_eq!(user["email"], "ada@example.com", "emails are stored lowercased");
+    assert_eq!(
+        user["email"], "ada@example.com",
+        "emails are stored lowercased"
+    );
     assert_eq!(user["role"], "admin");
 
     let s: Value = app.get("/api/auth/get-session").await.json().await.unwrap();
@@ -30,7 +56,15 @@ async fn the_first_account_is_an_admin_with_a_better_auth_session() {
     assert_eq!(s["session"]["userId"], user["id"]);
     assert!(s["session"]["expiresAt"].as_str().unwrap().ends_with('Z'));
 
-    let anonymous: Value = app.new_client().get(app.url("/api/auth/get-session")).send().await.unwrap().json().await.unwrap();
+    let anonymous: Value = app
+        .new_client()
+        .get(app.url("/api/auth/get-session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(anonymous, Value::Null);
 }
 
@@ -48,7 +82,14 @@ async fn later_sign_ups_are_refused_unless_opened_and_then_get_viewers() {
         .unwrap();
     expect_error(r, 403, "FORBIDDEN").await;
 
-    let open = TestApp::spawn_with(&caddy, Options { allow_signup: true, ..Default::default() }).await;
+    let open = TestApp::spawn_with(
+        &caddy,
+        Options {
+            allow_signup: true,
+            ..Default::default()
+        },
+    )
+    .await;
     open.sign_up_admin().await;
     let viewer = open.new_client();
     let r = viewer
@@ -59,13 +100,27 @@ async fn later_sign_ups_are_refused_unless_opened_and_then_get_viewers() {
         .unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["user"]["role"], "viewer");
-    let r = viewer.post(open.url("/api/vhosts")).json(&json!({"domain": "v.example.com", "upstream": "127.0.0.1:1"})).send().await.unwrap();
+    let r = viewer
+        .post(open.url("/api/vhosts"))
+        .json(&json!({"domain": "v.example.com", "upstream": "127.0.0.1:1"}))
+        .send()
+        .await
+        .unwrap();
     expect_error(r, 403, "FORBIDDEN").await;
     let r = viewer.get(open.url("/api/vhosts")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK, "viewers can read");
-    let dup = open.new_client().post(open.url("/api/auth/sign-up/email"))
-        .json(&json!({"name": "Vic", "email": "VIC@example.com", "password": "password123"})).send().await.unwrap();
-    assert_eq!(dup.status(), StatusCode::UNPROCESSABLE_ENTITY, "emails are unique case-insensitively");
+    let dup = open
+        .new_client()
+        .post(open.url("/api/auth/sign-up/email"))
+        .json(&json!({"name": "Vic", "email": "VIC@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dup.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "emails are unique case-insensitively"
+    );
 }
 
 #[tokio::test]
@@ -74,28 +129,61 @@ async fn sign_in_hides_which_half_was_wrong_and_rotates_the_session() {
     let app = TestApp::spawn(&caddy).await;
     let first = app.sign_up_admin().await;
 
-    let wrong_password = app.post("/api/auth/sign-in/email", json!({"email": "ada@example.com", "password": "wrong password"})).await;
+    let wrong_password = app
+        .post(
+            "/api/auth/sign-in/email",
+            json!({"email": "ada@example.com", "password": "wrong password"}),
+        )
+        .await;
     let a = expect_error(wrong_password, 401, "INVALID_EMAIL_OR_PASSWORD").await;
-    let unknown = app.post("/api/auth/sign-in/email", json!({"email": "nobody@example.com", "password": "wrong password"})).await;
+    let unknown = app
+        .post(
+            "/api/auth/sign-in/email",
+            json!({"email": "nobody@example.com", "password": "wrong password"}),
+        )
+        .await;
     let b = expect_error(unknown, 401, "INVALID_EMAIL_OR_PASSWORD").await;
-    assert_eq!(a, b, "a wrong email and a wrong password get the same answer");
+    assert_eq!(
+        a, b,
+        "a wrong email and a wrong password get the same answer"
+    );
 
-    let r = app.post("/api/auth/sign-in/email", json!({"email": "ADA@example.com", "password": "correct horse"})).await;
+    let r = app
+        .post(
+            "/api/auth/sign-in/email",
+            json!({"email": "ADA@example.com", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["redirect"], false);
     assert_eq!(body["user"]["email"], "ada@example.com");
-    assert_ne!(body["token"], first["token"], "every sign-in gets a new session id");
+    assert_ne!(
+        body["token"], first["token"],
+        "every sign-in gets a new session id"
+    );
 }
 
 #[tokio::test]
 async fn sign_out_ends_the_session_on_the_server() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
-    let token = app.sign_up_admin().await["token"].as_str().unwrap().to_string();
+    let token = app.sign_up_admin().await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let stolen_cookie = format!("proxyhub.session_token={token}");
-    let replay = || app.new_client().get(app.url("/api/vhosts")).header(header::COOKIE, stolen_cookie.clone()).send();
-    assert_eq!(replay().await.unwrap().status(), StatusCode::OK, "the token is the session cookie");
+    let replay = || {
+        app.new_client()
+            .get(app.url("/api/vhosts"))
+            .header(header::COOKIE, stolen_cookie.clone())
+            .send()
+    };
+    assert_eq!(
+        replay().await.unwrap().status(),
+        StatusCode::OK,
+        "the token is the session cookie"
+    );
 
     let r = app.post("/api/auth/sign-out", json!({})).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
@@ -107,11 +195,26 @@ async fn sign_out_ends_the_session_on_the_server() {
 async fn bad_credentials_and_bodies_are_clear_400s() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
-    let short = app.post("/api/auth/sign-up/email", json!({"name": "A", "email": "a@example.com", "password": "1234567"})).await;
+    let short = app
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "A", "email": "a@example.com", "password": "1234567"}),
+        )
+        .await;
     expect_error(short, 400, "PASSWORD_TOO_SHORT").await;
-    let long = app.post("/api/auth/sign-up/email", json!({"name": "A", "email": "a@example.com", "password": "x".repeat(129)})).await;
+    let long = app
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "A", "email": "a@example.com", "password": "x".repeat(129)}),
+        )
+        .await;
     expect_error(long, 400, "PASSWORD_TOO_LONG").await;
-    let email = app.post("/api/auth/sign-up/email", json!({"name": "A", "email": "not-an-email", "password": "password123"})).await;
+    let email = app
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "A", "email": "not-an-email", "password": "password123"}),
+        )
+        .await;
     expect_error(email, 400, "INVALID_EMAIL").await;
     let malformed = app
         .client
@@ -122,7 +225,9 @@ async fn bad_credentials_and_bodies_are_clear_400s() {
         .await
         .unwrap();
     expect_error(malformed, 400, "BAD_REQUEST").await;
-    let missing = app.post("/api/auth/sign-in/email", json!({"email": "a@example.com"})).await;
+    let missing = app
+        .post("/api/auth/sign-in/email", json!({"email": "a@example.com"}))
+        .await;
     expect_error(missing, 400, "BAD_REQUEST").await;
     assert!(!app.get("/api/vhosts").await.status().is_success());
 }
@@ -133,8 +238,23 @@ async fn routes_behind_sign_in_answer_401_in_the_error_shape() {
     let app = TestApp::spawn(&caddy).await;
     expect_error(app.get("/api/vhosts").await, 401, "UNAUTHORIZED").await;
     expect_error(app.get("/api/changelog").await, 401, "UNAUTHORIZED").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "a.example.com", "upstream": "127.0.0.1:1"})).await, 401, "UNAUTHORIZED").await;
-    let forged = app.new_client().get(app.url("/api/vhosts")).header(header::COOKIE, "proxyhub.session_token=forged").send().await.unwrap();
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "a.example.com", "upstream": "127.0.0.1:1"}),
+        )
+        .await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let forged = app
+        .new_client()
+        .get(app.url("/api/vhosts"))
+        .header(header::COOKIE, "proxyhub.session_token=forged")
+        .send()
+        .await
+        .unwrap();
     expect_error(forged, 401, "UNAUTHORIZED").await;
     let health: Value = app.get("/api/health").await.json().await.unwrap();
     assert_eq!(health, json!({"status": "ok"}));
@@ -143,26 +263,76 @@ async fn routes_behind_sign_in_answer_401_in_the_error_shape() {
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_client() {
     let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn_with(&caddy, Options { auth_rate_limit: 3, ..Default::default() }).await;
+    let app = TestApp::spawn_with(
+        &caddy,
+        Options {
+            auth_rate_limit: 3,
+            ..Default::default()
+        },
+    )
+    .await;
     for _ in 0..3 {
-        let r = app.post("/api/auth/sign-in/email", json!({"email": "x@example.com", "password": "password123"})).await;
+        let r = app
+            .post(
+                "/api/auth/sign-in/email",
+                json!({"email": "x@example.com", "password": "password123"}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = app.post("/api/auth/sign-in/email", json!({"email": "x@example.com", "password": "password123"})).await;
-    let retry: u64 = r.headers().get(header::RETRY_AFTER).expect("Retry-After").to_str().unwrap().parse().unwrap();
+    let r = app
+        .post(
+            "/api/auth/sign-in/email",
+            json!({"email": "x@example.com", "password": "password123"}),
+        )
+        .await;
+    let retry: u64 = r
+        .headers()
+        .get(header::RETRY_AFTER)
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     expect_error(r, 429, "TOO_MANY_REQUESTS").await;
-    let signup = app.post("/api/auth/sign-up/email", json!({"name": "A", "email": "a@example.com", "password": "password123"})).await;
+    let signup = app
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "A", "email": "a@example.com", "password": "password123"}),
+        )
+        .await;
     expect_error(signup, 429, "TOO_MANY_REQUESTS").await;
 }
 
 #[tokio::test]
 async fn foreign_origins_cannot_change_anything() {
     let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn_with(&caddy, Options { public_url: Some("https://hub.example.com".into()), ..Default::default() }).await;
-    let r = app.post("/api/auth/sign-up/email", json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"})).await;
-    let cookie = r.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
-    assert!(cookie.contains("Secure"), "an https public URL makes the cookie Secure: {cookie}");
+    let app = TestApp::spawn_with(
+        &caddy,
+        Options {
+            public_url: Some("https://hub.example.com".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = app
+        .post(
+            "/api/auth/sign-up/email",
+            json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"}),
+        )
+        .await;
+    let cookie = r
+        .headers()
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("Secure"),
+        "an https public URL makes the cookie Secure: {cookie}"
+    );
     let session = cookie.split(';').next().unwrap().to_string();
 
     let post_from = |origin: &'static str| {
@@ -173,11 +343,27 @@ async fn foreign_origins_cannot_change_anything() {
             .json(&json!({"domain": "a.example.com", "config": "respond ok"}))
             .send()
     };
-    expect_error(post_from("https://evil.example.net").await.unwrap(), 403, "FORBIDDEN").await;
+    expect_error(
+        post_from("https://evil.example.net").await.unwrap(),
+        403,
+        "FORBIDDEN",
+    )
+    .await;
     let own = post_from("https://hub.example.com").await.unwrap();
     assert_eq!(own.status(), StatusCode::CREATED, "{:?}", own.text().await);
-    let list = app.new_client().get(app.url("/api/vhosts")).header(header::COOKIE, session.clone()).header(header::ORIGIN, "https://evil.example.net").send().await.unwrap();
-    assert_eq!(list.status(), StatusCode::OK, "reads are not state-changing");
+    let list = app
+        .new_client()
+        .get(app.url("/api/vhosts"))
+        .header(header::COOKIE, session.clone())
+        .header(header::ORIGIN, "https://evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.status(),
+        StatusCode::OK,
+        "reads are not state-changing"
+    );
     let listed: Vec<Value> = list.json().await.unwrap();
     assert_eq!(listed.len(), 1, "the refused request stored nothing");
 }

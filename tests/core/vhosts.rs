@@ -11,7 +11,9 @@ async fn a_vhost_is_served_by_caddy_through_its_whole_life() {
     let blue = Upstream::start("blue").await;
     let green = Upstream::start("green").await;
 
-    let v = app.create_vhost(json!({"domain": "App.Example.com", "upstream": blue.hostport()})).await;
+    let v = app
+        .create_vhost(json!({"domain": "App.Example.com", "upstream": blue.hostport()}))
+        .await;
     assert_eq!(v["domain"], "app.example.com");
     assert_eq!(v["enabled"], true);
     assert_eq!(v["config"], Value::Null);
@@ -20,34 +22,85 @@ async fn a_vhost_is_served_by_caddy_through_its_whole_life() {
     assert!(created.ends_with('Z'));
     let id = v["id"].as_i64().unwrap();
     let (status, body) = app.through_proxy("app.example.com", "/hello?x=1").await;
-    assert_eq!((status, body.as_str()), (200, "blue /hello?x=1 host=app.example.com"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "blue /hello?x=1 host=app.example.com")
+    );
 
-    let r = app.put(&format!("/api/vhosts/{id}"), json!({"upstream": green.hostport()})).await;
+    let r = app
+        .put(
+            &format!("/api/vhosts/{id}"),
+            json!({"upstream": green.hostport()}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(app.through_proxy("app.example.com", "/").await.1, "green / host=app.example.com");
+    assert_eq!(
+        app.through_proxy("app.example.com", "/").await.1,
+        "green / host=app.example.com"
+    );
 
     let r = app.patch(&format!("/api/vhosts/{id}/toggle")).await;
     assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
     let (_, body) = app.through_proxy("app.example.com", "/").await;
-    assert!(!body.contains("green"), "a disabled vhost is not served: {body}");
-    assert!(!caddy.running_config().await.to_string().contains("app.example.com"), "and is not in Caddy's config");
+    assert!(
+        !body.contains("green"),
+        "a disabled vhost is not served: {body}"
+    );
+    assert!(
+        !caddy
+            .running_config()
+            .await
+            .to_string()
+            .contains("app.example.com"),
+        "and is not in Caddy's config"
+    );
 
     let r = app.patch(&format!("/api/vhosts/{id}/toggle")).await;
     assert_eq!(r.json::<Value>().await.unwrap()["enabled"], true);
-    assert!(app.through_proxy("app.example.com", "/").await.1.starts_with("green"));
+    assert!(app
+        .through_proxy("app.example.com", "/")
+        .await
+        .1
+        .starts_with("green"));
 
     let r = app.delete(&format!("/api/vhosts/{id}")).await;
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-    assert!(!app.through_proxy("app.example.com", "/").await.1.contains("green"));
-    expect_error(app.delete(&format!("/api/vhosts/{id}")).await, 404, "NOT_FOUND").await;
+    assert!(!app
+        .through_proxy("app.example.com", "/")
+        .await
+        .1
+        .contains("green"));
+    expect_error(
+        app.delete(&format!("/api/vhosts/{id}")).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
 
     let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
     let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["delete", "toggle", "toggle", "update", "create"], "newest first");
-    assert!(log.iter().all(|e| e["domain"] == "app.example.com" && e["userName"] == "Ada Admin"));
-    let diff: Value = serde_json::from_str(log[3]["diff"].as_str().expect("update diffs are JSON strings")).unwrap();
-    assert_eq!(diff, json!({"old": {"upstream": blue.hostport()}, "new": {"upstream": green.hostport()}}));
-    assert!(log.iter().filter(|e| e["action"] != "update").all(|e| e["diff"].is_null()));
+    assert_eq!(
+        actions,
+        ["delete", "toggle", "toggle", "update", "create"],
+        "newest first"
+    );
+    assert!(log
+        .iter()
+        .all(|e| e["domain"] == "app.example.com" && e["userName"] == "Ada Admin"));
+    let diff: Value = serde_json::from_str(
+        log[3]["diff"]
+            .as_str()
+            .expect("update diffs are JSON strings"),
+    )
+    .unwrap();
+    assert_eq!(
+        diff,
+        json!({"old": {"upstream": blue.hostport()}, "new": {"upstream": green.hostport()}})
+    );
+    assert!(log
+        .iter()
+        .filter(|e| e["action"] != "update")
+        .all(|e| e["diff"].is_null()));
 }
 
 #[tokio::test]
@@ -56,13 +109,27 @@ async fn snippets_are_served_and_vhosts_listed_by_domain() {
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
     let api = Upstream::start("api").await;
-    app.create_vhost(json!({"domain": "zeta.example.com", "config": "respond \"zeta here\" 200"})).await;
-    let snippet = format!("handle /api/* {{\n\treverse_proxy {}\n}}\nhandle {{\n\trespond \"static\" 200\n}}", api.hostport());
-    app.create_vhost(json!({"domain": "alpha.example.com", "config": snippet})).await;
+    app.create_vhost(json!({"domain": "zeta.example.com", "config": "respond \"zeta here\" 200"}))
+        .await;
+    let snippet = format!(
+        "handle /api/* {{\n\treverse_proxy {}\n}}\nhandle {{\n\trespond \"static\" 200\n}}",
+        api.hostport()
+    );
+    app.create_vhost(json!({"domain": "alpha.example.com", "config": snippet}))
+        .await;
 
-    assert_eq!(app.through_proxy("zeta.example.com", "/").await, (200, "zeta here".to_string()));
-    assert_eq!(app.through_proxy("alpha.example.com", "/api/x").await.1, "api /api/x host=alpha.example.com");
-    assert_eq!(app.through_proxy("alpha.example.com", "/other").await.1, "static");
+    assert_eq!(
+        app.through_proxy("zeta.example.com", "/").await,
+        (200, "zeta here".to_string())
+    );
+    assert_eq!(
+        app.through_proxy("alpha.example.com", "/api/x").await.1,
+        "api /api/x host=alpha.example.com"
+    );
+    assert_eq!(
+        app.through_proxy("alpha.example.com", "/other").await.1,
+        "static"
+    );
 
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     let domains: Vec<&str> = list.iter().map(|v| v["domain"].as_str().unwrap()).collect();
@@ -75,23 +142,64 @@ async fn a_config_caddy_rejects_is_a_502_and_changes_nothing() {
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
     let up = Upstream::start("live").await;
-    let v = app.create_vhost(json!({"domain": "live.example.com", "upstream": up.hostport()})).await;
+    let v = app
+        .create_vhost(json!({"domain": "live.example.com", "upstream": up.hostport()}))
+        .await;
     let before_config = caddy.running_config().await;
     let before_list: Value = app.get("/api/vhosts").await.json().await.unwrap();
     let before_log: Value = app.get("/api/changelog").await.json().await.unwrap();
 
-    let r = app.post("/api/vhosts", json!({"domain": "typo.example.com", "config": "reverse_prox 127.0.0.1:1"})).await;
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "typo.example.com", "config": "reverse_prox 127.0.0.1:1"}),
+        )
+        .await;
     let body = expect_error(r, 502, "PROXY_REJECTED").await;
-    assert!(body["proxyMessage"].as_str().unwrap().contains("unrecognized directive: reverse_prox"), "{body}");
+    assert!(
+        body["proxyMessage"]
+            .as_str()
+            .unwrap()
+            .contains("unrecognized directive: reverse_prox"),
+        "{body}"
+    );
 
-    let r = app.put(&format!("/api/vhosts/{}", v["id"]), json!({"config": "respond 200 200 200 200"})).await;
+    let r = app
+        .put(
+            &format!("/api/vhosts/{}", v["id"]),
+            json!({"config": "respond 200 200 200 200"}),
+        )
+        .await;
     let body = expect_error(r, 502, "PROXY_REJECTED").await;
-    assert!(body["proxyMessage"].as_str().unwrap().contains("Caddyfile"), "{body}");
+    assert!(
+        body["proxyMessage"].as_str().unwrap().contains("Caddyfile"),
+        "{body}"
+    );
 
-    assert_eq!(app.get("/api/vhosts").await.json::<Value>().await.unwrap(), before_list, "nothing stored");
-    assert_eq!(app.get("/api/changelog").await.json::<Value>().await.unwrap(), before_log, "nothing logged");
-    assert_eq!(caddy.running_config().await, before_config, "Caddy still runs the old config");
-    assert!(app.through_proxy("live.example.com", "/").await.1.starts_with("live"));
+    assert_eq!(
+        app.get("/api/vhosts").await.json::<Value>().await.unwrap(),
+        before_list,
+        "nothing stored"
+    );
+    assert_eq!(
+        app.get("/api/changelog")
+            .await
+            .json::<Value>()
+            .await
+            .unwrap(),
+        before_log,
+        "nothing logged"
+    );
+    assert_eq!(
+        caddy.running_config().await,
+        before_config,
+        "Caddy still runs the old config"
+    );
+    assert!(app
+        .through_proxy("live.example.com", "/")
+        .await
+        .1
+        .starts_with("live"));
 }
 
 #[tokio::test]
@@ -99,25 +207,123 @@ async fn invalid_requests_get_clear_client_errors() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
-    let v = app.create_vhost(json!({"domain": "taken.example.com", "config": "respond ok"})).await;
-    let other = app.create_vhost(json!({"domain": "other.example.com", "config": "respond ok"})).await;
+    let v = app
+        .create_vhost(json!({"domain": "taken.example.com", "config": "respond ok"}))
+        .await;
+    let other = app
+        .create_vhost(json!({"domain": "other.example.com", "config": "respond ok"}))
+        .await;
 
-    expect_error(app.post("/api/vhosts", json!({"domain": "TAKEN.example.com", "config": "respond ok"})).await, 409, "CONFLICT").await;
-    expect_error(app.put(&format!("/api/vhosts/{}", other["id"]), json!({"domain": "taken.example.com"})).await, 409, "CONFLICT").await;
-    expect_error(app.post("/api/vhosts", json!({"config": "respond ok"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "no-target.example.com"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "x.example.com", "upstream": "", "config": "  "})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "bad domain.com", "config": "respond ok"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "x.example.com", "upstream": "127.0.0.1"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": 42, "config": "respond ok"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.post("/api/vhosts", json!({"domain": "x.example.com", "config": "respond ok", "owner": "me"})).await, 400, "BAD_REQUEST").await;
-    expect_error(app.put("/api/vhosts/999", json!({"upstream": "127.0.0.1:1"})).await, 404, "NOT_FOUND").await;
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "TAKEN.example.com", "config": "respond ok"}),
+        )
+        .await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    expect_error(
+        app.put(
+            &format!("/api/vhosts/{}", other["id"]),
+            json!({"domain": "taken.example.com"}),
+        )
+        .await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    expect_error(
+        app.post("/api/vhosts", json!({"config": "respond ok"}))
+            .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post("/api/vhosts", json!({"domain": "no-target.example.com"}))
+            .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "x.example.com", "upstream": "", "config": "  "}),
+        )
+        .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "bad domain.com", "config": "respond ok"}),
+        )
+        .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "x.example.com", "upstream": "127.0.0.1"}),
+        )
+        .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post("/api/vhosts", json!({"domain": 42, "config": "respond ok"}))
+            .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/api/vhosts",
+            json!({"domain": "x.example.com", "config": "respond ok", "owner": "me"}),
+        )
+        .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.put("/api/vhosts/999", json!({"upstream": "127.0.0.1:1"}))
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
     expect_error(app.patch("/api/vhosts/999/toggle").await, 404, "NOT_FOUND").await;
     expect_error(app.delete("/api/vhosts/abc").await, 400, "BAD_REQUEST").await;
-    let text = app.client.post(app.url("/api/vhosts")).header("content-type", "text/plain").body("domain=x").send().await.unwrap();
+    let text = app
+        .client
+        .post(app.url("/api/vhosts"))
+        .header("content-type", "text/plain")
+        .body("domain=x")
+        .send()
+        .await
+        .unwrap();
     expect_error(text, 400, "BAD_REQUEST").await;
     expect_error(app.get("/api/nope").await, 404, "NOT_FOUND").await;
-    expect_error(app.put(&format!("/api/vhosts/{}", v["id"]), json!({"config": null, "upstream": null})).await, 400, "BAD_REQUEST").await;
+    expect_error(
+        app.put(
+            &format!("/api/vhosts/{}", v["id"]),
+            json!({"config": null, "upstream": null}),
+        )
+        .await,
+        400,
+        "BAD_REQUEST",
+    )
+    .await;
 
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     assert_eq!(list.len(), 2, "nothing was half-applied: {list:?}");
@@ -130,7 +336,9 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
-    let v = app.create_vhost(json!({"domain": "victim.example.com", "config": "respond ok"})).await;
+    let v = app
+        .create_vhost(json!({"domain": "victim.example.com", "config": "respond ok"}))
+        .await;
     let before = caddy.running_config().await;
     let admin = format!("127.0.0.1:{}", caddy.admin_port);
     let attempts = [
@@ -157,10 +365,19 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{attempt} → {body}");
         assert_eq!(body["error"], "BAD_REQUEST");
     }
-    let r = app.put(&format!("/api/vhosts/{}", v["id"]), json!({"config": "respond ok\n}\nevil.example.com {\n\trespond pwned"})).await;
+    let r = app
+        .put(
+            &format!("/api/vhosts/{}", v["id"]),
+            json!({"config": "respond ok\n}\nevil.example.com {\n\trespond pwned"}),
+        )
+        .await;
     expect_error(r, 400, "BAD_REQUEST").await;
 
-    assert_eq!(caddy.running_config().await, before, "Caddy's config is untouched");
+    assert_eq!(
+        caddy.running_config().await,
+        before,
+        "Caddy's config is untouched"
+    );
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["config"], "respond ok");

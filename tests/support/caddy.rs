@@ -18,7 +18,12 @@ impl CaddyProcess {
     pub async fn start() -> Self {
         require_binary("caddy", "apt-get install -y caddy");
         let dir = tempfile::tempdir().unwrap();
-        let mut caddy = Self { admin_port: free_port(), http_port: free_port(), dir, child: None };
+        let mut caddy = Self {
+            admin_port: free_port(),
+            http_port: free_port(),
+            dir,
+            child: None,
+        };
         caddy.boot().await;
         caddy
     }
@@ -29,7 +34,11 @@ impl CaddyProcess {
 
     async fn boot(&mut self) {
         let file = self.dir.path().join("Caddyfile");
-        std::fs::write(&file, format!("{{\n\tadmin 127.0.0.1:{}\n}}\n", self.admin_port)).unwrap();
+        std::fs::write(
+            &file,
+            format!("{{\n\tadmin 127.0.0.1:{}\n}}\n", self.admin_port),
+        )
+        .unwrap();
         let child = Command::new("caddy")
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(&file)
@@ -44,7 +53,12 @@ impl CaddyProcess {
         self.child = Some(child);
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            if client.get(format!("{}/config/", self.admin_url())).send().await.is_ok() {
+            if client
+                .get(format!("{}/config/", self.admin_url()))
+                .send()
+                .await
+                .is_ok()
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -67,7 +81,12 @@ impl CaddyProcess {
 
     /// Caddy's running JSON config.
     pub async fn running_config(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/config/", self.admin_url())).await.unwrap().json().await.unwrap()
+        reqwest::get(format!("{}/config/", self.admin_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub fn log(&self) -> String {

@@ -18,7 +18,11 @@ pub use caddy::CaddyProcess;
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Fails loudly when a binary the tests need is not installed.
@@ -27,7 +31,9 @@ pub fn require_binary(name: &str, install_hint: &str) -> PathBuf {
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` is not installed; these tests need the real one: {install_hint}"))
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed; these tests need the real one: {install_hint}")
+        })
 }
 
 /// A real HTTP upstream that answers every request with `name path`.
@@ -40,7 +46,12 @@ impl Upstream {
     pub async fn start(name: &'static str) -> Self {
         use axum::{extract::Request, Router};
         let app = Router::new().fallback(move |req: Request| async move {
-            let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+            let host = req
+                .headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             format!("{name} {} host={host}", req.uri())
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -54,7 +65,10 @@ impl Upstream {
                 .await
                 .unwrap();
         });
-        Self { addr, stop: Some(tx) }
+        Self {
+            addr,
+            stop: Some(tx),
+        }
     }
 
     pub fn hostport(&self) -> String {
@@ -80,7 +94,12 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { allow_signup: false, auth_rate_limit: 1000, public_url: None, caddy_admin: None }
+        Self {
+            allow_signup: false,
+            auth_rate_limit: 1000,
+            public_url: None,
+            caddy_admin: None,
+        }
     }
 }
 
@@ -108,6 +127,7 @@ impl TestApp {
             database_url: format!("sqlite://{}", dir.path().join("proxyhub.db").display()),
             proxy: ProxyKind::Caddy,
             caddy_admin: opts.caddy_admin.unwrap_or_else(|| caddy.admin_url()),
+            caddy_admin_listen: None,
             access_log: access_log.clone(),
             tls: TlsMode::Off,
             http_port: Some(caddy.http_port),
@@ -127,7 +147,15 @@ impl TestApp {
             .await
             .expect("proxyhub runs");
         });
-        Self { base, client: new_client(), http_port: caddy.http_port, dir, access_log, stop: Some(tx), done: Some(done) }
+        Self {
+            base,
+            client: new_client(),
+            http_port: caddy.http_port,
+            dir,
+            access_log,
+            stop: Some(tx),
+            done: Some(done),
+        }
     }
 
     /// A second client with its own (empty) cookie jar.
@@ -144,11 +172,21 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.client.post(self.url(path)).json(&body).send().await.unwrap()
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Response {
-        self.client.put(self.url(path)).json(&body).send().await.unwrap()
+        self.client
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch(&self, path: &str) -> Response {
@@ -210,7 +248,11 @@ impl Drop for TestApp {
 }
 
 fn new_client() -> Client {
-    Client::builder().cookie_store(true).timeout(Duration::from_secs(60)).build().unwrap()
+    Client::builder()
+        .cookie_store(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
 }
 
 /// Asserts the JSON error shape and returns the body.
@@ -219,7 +261,10 @@ pub async fn expect_error(r: Response, status: u16, code: &str) -> Value {
     let body: Value = r.json().await.expect("error bodies are JSON");
     assert_eq!(got, status, "{body}");
     assert_eq!(body["error"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     body
 }
 
