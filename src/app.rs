@@ -15,7 +15,7 @@ use crate::{
     db::{self, Db},
     error::ApiError,
     proxy::{caddy::Caddy, Proxy},
-    reconcile, vhosts,
+    reconcile, status, users, vhosts, web,
 };
 
 /// What every handler can reach.
@@ -40,14 +40,18 @@ pub fn router(state: AppState) -> Router {
     let signed_in = Router::new()
         .merge(vhosts::router())
         .merge(changelog::router())
+        .merge(users::api::router())
+        .merge(status::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()
         .route("/api/health", get(health))
         .merge(auth::router())
         .merge(signed_in)
+        .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state.clone(), guard::check_origin))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .layer(sessions)
         .with_state(state)
 }

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::{
     db::{self, Db, Tx},
     error::ApiError,
-    proxy::Proxy,
+    proxy::{Proxy, ProxyError},
+    timestamps,
     vhosts::store,
 };
 
@@ -16,6 +18,21 @@ pub struct Applier {
     db: Db,
     proxy: Arc<dyn Proxy>,
     lock: Mutex<()>,
+    status: std::sync::Mutex<ProxyStatus>,
+}
+
+/// What proxyhub last learned about the proxy, for the dashboard's status indicator.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyStatus {
+    pub proxy: &'static str,
+    /// Whether the proxy answered at the last contact (`None` before the first).
+    pub reachable: Option<bool>,
+    /// Whether the proxy runs what the store holds, as of `checkedAt`.
+    pub in_sync: Option<bool>,
+    pub checked_at: Option<String>,
+    pub last_apply_at: Option<String>,
+    pub last_error: Option<String>,
 }
 
 /// A change in progress: holds the apply lock and an open write transaction. Dropping it
@@ -28,10 +45,15 @@ pub struct Change<'a> {
 
 impl Applier {
     pub fn new(db: Db, proxy: Arc<dyn Proxy>) -> Self {
+        let status = ProxyStatus {
+            proxy: proxy.kind(),
+            ..Default::default()
+        };
         Self {
             db,
             proxy,
             lock: Mutex::new(()),
+            status: std::sync::Mutex::new(status),
         }
     }
 
@@ -55,7 +77,40 @@ impl Applier {
     pub async fn repair_drift(&self) -> Result<bool, ApiError> {
         let _turn = self.lock.lock().await;
         let sites = store::enabled_sites(&mut *self.db.acquire().await?).await?;
-        Ok(self.proxy.repair_drift(&sites).await?)
+        let result = self.proxy.repair_drift(&sites).await;
+        self.record(&result.as_ref().map(|repaired| *repaired), true);
+        Ok(result?)
+    }
+
+    /// The proxy's last known state.
+    pub fn status(&self) -> ProxyStatus {
+        self.status.lock().expect("status lock").clone()
+    }
+
+    /// Notes the outcome of a contact with the proxy. `Ok(true)` means a config was applied.
+    fn record(&self, outcome: &Result<bool, &ProxyError>, is_check: bool) {
+        let now = timestamps::now();
+        let mut s = self.status.lock().expect("status lock");
+        match outcome {
+            Ok(applied) => {
+                s.reachable = Some(true);
+                s.in_sync = Some(true);
+                s.last_error = None;
+                if *applied {
+                    s.last_apply_at = Some(now.clone());
+                }
+            }
+            Err(e) => {
+                s.reachable = Some(!matches!(e, ProxyError::Unreachable(_)));
+                if is_check {
+                    s.in_sync = Some(false);
+                }
+                s.last_error = Some(e.to_string());
+            }
+        }
+        if is_check {
+            s.checked_at = Some(now);
+        }
     }
 }
 
@@ -64,7 +119,9 @@ impl Change<'_> {
     /// commits only if the proxy took it.
     pub async fn push_and_commit(mut self) -> Result<(), ApiError> {
         let sites = store::enabled_sites(&mut self.tx).await?;
-        self.applier.proxy.apply(&sites).await?;
+        let applied = self.applier.proxy.apply(&sites).await;
+        self.applier.record(&applied.as_ref().map(|_| true), false);
+        applied?;
         if let Err(e) = self.tx.commit().await {
             // The proxy runs a config the store does not hold: put the committed one back.
             let mut conn = self.applier.db.acquire().await?;

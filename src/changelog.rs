@@ -1,11 +1,20 @@
 //! The audit trail: who changed which vhost, when, and how.
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{
+    extract::{rejection::QueryRejection, Query, State},
+    routing::get,
+    Json, Router,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
-use crate::{app::AppState, error::Result, timestamps, users::User};
+use crate::{
+    app::AppState,
+    error::{ApiError, Result},
+    timestamps,
+    users::User,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/changelog", get(list))
@@ -80,12 +89,33 @@ pub fn diff(old: &Value, new: &Value) -> Option<String> {
     (!n.is_empty()).then(|| serde_json::json!({ "old": o, "new": n }).to_string())
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Entry>>> {
-    let rows = sqlx::query(
-        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog ORDER BY id DESC LIMIT 100",
-    )
-    .fetch_all(&state.db)
-    .await?;
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Filter {
+    domain: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<Filter>, QueryRejection>,
+) -> Result<Json<Vec<Entry>>> {
+    let Query(filter) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    const COLUMNS: &str =
+        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog";
+    let rows = match filter
+        .domain
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty())
+    {
+        Some(domain) => {
+            let sql = format!("{COLUMNS} WHERE domain = $1 ORDER BY id DESC LIMIT 100");
+            sqlx::query(&sql).bind(domain).fetch_all(&state.db).await?
+        }
+        None => {
+            let sql = format!("{COLUMNS} ORDER BY id DESC LIMIT 100");
+            sqlx::query(&sql).fetch_all(&state.db).await?
+        }
+    };
     let entries = rows
         .iter()
         .map(|r| {

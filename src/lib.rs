@@ -9,6 +9,8 @@ pub mod db;
 pub mod error;
 pub mod proxy;
 pub mod reconcile;
+pub mod status;
 pub mod timestamps;
 pub mod users;
 pub mod vhosts;
+pub mod web;

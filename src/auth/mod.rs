@@ -52,7 +52,7 @@ fn limit(state: &AppState, peer: SocketAddr) -> Result<()> {
         .map_err(ApiError::rate_limited)
 }
 
-fn check_email(email: &str) -> Result<()> {
+pub fn check_email(email: &str) -> Result<()> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| {

@@ -1,5 +1,7 @@
 //! Accounts: storage and the roles that decide what each may do.
 
+pub mod api;
+
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
@@ -44,7 +46,6 @@ pub struct User {
     pub role: Role,
     pub created_at: String,
     pub updated_at: String,
-    #[serde(skip)]
     pub disabled: bool,
     #[serde(skip)]
     pub password_hash: String,
@@ -162,4 +163,54 @@ pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
         .fetch_one(db)
         .await?;
     Ok(n > 0)
+}
+
+pub async fn all(db: &Db) -> Result<Vec<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, email");
+    sqlx::query(&sql)
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// Counts active admins other than `except`.
+pub async fn other_active_admins(
+    conn: &mut sqlx::AnyConnection,
+    except: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id <> $1",
+    )
+    .bind(except)
+    .fetch_one(conn)
+    .await
+}
+
+/// Saves role, name and the disabled flag.
+pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET name = $2, role = $3, disabled = $4, updated_at = $5 WHERE id = $1",
+    )
+    .bind(&u.id)
+    .bind(&u.name)
+    .bind(u.role.as_str())
+    .bind(i64::from(u.disabled))
+    .bind(&u.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

@@ -1,0 +1,35 @@
+'use strict';
+// The first-run and sign-in forms.
+(() => {
+  function nextPath() {
+    const next = new URLSearchParams(location.search).get('next') || '/vhosts';
+    // Only same-site paths: never an absolute or protocol-relative URL.
+    return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/vhosts';
+  }
+
+  function wire(formId, path, body) {
+    const form = document.getElementById(formId);
+    if (!form) return;
+    const error = document.getElementById('form-error');
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      PH.hide(error);
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      try {
+        await PH.api('POST', path, body(new FormData(form)));
+        location.assign(nextPath());
+      } catch (e) {
+        PH.showError(error, e);
+        button.disabled = false;
+      }
+    });
+  }
+
+  wire('setup-form', '/api/auth/sign-up/email', (f) => ({
+    name: f.get('name'), email: f.get('email'), password: f.get('password'),
+  }));
+  wire('sign-in-form', '/api/auth/sign-in/email', (f) => ({
+    email: f.get('email'), password: f.get('password'),
+  }));
+})();

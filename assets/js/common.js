@@ -1,0 +1,123 @@
+'use strict';
+// Shared by every page: API calls with the session cookie, DOM building without innerHTML,
+// the proxy status indicator and sign-out.
+const PH = (() => {
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.message) || `HTTP ${status}`);
+      this.status = status;
+      this.body = body || {};
+    }
+  }
+
+  function toSignIn() {
+    const here = location.pathname + location.search;
+    location.assign('/sign-in?next=' + encodeURIComponent(here));
+  }
+
+  async function api(method, path, body) {
+    const opts = { method, headers: {}, credentials: 'same-origin' };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    const r = await fetch(path, opts);
+    const text = await r.text();
+    let data = null;
+    if (text) {
+      try { data = JSON.parse(text); } catch { data = { error: 'BAD_RESPONSE', message: text }; }
+    }
+    if (r.status === 401 && !path.startsWith('/api/auth/')) {
+      toSignIn();
+      throw new ApiError(401, data);
+    }
+    if (!r.ok) throw new ApiError(r.status, data);
+    return data;
+  }
+
+  // el('td', {class: 'x'}, 'text', child): text is always set as text, never parsed as HTML.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'dataset') Object.assign(node.dataset, v);
+      else if (k === 'onclick') node.addEventListener('click', v);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  function showError(node, err) {
+    node.replaceChildren();
+    node.append(el('strong', {}, err.message || String(err)));
+    const proxy = err.body && err.body.proxyMessage;
+    if (proxy && proxy !== err.message) {
+      node.append(el('pre', { class: 'proxy-message' }, proxy));
+    }
+    node.hidden = false;
+  }
+
+  function hide(node) {
+    node.hidden = true;
+    node.replaceChildren();
+  }
+
+  function canEdit() {
+    return ['admin', 'editor'].includes(document.body.dataset.role);
+  }
+
+  function timeAgo(iso) {
+    if (!iso) return 'never';
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return `${s} s ago`;
+    if (s < 3600) return `${Math.round(s / 60)} min ago`;
+    if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} d ago`;
+  }
+
+  function formatTime(iso) {
+    return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, '') : '';
+  }
+
+  async function refreshStatus() {
+    const node = document.getElementById('proxy-status');
+    if (!node) return;
+    try {
+      const s = await api('GET', '/api/status');
+      const parts = [`Proxy (${s.proxy}):`];
+      let level = 'ok';
+      if (s.reachable === false) { parts.push('✖ unreachable'); level = 'bad'; }
+      else if (s.reachable === null) { parts.push('… not contacted yet'); level = 'warn'; }
+      else parts.push('✔ reachable');
+      if (s.inSync === true) parts.push('· ✔ in sync');
+      else if (s.inSync === false) { parts.push('· ⚠ out of sync'); if (level === 'ok') level = 'warn'; }
+      parts.push(`· last apply ${timeAgo(s.lastApplyAt)}`);
+      node.textContent = parts.join(' ');
+      node.title = s.lastError || '';
+      node.dataset.level = level;
+    } catch (e) {
+      if (e.status !== 401) {
+        node.textContent = 'Proxy: status unavailable';
+        node.dataset.level = 'warn';
+      }
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    const out = document.getElementById('sign-out');
+    if (out) {
+      out.addEventListener('click', async () => {
+        try { await api('POST', '/api/auth/sign-out', {}); } finally { location.assign('/sign-in'); }
+      });
+    }
+    if (!canEdit()) document.querySelectorAll('.editor-only').forEach((n) => { n.hidden = true; });
+    refreshStatus();
+    setInterval(refreshStatus, 10000);
+  });
+
+  return { api, el, showError, hide, canEdit, timeAgo, formatTime, ApiError };
+})();

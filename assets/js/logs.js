@@ -1,0 +1,95 @@
+'use strict';
+// The logs page: filters live in the URL (shareable), the table pages through /api/logs.
+(() => {
+  const { api, el, showError, hide, formatTime } = PH;
+  const $ = (id) => document.getElementById(id);
+  const FIELDS = ['domain', 'status', 'method', 'q', 'from', 'to'];
+  let timer = null;
+
+  function toIso(local) {
+    const d = new Date(local);
+    return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+  }
+
+  function statusCell(status) {
+    const cls = status >= 100 && status < 600 ? `s${Math.floor(status / 100)}xx` : 'sother';
+    return el('td', {}, el('span', { class: `badge ${cls}` }, String(status)));
+  }
+
+  function row(l) {
+    return el('tr', {},
+      el('td', {}, el('time', { datetime: l.timestamp }, formatTime(l.timestamp))),
+      el('td', { class: 'domain' }, l.domain),
+      el('td', {}, l.method),
+      el('td', { class: 'code path' }, l.path),
+      statusCell(l.status),
+      el('td', {}, l.latency),
+      el('td', { class: 'code' }, l.ip));
+  }
+
+  function pageLink(node, params, page, enabled) {
+    const p = new URLSearchParams(params);
+    p.set('page', String(page));
+    node.href = `/logs?${p}`;
+    node.setAttribute('aria-disabled', String(!enabled));
+    node.classList.toggle('disabled', !enabled);
+  }
+
+  async function load() {
+    const params = new URLSearchParams(location.search);
+    const query = new URLSearchParams();
+    for (const f of FIELDS) {
+      const v = params.get(f);
+      if (!v) continue;
+      query.set(f, f === 'from' || f === 'to' ? toIso(v) : v);
+    }
+    const page = Math.max(1, parseInt(params.get('page') || '1', 10) || 1);
+    query.set('page', String(page));
+    try {
+      const r = await api('GET', `/api/logs?${query}`);
+      hide($('page-error'));
+      $('logs-table').tBodies[0].replaceChildren(...r.logs.map(row));
+      const pages = Math.max(1, Math.ceil(r.total / r.pageSize));
+      const more = r.totalExact === false ? '+' : '';
+      $('logs-summary').textContent = `${r.total}${more} requests`;
+      $('page-info').textContent = `Page ${r.page} of ${pages}${more}`;
+      pageLink($('prev-page'), params, page - 1, page > 1);
+      pageLink($('next-page'), params, page + 1, r.logs.length === r.pageSize);
+    } catch (e) {
+      showError($('page-error'), e);
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    const params = new URLSearchParams(location.search);
+    for (const f of FIELDS) {
+      const v = params.get(f);
+      if (v) $(`f-${f}`).value = v;
+    }
+    // The URL keeps the local time the user picked; the API gets UTC.
+    $('log-filters').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const p = new URLSearchParams();
+      for (const f of FIELDS) {
+        const v = $(`f-${f}`).value.trim();
+        if (v) p.set(f, v);
+      }
+      location.assign(`/logs${p.toString() ? `?${p}` : ''}`);
+    });
+    for (const link of [$('prev-page'), $('next-page')]) {
+      link.addEventListener('click', (ev) => { if (link.classList.contains('disabled')) ev.preventDefault(); });
+    }
+    const auto = $('auto-refresh');
+    auto.checked = localStorage.getItem('proxyhub.autoRefresh') === '1';
+    const arm = () => {
+      clearInterval(timer);
+      if (auto.checked) timer = setInterval(load, 5000);
+    };
+    auto.addEventListener('change', () => {
+      localStorage.setItem('proxyhub.autoRefresh', auto.checked ? '1' : '0');
+      arm();
+    });
+    arm();
+    load();
+  });
+})();

@@ -1,0 +1,118 @@
+'use strict';
+// The vhosts page: table with search, create/edit form, toggle, delete with confirmation.
+(() => {
+  const { api, el, showError, hide, canEdit, timeAgo } = PH;
+  const $ = (id) => document.getElementById(id);
+  let vhosts = [];
+  let editing = null; // the vhost being edited, or null for a new one
+
+  function matches(v, q) {
+    return !q || v.domain.includes(q) || (v.upstream || '').toLowerCase().includes(q);
+  }
+
+  function row(v) {
+    const editable = canEdit();
+    const toggle = el('button', {
+      type: 'button', class: v.enabled ? 'toggle on' : 'toggle off',
+      'aria-pressed': String(v.enabled), disabled: !editable,
+      'aria-label': `${v.enabled ? 'Disable' : 'Enable'} ${v.domain}`,
+      onclick: () => toggleVhost(v),
+    }, v.enabled ? '● Enabled' : '○ Disabled');
+    const actions = editable ? [
+      el('button', { type: 'button', class: 'secondary', onclick: () => openEditor(v), 'aria-label': `Edit ${v.domain}` }, 'Edit'),
+      el('button', { type: 'button', class: 'danger', onclick: () => confirmDelete(v), 'aria-label': `Delete ${v.domain}` }, 'Delete'),
+    ] : [el('span', { class: 'muted' }, 'read only')];
+    return el('tr', { dataset: { domain: v.domain } },
+      el('td', { class: 'domain' }, v.domain),
+      el('td', { class: 'code' }, v.upstream || (v.config ? 'snippet' : '')),
+      el('td', {}, toggle),
+      el('td', { title: v.updatedAt }, timeAgo(v.updatedAt)),
+      el('td', { class: 'actions' }, actions));
+  }
+
+  function render() {
+    const q = $('vhost-search').value.trim().toLowerCase();
+    const shown = vhosts.filter((v) => matches(v, q));
+    $('vhosts-table').tBodies[0].replaceChildren(...shown.map(row));
+    $('vhosts-empty').hidden = vhosts.length > 0;
+    $('vhost-count').textContent = `${shown.length} of ${vhosts.length} vhosts`;
+  }
+
+  async function load() {
+    try {
+      vhosts = await api('GET', '/api/vhosts');
+      hide($('page-error'));
+      render();
+    } catch (e) {
+      showError($('page-error'), e);
+    }
+  }
+
+  function openEditor(v) {
+    editing = v;
+    hide($('vhost-error'));
+    $('editor-title').textContent = v ? `Edit ${v.domain}` : 'New vhost';
+    $('vh-domain').value = v ? v.domain : '';
+    $('vh-upstream').value = v ? v.upstream || '' : '';
+    $('vh-config').value = v ? v.config || '' : '';
+    $('vh-enabled').checked = v ? v.enabled : true;
+    $('vhost-editor').hidden = false;
+    $('vh-domain').focus();
+  }
+
+  async function save(ev) {
+    ev.preventDefault();
+    hide($('vhost-error'));
+    const body = {
+      domain: $('vh-domain').value.trim(),
+      upstream: $('vh-upstream').value.trim() || null,
+      config: $('vh-config').value.trim() ? $('vh-config').value : null,
+      enabled: $('vh-enabled').checked,
+    };
+    $('vhost-save').disabled = true;
+    try {
+      if (editing) await api('PUT', `/api/vhosts/${editing.id}`, body);
+      else await api('POST', '/api/vhosts', body);
+      $('vhost-editor').hidden = true;
+      await load();
+    } catch (e) {
+      // What was typed stays in the form; the proxy's message is shown beside it.
+      showError($('vhost-error'), e);
+    } finally {
+      $('vhost-save').disabled = false;
+    }
+  }
+
+  async function toggleVhost(v) {
+    try {
+      await api('PATCH', `/api/vhosts/${v.id}/toggle`);
+      await load();
+    } catch (e) {
+      showError($('page-error'), e);
+    }
+  }
+
+  function confirmDelete(v) {
+    const dialog = $('confirm-delete');
+    $('confirm-domain').textContent = v.domain;
+    dialog.returnValue = '';
+    dialog.onclose = async () => {
+      if (dialog.returnValue !== 'delete') return;
+      try {
+        await api('DELETE', `/api/vhosts/${v.id}`);
+        await load();
+      } catch (e) {
+        showError($('page-error'), e);
+      }
+    };
+    dialog.showModal();
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('new-vhost').addEventListener('click', () => openEditor(null));
+    $('vhost-cancel').addEventListener('click', () => { $('vhost-editor').hidden = true; });
+    $('vhost-form').addEventListener('submit', save);
+    $('vhost-search').addEventListener('input', render);
+    load();
+  });
+})();

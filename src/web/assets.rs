@@ -1,0 +1,77 @@
+//! Static assets, embedded at compile time.
+
+use axum::{
+    extract::Path,
+    http::{header, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+
+use crate::app::AppState;
+
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/app.css"),
+    ),
+    (
+        "js/common.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/common.js"),
+    ),
+    (
+        "js/auth.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/auth.js"),
+    ),
+    (
+        "js/vhosts.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/vhosts.js"),
+    ),
+    (
+        "js/logs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/logs.js"),
+    ),
+    (
+        "js/traffic.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/traffic.js"),
+    ),
+    (
+        "js/changelog.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/changelog.js"),
+    ),
+    (
+        "js/users.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/js/users.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../assets/favicon.svg"),
+    ),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/assets/{*path}", get(asset))
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == path) {
+        Some((_, content_type, body)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}

@@ -1,0 +1,153 @@
+//! Page routes. Each page is a shell rendered with the signed-in account; its script fills
+//! it from the same JSON API everything else uses, with the same session.
+
+use axum::{
+    extract::{OriginalUri, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::get,
+    Router,
+};
+use minijinja::{context, Environment};
+use std::sync::LazyLock;
+use tower_sessions::Session;
+
+use crate::{app::AppState, auth::guard, error::ApiError, users};
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    for (name, src) in [
+        (
+            "web/base.html",
+            include_str!("../../templates/web/base.html"),
+        ),
+        (
+            "web/setup.html",
+            include_str!("../../templates/web/setup.html"),
+        ),
+        (
+            "web/sign_in.html",
+            include_str!("../../templates/web/sign_in.html"),
+        ),
+        (
+            "web/vhosts.html",
+            include_str!("../../templates/web/vhosts.html"),
+        ),
+        (
+            "web/logs.html",
+            include_str!("../../templates/web/logs.html"),
+        ),
+        (
+            "web/traffic.html",
+            include_str!("../../templates/web/traffic.html"),
+        ),
+        (
+            "web/changelog.html",
+            include_str!("../../templates/web/changelog.html"),
+        ),
+        (
+            "web/users.html",
+            include_str!("../../templates/web/users.html"),
+        ),
+    ] {
+        env.add_template(name, src)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    env
+});
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/setup", get(setup))
+        .route("/sign-in", get(sign_in))
+        .route(
+            "/vhosts",
+            get(|s, sess, uri| page(s, sess, uri, "vhosts", users::Role::Viewer)),
+        )
+        .route(
+            "/logs",
+            get(|s, sess, uri| page(s, sess, uri, "logs", users::Role::Viewer)),
+        )
+        .route(
+            "/traffic",
+            get(|s, sess, uri| page(s, sess, uri, "traffic", users::Role::Viewer)),
+        )
+        .route(
+            "/changelog",
+            get(|s, sess, uri| page(s, sess, uri, "changelog", users::Role::Viewer)),
+        )
+        .route(
+            "/users",
+            get(|s, sess, uri| page(s, sess, uri, "users", users::Role::Admin)),
+        )
+}
+
+fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
+    let tmpl = TEMPLATES.get_template(name).map_err(ApiError::internal)?;
+    Ok(Html(tmpl.render(ctx).map_err(ApiError::internal)?).into_response())
+}
+
+async fn home(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
+    if !users::any_exist(&state.db).await? {
+        return Ok(Redirect::to("/setup").into_response());
+    }
+    match guard::session_user(&state, &session).await? {
+        Some(_) => Ok(Redirect::to("/vhosts").into_response()),
+        None => Ok(Redirect::to("/sign-in").into_response()),
+    }
+}
+
+async fn setup(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if users::any_exist(&state.db).await? {
+        return Ok(Redirect::to("/sign-in").into_response());
+    }
+    render(
+        "web/setup.html",
+        context! { title => "Create the admin account" },
+    )
+}
+
+async fn sign_in(State(state): State<AppState>) -> Result<Response, ApiError> {
+    if !users::any_exist(&state.db).await? {
+        return Ok(Redirect::to("/setup").into_response());
+    }
+    render("web/sign_in.html", context! { title => "Sign in" })
+}
+
+async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    OriginalUri(uri): OriginalUri,
+    name: &'static str,
+    needs: users::Role,
+) -> Result<Response, ApiError> {
+    let Some(user) = guard::session_user(&state, &session).await? else {
+        let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let to = format!("/sign-in?next={}", urlencode(next));
+        return Ok(Redirect::to(&to).into_response());
+    };
+    if user.role < needs {
+        let body = render(
+            "web/base.html",
+            context! { title => "Not allowed", user, page => "forbidden" },
+        )?;
+        return Ok((StatusCode::FORBIDDEN, body).into_response());
+    }
+    render(
+        &format!("web/{name}.html"),
+        context! { user, page => name, proxy => state.applier.proxy().kind() },
+    )
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
