@@ -109,7 +109,7 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    $('new-vhost').addEventListener('click', () => openEditor(null));
+    if ($('new-vhost')) $('new-vhost').addEventListener('click', () => openEditor(null));
     $('vhost-cancel').addEventListener('click', () => { $('vhost-editor').hidden = true; });
     $('vhost-form').addEventListener('submit', save);
     $('vhost-search').addEventListener('input', render);

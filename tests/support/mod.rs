@@ -2,6 +2,7 @@
 //! each on free loopback ports.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod caddy;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};

@@ -1,0 +1,295 @@
+//! The dashboard, driven in a real headless Chromium against proxyhub and a real Caddy.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use fantoccini::Locator;
+use serde_json::{json, Value};
+use support::{browser::Browser, CaddyProcess, TestApp, Upstream};
+
+fn screenshot_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/screenshots")
+        .join(name)
+}
+
+async fn sign_in(b: &Browser, app: &TestApp, email: &str, password: &str) {
+    b.goto(&app.url("/sign-in")).await;
+    b.fill("#email", email).await;
+    b.fill("#password", password).await;
+    b.click("#sign-in-form button[type=submit]").await;
+    b.wait_path("/vhosts").await;
+}
+
+#[tokio::test]
+async fn first_run_then_a_vhost_from_creation_to_deletion() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    let up = Upstream::start("web-upstream").await;
+    let b = Browser::start().await;
+
+    // First run: / leads to the admin account form.
+    b.goto(&app.url("/")).await;
+    b.wait_path("/setup").await;
+    b.fill("#name", "Ada Admin").await;
+    b.fill("#email", "ada@example.com").await;
+    b.fill("#password", "correct horse").await;
+    b.click("#setup-form button[type=submit]").await;
+    b.wait_path("/vhosts").await;
+    b.wait_text("header .me", "Ada Admin").await;
+
+    // Create a vhost in the form and see Caddy serve it.
+    b.click("#new-vhost").await;
+    b.fill("#vh-domain", "shop.example.com").await;
+    b.fill("#vh-upstream", &up.hostport()).await;
+    b.click("#vhost-save").await;
+    b.wait_text("#vhosts-table tbody", "shop.example.com").await;
+    let (status, body) = app.through_proxy("shop.example.com", "/cart").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "web-upstream /cart host=shop.example.com")
+    );
+
+    // A snippet Caddy rejects: its message is shown beside the editor, and the text stays.
+    b.click("#new-vhost").await;
+    b.fill("#vh-domain", "typo.example.com").await;
+    b.fill("#vh-config", "reverse_prox 127.0.0.1:1").await;
+    b.click("#vhost-save").await;
+    let shown = b.wait_text("#vhost-error", "unrecognized directive").await;
+    assert!(shown.contains("reverse_prox"), "{shown}");
+    let kept = b
+        .find("#vh-config")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(
+        kept, "reverse_prox 127.0.0.1:1",
+        "what was typed is not lost"
+    );
+    assert_eq!(
+        b.find("#vh-domain")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("typo.example.com")
+    );
+    b.click("#vhost-cancel").await;
+
+    // Edit: a new upstream, recorded as a diff in the changelog.
+    let other = Upstream::start("v2").await;
+    b.click("tr[data-domain='shop.example.com'] button.secondary")
+        .await;
+    b.fill("#vh-upstream", &other.hostport()).await;
+    b.click("#vhost-save").await;
+    b.wait_text("#vhosts-table tbody", &other.hostport()).await;
+    assert!(app
+        .through_proxy("shop.example.com", "/")
+        .await
+        .1
+        .starts_with("v2"));
+    b.screenshot(&screenshot_path("vhosts.png")).await;
+
+    // Toggle in one click.
+    b.click("tr[data-domain='shop.example.com'] button.toggle")
+        .await;
+    b.wait_text(
+        "tr[data-domain='shop.example.com'] button.toggle",
+        "Disabled",
+    )
+    .await;
+    assert!(!app
+        .through_proxy("shop.example.com", "/")
+        .await
+        .1
+        .starts_with("v2"));
+    b.click("tr[data-domain='shop.example.com'] button.toggle")
+        .await;
+    b.wait_text(
+        "tr[data-domain='shop.example.com'] button.toggle",
+        "Enabled",
+    )
+    .await;
+
+    // The changelog shows who changed what, with old vs new.
+    b.goto(&app.url("/changelog?domain=shop.example.com")).await;
+    let entry = b.wait_text("#changelog li.action-update", "upstream").await;
+    assert!(
+        entry.contains(&up.hostport()) && entry.contains(&other.hostport()),
+        "{entry}"
+    );
+    assert!(entry.contains("Ada Admin"), "{entry}");
+    let marked = b
+        .find("#changelog li.action-update mark")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(marked, "upstream", "the changed field is highlighted");
+
+    // Delete behind a confirmation.
+    b.goto(&app.url("/vhosts")).await;
+    b.click("tr[data-domain='shop.example.com'] button.danger")
+        .await;
+    b.wait_text("#confirm-domain", "shop.example.com").await;
+    b.click("#confirm-yes").await;
+    b.wait_text("#vhosts-empty", "No vhosts").await;
+    assert!(!app
+        .through_proxy("shop.example.com", "/")
+        .await
+        .1
+        .starts_with("v2"));
+
+    // Sign out from the page.
+    b.click("#sign-out").await;
+    b.wait_path("/sign-in").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_viewer_sees_everything_and_can_change_nothing() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    app.create_vhost(
+        json!({"domain": "ro.example.com", "config": "respond \"<img src=x id=xss>\" 200"}),
+    )
+    .await;
+    let b = Browser::start().await;
+
+    // The admin creates a viewer account on the users page.
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.goto(&app.url("/users")).await;
+    b.fill("#u-name", "Vera Viewer").await;
+    b.fill("#u-email", "vera@example.com").await;
+    b.fill("#u-password", "viewer password").await;
+    b.click("#user-form button[type=submit]").await;
+    b.wait_text("#users-table", "vera@example.com").await;
+    b.click("#sign-out").await;
+    b.wait_path("/sign-in").await;
+
+    sign_in(&b, &app, "vera@example.com", "viewer password").await;
+    b.wait_text("#vhosts-table tbody", "ro.example.com").await;
+    assert!(
+        b.client.find(Locator::Css("#new-vhost")).await.is_err(),
+        "no create button for viewers"
+    );
+    let toggle = b
+        .find("tr[data-domain='ro.example.com'] button.toggle")
+        .await;
+    assert!(
+        !toggle.is_enabled().await.unwrap(),
+        "the toggle is disabled for viewers"
+    );
+    assert!(b
+        .client
+        .find(Locator::Css(
+            "tr[data-domain='ro.example.com'] button.danger"
+        ))
+        .await
+        .is_err());
+    assert!(
+        b.client.find(Locator::Css("#xss")).await.is_err(),
+        "user text is never parsed as HTML"
+    );
+
+    // And the API refuses anyway, with the viewer's own session from the page.
+    let refused: Value = b
+        .client
+        .execute_async(
+            "const done = arguments[0]; fetch('/api/vhosts', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({domain: 'x.example.com', config: 'respond ok'})}).then(r => done(r.status));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused, json!(403));
+    b.goto(&app.url("/users")).await;
+    b.wait_text("main h1", "Not allowed").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_expired_session_goes_to_sign_in_and_back_where_the_user_was() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let b = Browser::start().await;
+    b.goto(&app.url("/changelog?domain=a.example.com")).await;
+    b.wait_path("/sign-in?next=/changelog%3Fdomain%3Da.example.com")
+        .await;
+    b.fill("#email", "ada@example.com").await;
+    b.fill("#password", "correct horse").await;
+    b.click("#sign-in-form button[type=submit]").await;
+    b.wait_path("/changelog?domain=a.example.com").await;
+    assert_eq!(
+        b.find("#c-domain")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a.example.com")
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn pages_forbid_inline_scripts_and_label_every_control() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    for page in [
+        "/vhosts",
+        "/logs",
+        "/traffic",
+        "/changelog",
+        "/users",
+        "/sign-in",
+    ] {
+        let r = app.get(page).await;
+        let csp = r
+            .headers()
+            .get("content-security-policy")
+            .expect("CSP header")
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{page}: {csp}"
+        );
+        let html = r.text().await.unwrap();
+        assert_eq!(html.matches("<h1").count(), 1, "{page} has one h1");
+        assert!(
+            !html.contains(" onclick=") && !html.contains(" onload="),
+            "{page} has an inline handler"
+        );
+        for script in html.split("<script").skip(1) {
+            assert!(
+                script.trim_start().starts_with("src="),
+                "{page} has an inline script"
+            );
+        }
+        for input in html
+            .split("<input")
+            .skip(1)
+            .chain(html.split("<select").skip(1))
+            .chain(html.split("<textarea").skip(1))
+        {
+            let id = input
+                .split("id=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or_else(|| panic!("{page}: a control without id"));
+            assert!(
+                html.contains(&format!("for=\"{id}\"")),
+                "{page}: #{id} has no <label>"
+            );
+        }
+    }
+}
