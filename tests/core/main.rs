@@ -5,4 +5,5 @@ mod support;
 
 mod auth;
 mod proxy_sync;
+mod users;
 mod vhosts;
