@@ -12,7 +12,12 @@ use minijinja::{context, Environment};
 use std::sync::LazyLock;
 use tower_sessions::Session;
 
-use crate::{app::AppState, auth::guard, error::ApiError, users};
+use crate::{
+    app::AppState,
+    auth::guard,
+    error::ApiError,
+    users::{self, Role},
+};
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -57,30 +62,21 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
 });
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let mut router = Router::new()
         .route("/", get(home))
         .route("/setup", get(setup))
-        .route("/sign-in", get(sign_in))
-        .route(
-            "/vhosts",
-            get(|s, sess, uri| page(s, sess, uri, "vhosts", users::Role::Viewer)),
-        )
-        .route(
-            "/logs",
-            get(|s, sess, uri| page(s, sess, uri, "logs", users::Role::Viewer)),
-        )
-        .route(
-            "/traffic",
-            get(|s, sess, uri| page(s, sess, uri, "traffic", users::Role::Viewer)),
-        )
-        .route(
-            "/changelog",
-            get(|s, sess, uri| page(s, sess, uri, "changelog", users::Role::Viewer)),
-        )
-        .route(
-            "/users",
-            get(|s, sess, uri| page(s, sess, uri, "users", users::Role::Admin)),
-        )
+        .route("/sign-in", get(sign_in));
+    for (name, needs) in [
+        ("vhosts", Role::Viewer),
+        ("logs", Role::Viewer),
+        ("traffic", Role::Viewer),
+        ("changelog", Role::Viewer),
+        ("users", Role::Admin),
+    ] {
+        let handler = move |s, sess, uri| page(s, sess, uri, name, needs);
+        router = router.route(&format!("/{name}"), get(handler));
+    }
+    router
 }
 
 fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
@@ -120,7 +116,7 @@ async fn page(
     session: Session,
     OriginalUri(uri): OriginalUri,
     name: &'static str,
-    needs: users::Role,
+    needs: Role,
 ) -> Result<Response, ApiError> {
     let Some(user) = guard::session_user(&state, &session).await? else {
         let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

@@ -373,10 +373,18 @@ async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
-    let db = proxyhub::db::connect(&format!("sqlite://{}", app.dir.path().join("proxyhub.db").display())).await.unwrap();
+    let db = proxyhub::db::connect(&format!(
+        "sqlite://{}",
+        app.dir.path().join("proxyhub.db").display()
+    ))
+    .await
+    .unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // Age the session: refreshed two days ago, expiring in an hour.
-    let (id, data): (String, String) = sqlx::query_as("SELECT id, data FROM sessions").fetch_one(&db).await.unwrap();
+    let (id, data): (String, String) = sqlx::query_as("SELECT id, data FROM sessions")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     let mut data: Value = serde_json::from_str(&data).unwrap();
     data["refreshed_at"] = json!(now - 2 * 86400);
     sqlx::query("UPDATE sessions SET data = $1, expires_at = $2 WHERE id = $3")
@@ -389,8 +397,22 @@ async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
 
     let r = app.get("/api/vhosts").await;
     assert_eq!(r.status(), StatusCode::OK);
-    let cookie = r.headers().get(header::SET_COOKIE).expect("the cookie is renewed").to_str().unwrap().to_string();
+    let cookie = r
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("the cookie is renewed")
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.contains("Max-Age="), "{cookie}");
-    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE id = $1").bind(&id).fetch_one(&db).await.unwrap();
-    assert!(expires > now + 6 * 86400, "the session now lasts 7 more days ({} s)", expires - now);
+    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM sessions WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        expires > now + 6 * 86400,
+        "the session now lasts 7 more days ({} s)",
+        expires - now
+    );
 }

@@ -214,83 +214,59 @@ async fn invalid_requests_get_clear_client_errors() {
         .create_vhost(json!({"domain": "other.example.com", "config": "respond ok"}))
         .await;
 
-    expect_error(
-        app.post(
-            "/api/vhosts",
+    let refused_creations = [
+        (
             json!({"domain": "TAKEN.example.com", "config": "respond ok"}),
-        )
-        .await,
-        409,
-        "CONFLICT",
-    )
-    .await;
-    expect_error(
-        app.put(
-            &format!("/api/vhosts/{}", other["id"]),
-            json!({"domain": "taken.example.com"}),
-        )
-        .await,
-        409,
-        "CONFLICT",
-    )
-    .await;
-    expect_error(
-        app.post("/api/vhosts", json!({"config": "respond ok"}))
-            .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post("/api/vhosts", json!({"domain": "no-target.example.com"}))
-            .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post(
-            "/api/vhosts",
+            409,
+            "CONFLICT",
+        ),
+        (json!({"config": "respond ok"}), 400, "BAD_REQUEST"),
+        (
+            json!({"domain": "no-target.example.com"}),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
             json!({"domain": "x.example.com", "upstream": "", "config": "  "}),
-        )
-        .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post(
-            "/api/vhosts",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
             json!({"domain": "bad domain.com", "config": "respond ok"}),
-        )
-        .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post(
-            "/api/vhosts",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
             json!({"domain": "x.example.com", "upstream": "127.0.0.1"}),
-        )
-        .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post("/api/vhosts", json!({"domain": 42, "config": "respond ok"}))
-            .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
-    expect_error(
-        app.post(
-            "/api/vhosts",
+            400,
+            "BAD_REQUEST",
+        ),
+        (
+            json!({"domain": 42, "config": "respond ok"}),
+            400,
+            "BAD_REQUEST",
+        ),
+        (
             json!({"domain": "x.example.com", "config": "respond ok", "owner": "me"}),
-        )
-        .await,
+            400,
+            "BAD_REQUEST",
+        ),
+    ];
+    for (body, status, code) in refused_creations {
+        expect_error(app.post("/api/vhosts", body).await, status, code).await;
+    }
+    let taken = json!({"domain": "taken.example.com"});
+    expect_error(
+        app.put(&format!("/api/vhosts/{}", other["id"]), taken)
+            .await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    let nothing_left = json!({"config": null, "upstream": null});
+    expect_error(
+        app.put(&format!("/api/vhosts/{}", v["id"]), nothing_left)
+            .await,
         400,
         "BAD_REQUEST",
     )
@@ -304,26 +280,13 @@ async fn invalid_requests_get_clear_client_errors() {
     .await;
     expect_error(app.patch("/api/vhosts/999/toggle").await, 404, "NOT_FOUND").await;
     expect_error(app.delete("/api/vhosts/abc").await, 400, "BAD_REQUEST").await;
-    let text = app
+    expect_error(app.get("/api/nope").await, 404, "NOT_FOUND").await;
+    let form = app
         .client
         .post(app.url("/api/vhosts"))
         .header("content-type", "text/plain")
-        .body("domain=x")
-        .send()
-        .await
-        .unwrap();
-    expect_error(text, 400, "BAD_REQUEST").await;
-    expect_error(app.get("/api/nope").await, 404, "NOT_FOUND").await;
-    expect_error(
-        app.put(
-            &format!("/api/vhosts/{}", v["id"]),
-            json!({"config": null, "upstream": null}),
-        )
-        .await,
-        400,
-        "BAD_REQUEST",
-    )
-    .await;
+        .body("domain=x");
+    expect_error(form.send().await.unwrap(), 400, "BAD_REQUEST").await;
 
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     assert_eq!(list.len(), 2, "nothing was half-applied: {list:?}");
