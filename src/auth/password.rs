@@ -59,3 +59,22 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
 // argon2id of a random password nobody knows, with the default parameters.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Qg6vBHyLz0hF1ZbA0Pp7wUq8nZ8eYd4Hh3iS3+J3s0E";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_a_missing_account_is_refused_after_the_same_work() {
+        let h = hash("correct horse".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
+        assert!(!verify("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(
+            !verify("anything".into(), None).await.unwrap(),
+            "the dummy hash parses and never matches"
+        );
+    }
+}
