@@ -15,7 +15,7 @@ use crate::{
     db::{self, Db},
     error::ApiError,
     proxy::{caddy::Caddy, Proxy},
-    reconcile, status, users, vhosts, web,
+    reconcile, status, traffic, users, vhosts, web,
 };
 
 /// What every handler can reach.
@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(changelog::router())
         .merge(users::api::router())
         .merge(status::router())
+        .merge(traffic::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()
         .route("/api/health", get(health))

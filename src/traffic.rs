@@ -1,0 +1,373 @@
+//! Traffic rollups: request counts per minute and per hour by domain and status class, and
+//! per hour by path, written in the same transaction as the access-log rows they count, and
+//! served by `GET /api/logs/stats` for the dashboard's chart.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{rejection::QueryRejection, Query, State},
+    routing::get,
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sqlx::{AnyConnection, Row};
+use time::OffsetDateTime;
+
+use crate::{
+    app::AppState,
+    error::{ApiError, Result},
+    timestamps,
+};
+
+/// Minute rollups older than this are pruned; hour rollups follow the log retention.
+pub const MINUTES_KEPT_SECS: i64 = 2 * 86400;
+const PATH_MAX: usize = 256;
+const CLASSES: [(i64, &str); 5] = [(2, "2xx"), (3, "3xx"), (4, "4xx"), (5, "5xx"), (0, "other")];
+
+/// One request, as far as the rollups care.
+pub struct Hit<'a> {
+    /// Epoch seconds.
+    pub ts: i64,
+    pub domain: &'a str,
+    pub status: i64,
+    pub uri: &'a str,
+}
+
+fn class(status: i64) -> i64 {
+    match status / 100 {
+        c @ 2..=5 => c,
+        _ => 0,
+    }
+}
+
+fn path_of(uri: &str) -> &str {
+    let p = uri.split(['?', '#']).next().unwrap_or(uri);
+    match p.char_indices().nth(PATH_MAX) {
+        Some((i, _)) => &p[..i],
+        None => p,
+    }
+}
+
+/// Adds a batch of requests to the rollups (call it in the batch's transaction).
+pub async fn record<'a>(
+    conn: &mut AnyConnection,
+    hits: impl IntoIterator<Item = Hit<'a>>,
+) -> Result<(), sqlx::Error> {
+    let mut minutes: HashMap<(i64, &str, i64), i64> = HashMap::new();
+    let mut hours: HashMap<(i64, &str, i64), i64> = HashMap::new();
+    let mut paths: HashMap<(i64, &str, &str), i64> = HashMap::new();
+    for h in hits {
+        let c = class(h.status);
+        *minutes
+            .entry((h.ts - h.ts.rem_euclid(60), h.domain, c))
+            .or_default() += 1;
+        let hour = h.ts - h.ts.rem_euclid(3600);
+        *hours.entry((hour, h.domain, c)).or_default() += 1;
+        *paths.entry((hour, h.domain, path_of(h.uri))).or_default() += 1;
+    }
+    upsert(
+        conn,
+        "traffic_minutes",
+        "minute, domain, class",
+        minutes
+            .into_iter()
+            .map(|((t, d, c), n)| (t, d, Key::Int(c), n)),
+    )
+    .await?;
+    upsert(
+        conn,
+        "traffic_hours",
+        "hour, domain, class",
+        hours
+            .into_iter()
+            .map(|((t, d, c), n)| (t, d, Key::Int(c), n)),
+    )
+    .await?;
+    upsert(
+        conn,
+        "traffic_paths",
+        "hour, domain, path",
+        paths
+            .into_iter()
+            .map(|((t, d, p), n)| (t, d, Key::Text(p), n)),
+    )
+    .await
+}
+
+enum Key<'a> {
+    Int(i64),
+    Text(&'a str),
+}
+
+/// Multi-row `INSERT .. ON CONFLICT DO UPDATE` (SQLite ≥ 3.24 and PostgreSQL), 200 rows a
+/// statement. `table` and `key` are fixed names from this file, never input.
+async fn upsert<'a>(
+    conn: &mut AnyConnection,
+    table: &str,
+    key: &str,
+    rows: impl Iterator<Item = (i64, &'a str, Key<'a>, i64)>,
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({key}, requests) VALUES {} ON CONFLICT ({key}) DO UPDATE SET requests = {table}.requests + excluded.requests",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (t, domain, k, n) in chunk {
+            q = q.bind(*t).bind(*domain);
+            q = match k {
+                Key::Int(c) => q.bind(*c),
+                Key::Text(p) => q.bind(*p),
+            };
+            q = q.bind(*n);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Drops minute rollups older than two days and hour rollups older than `keep_secs`.
+pub async fn prune(conn: &mut AnyConnection, now: i64, keep_secs: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM traffic_minutes WHERE minute < $1")
+        .bind(now - MINUTES_KEPT_SECS)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM traffic_hours WHERE hour < $1")
+        .bind(now - keep_secs)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM traffic_paths WHERE hour < $1")
+        .bind(now - keep_secs)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/logs/stats", get(stats))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsQuery {
+    domain: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Top {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    count: i64,
+}
+
+fn parse_time(name: &str, v: Option<&str>, default: OffsetDateTime) -> Result<OffsetDateTime> {
+    match v.filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => timestamps::parse(s).ok_or_else(|| {
+            ApiError::bad_request(format!("{name} must be an ISO-8601 timestamp, got {s:?}"))
+        }),
+    }
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<Value>> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let to = parse_time("to", q.to.as_deref(), OffsetDateTime::now_utc())?;
+    let from = parse_time("from", q.from.as_deref(), to - time::Duration::hours(1))?;
+    let span = (to - from).whole_seconds();
+    if span <= 0 {
+        return Err(ApiError::bad_request("from must be before to"));
+    }
+    if span > 31 * 86400 {
+        return Err(ApiError::bad_request("the period may be at most 31 days"));
+    }
+    let domain = q
+        .domain
+        .map(|d| d.trim().to_lowercase())
+        .filter(|d| !d.is_empty());
+    // Per minute up to two hours (and only while minute rollups exist), per hour beyond.
+    let minutely = span <= 2 * 3600
+        && from.unix_timestamp() >= OffsetDateTime::now_utc().unix_timestamp() - MINUTES_KEPT_SECS;
+    let (table, col, step) = if minutely {
+        ("traffic_minutes", "minute", 60)
+    } else {
+        ("traffic_hours", "hour", 3600)
+    };
+    let start = from.unix_timestamp() - from.unix_timestamp().rem_euclid(step);
+    let end = to.unix_timestamp();
+    let filter = if domain.is_some() {
+        " AND domain = $3"
+    } else {
+        ""
+    };
+
+    let mut conn = state.db.acquire().await?;
+    let sql = format!("SELECT {col} AS t, class, SUM(requests) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY {col}, class");
+    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    let mut q1 = sqlx::query(&sql).bind(start).bind(end);
+    if let Some(d) = &domain {
+        q1 = q1.bind(d);
+    }
+    for r in q1.fetch_all(&mut *conn).await? {
+        counts.insert(
+            (r.try_get::<i64, _>("t")?, r.try_get::<i64, _>("class")?),
+            r.try_get::<i64, _>("n")?,
+        );
+    }
+    let mut total = 0;
+    let mut buckets = Vec::new();
+    let mut t = start;
+    while t <= end {
+        let mut b = Map::new();
+        b.insert(
+            "t".into(),
+            timestamps::iso(OffsetDateTime::from_unix_timestamp(t).map_err(ApiError::internal)?)
+                .into(),
+        );
+        for (c, name) in CLASSES {
+            let n = counts.get(&(t, c)).copied().unwrap_or(0);
+            total += n;
+            b.insert(name.into(), n.into());
+        }
+        buckets.push(Value::Object(b));
+        t += step;
+    }
+
+    let top_domains_sql = format!("SELECT domain, SUM(requests) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY domain ORDER BY n DESC, domain LIMIT 10");
+    let mut q2 = sqlx::query(&top_domains_sql).bind(start).bind(end);
+    if let Some(d) = &domain {
+        q2 = q2.bind(d);
+    }
+    let top_domains = q2
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Top {
+                domain: Some(r.try_get("domain")?),
+                path: None,
+                count: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    let hour_start = start - start.rem_euclid(3600);
+    let top_paths_sql = format!("SELECT path, SUM(requests) AS n FROM traffic_paths WHERE hour >= $1 AND hour <= $2{filter} GROUP BY path ORDER BY n DESC, path LIMIT 10");
+    let mut q3 = sqlx::query(&top_paths_sql).bind(hour_start).bind(end);
+    if let Some(d) = &domain {
+        q3 = q3.bind(d);
+    }
+    let top_paths = q3
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Top {
+                domain: None,
+                path: Some(r.try_get("path")?),
+                count: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+
+    Ok(Json(json!({
+        "bucket": if minutely { "minute" } else { "hour" },
+        "from": timestamps::iso(from),
+        "to": timestamps::iso(to),
+        "total": total,
+        "buckets": buckets,
+        "topDomains": top_domains,
+        "topPaths": top_paths,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_and_paths() {
+        assert_eq!(
+            [
+                class(200),
+                class(304),
+                class(404),
+                class(503),
+                class(0),
+                class(101)
+            ],
+            [2, 3, 4, 5, 0, 0]
+        );
+        assert_eq!(path_of("/a/b?x=1#f"), "/a/b");
+        assert_eq!(path_of(&"é".repeat(300)).chars().count(), PATH_MAX);
+    }
+
+    #[tokio::test]
+    async fn record_adds_up_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut conn = db.acquire().await.unwrap();
+        for _ in 0..2 {
+            let hits = [
+                Hit {
+                    ts: 120,
+                    domain: "a.com",
+                    status: 200,
+                    uri: "/x?1",
+                },
+                Hit {
+                    ts: 130,
+                    domain: "a.com",
+                    status: 201,
+                    uri: "/x?2",
+                },
+                Hit {
+                    ts: 3700,
+                    domain: "b.com",
+                    status: 502,
+                    uri: "/y",
+                },
+            ];
+            record(&mut conn, hits).await.unwrap();
+        }
+        let n: i64 = sqlx::query_scalar("SELECT requests FROM traffic_minutes WHERE minute = 120 AND domain = 'a.com' AND class = 2")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
+        let p: i64 =
+            sqlx::query_scalar("SELECT requests FROM traffic_paths WHERE hour = 0 AND path = '/x'")
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap();
+        assert_eq!(p, 4);
+        let h: i64 = sqlx::query_scalar(
+            "SELECT requests FROM traffic_hours WHERE hour = 3600 AND class = 5",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(h, 2);
+    }
+}
