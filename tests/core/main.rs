@@ -5,5 +5,6 @@ mod support;
 
 mod auth;
 mod proxy_sync;
+mod traffic;
 mod users;
 mod vhosts;
