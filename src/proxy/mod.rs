@@ -5,6 +5,11 @@ pub mod caddy;
 pub mod caddyfile;
 #[cfg(test)]
 mod golden;
+pub mod nginx;
+pub mod nginx_conf;
+pub mod nginx_files;
+pub mod nginx_render;
+pub mod nginx_snippet;
 
 use async_trait::async_trait;
 
