@@ -202,9 +202,13 @@ impl Proxy for Nginx {
             return Ok(false);
         }
         for change in &changes {
-            tracing::warn!(dir = %self.conf_dir.display(), "nginx drift: {change}; rewriting it");
+            tracing::warn!(dir = %self.conf_dir.display(), "nginx drift: {change}");
         }
         self.install(files).await?;
+        tracing::info!(
+            changes = changes.len(),
+            "nginx runs the store's files again"
+        );
         Ok(true)
     }
 }
