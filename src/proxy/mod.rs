@@ -8,6 +8,7 @@ mod golden;
 pub mod nginx;
 pub mod nginx_conf;
 pub mod nginx_files;
+pub mod nginx_reload;
 pub mod nginx_render;
 pub mod nginx_snippet;
 

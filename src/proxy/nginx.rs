@@ -15,6 +15,7 @@ use tokio::process::Command;
 
 use super::{
     nginx_files::{self, Previous},
+    nginx_reload,
     nginx_render::{self, access_log_path, Files, RenderSettings},
     nginx_snippet, Proxy, ProxyError, Site,
 };
@@ -22,6 +23,9 @@ use crate::config::{Config, TlsMode};
 
 /// How long one `nginx -t` or `nginx -s reload` may take (10,000 servers test in ~1 s).
 const NGINX_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long nginx may take to run new workers after `-s reload`.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The nginx backend.
 pub struct Nginx {
@@ -74,7 +78,7 @@ impl Nginx {
                 if !warnings.is_empty() {
                     tracing::warn!(%warnings, "nginx -t passed with warnings");
                 }
-                self.run(["-s", "reload"]).await.map(drop)
+                self.reload().await
             }
             Err(e) => Err(e),
         };
@@ -83,6 +87,28 @@ impl Nginx {
             self.restore(previous).await;
         }
         outcome
+    }
+
+    /// `nginx -s reload`, then waits until nginx serves the new files (when its master
+    /// and workers can be seen in `/proc`; otherwise it trusts the signal).
+    async fn reload(&self) -> Result<(), ProxyError> {
+        let conf = self.main_conf.clone();
+        let watched = blocking(move || {
+            Ok(nginx_reload::master_pid(&conf)
+                .map(|m| (m, nginx_reload::accepting_workers(m)))
+                .filter(|(_, workers)| !workers.is_empty()))
+        })
+        .await
+        .unwrap_or(None);
+        self.run(["-s", "reload"]).await?;
+        match watched {
+            Some((master, before)) => {
+                nginx_reload::wait_for_new_workers(master, before, RELOAD_TIMEOUT)
+                    .await
+                    .map_err(ProxyError::Rejected)
+            }
+            None => Ok(()),
+        }
     }
 
     async fn restore(&self, previous: Previous) {

@@ -47,7 +47,12 @@ async fn nginx_writes_one_shared_json_access_log() {
             .unwrap_or(false)
     })
     .await;
-    assert!(written, "no access log at {}", app.access_log.display());
+    assert!(
+        written,
+        "no access log at {}; nginx's log:\n{}",
+        app.access_log.display(),
+        nginx.log()
+    );
     let lines: Vec<Value> = std::fs::read_to_string(&app.access_log)
         .unwrap()
         .lines()
