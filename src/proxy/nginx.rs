@@ -72,26 +72,34 @@ impl Nginx {
         let previous = blocking(move || nginx_files::replace(&dir, &files))
             .await
             .map_err(|e| self.disk_error(e))?;
-        let tested = self.run(["-t", "-q"]).await;
-        let outcome = match tested {
+        let outcome = match self.run(["-t", "-q"]).await {
             Ok(warnings) => {
                 if !warnings.is_empty() {
                     tracing::warn!(%warnings, "nginx -t passed with warnings");
                 }
                 self.reload().await
             }
-            Err(e) => Err(e),
+            Err(e) => Err(Failed {
+                error: e,
+                signalled: false,
+            }),
         };
-        if let Err(e) = &outcome {
-            tracing::warn!(error = %e, "nginx did not take the new files; restoring the previous ones");
-            self.restore(previous).await;
+        let Err(failed) = outcome else {
+            return Ok(());
+        };
+        tracing::warn!(error = %failed.error, "nginx did not take the new files; restoring the previous ones");
+        self.restore(previous).await;
+        if failed.signalled {
+            // A master merely slower than the wait would load the new files later: have it
+            // load the restored ones instead.
+            let _ = self.run(["-s", "reload"]).await;
         }
-        outcome
+        Err(failed.error)
     }
 
     /// `nginx -s reload`, then waits until nginx serves the new files (when its master
     /// and workers can be seen in `/proc`; otherwise it trusts the signal).
-    async fn reload(&self) -> Result<(), ProxyError> {
+    async fn reload(&self) -> Result<(), Failed> {
         let conf = self.main_conf.clone();
         let watched = blocking(move || {
             Ok(nginx_reload::master_pid(&conf)
@@ -100,12 +108,18 @@ impl Nginx {
         })
         .await
         .unwrap_or(None);
-        self.run(["-s", "reload"]).await?;
+        self.run(["-s", "reload"]).await.map_err(|error| Failed {
+            error,
+            signalled: false,
+        })?;
         match watched {
             Some((master, before)) => {
                 nginx_reload::wait_for_new_workers(master, before, RELOAD_TIMEOUT)
                     .await
-                    .map_err(ProxyError::Rejected)
+                    .map_err(|e| Failed {
+                        error: ProxyError::Rejected(e),
+                        signalled: true,
+                    })
             }
             None => Ok(()),
         }
@@ -169,6 +183,12 @@ impl Nginx {
             self.conf_dir.display()
         ))
     }
+}
+
+/// Why nginx did not take new files, and whether it was already told to reload them.
+struct Failed {
+    error: ProxyError,
+    signalled: bool,
 }
 
 fn or_status(text: String, status: &std::process::ExitStatus) -> String {
