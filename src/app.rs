@@ -14,7 +14,7 @@ use crate::{
     config::{Config, ProxyKind},
     db::{self, Db},
     error::ApiError,
-    proxy::{caddy::Caddy, Proxy},
+    proxy::{caddy::Caddy, nginx::Nginx, Proxy},
     reconcile, status, traffic, users, vhosts, web,
 };
 
@@ -77,7 +77,7 @@ async fn method_not_allowed() -> ApiError {
 pub fn proxy_for(config: &Config) -> anyhow::Result<Arc<dyn Proxy>> {
     match config.proxy {
         ProxyKind::Caddy => Ok(Arc::new(Caddy::new(config).map_err(anyhow::Error::msg)?)),
-        ProxyKind::Nginx => anyhow::bail!("the nginx backend is not available yet"),
+        ProxyKind::Nginx => Ok(Arc::new(Nginx::new(config).map_err(anyhow::Error::msg)?)),
     }
 }
 

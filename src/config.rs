@@ -51,6 +51,27 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_CADDY_ADMIN_LISTEN")]
     pub caddy_admin_listen: Option<String>,
 
+    /// Directory proxyhub writes its nginx files into (`proxyhub-*.conf`); nginx's main
+    /// config includes `<dir>/*.conf` inside its `http` block.
+    #[arg(
+        long,
+        env = "PROXYHUB_NGINX_CONF_DIR",
+        default_value = "/etc/nginx/proxyhub.d"
+    )]
+    pub nginx_conf_dir: PathBuf,
+
+    /// nginx's main config, passed to nginx as `-c`.
+    #[arg(
+        long,
+        env = "PROXYHUB_NGINX_CONF",
+        default_value = "/etc/nginx/nginx.conf"
+    )]
+    pub nginx_conf: PathBuf,
+
+    /// The nginx binary proxyhub runs (`-t`, `-s reload`).
+    #[arg(long, env = "PROXYHUB_NGINX_BIN", default_value = "nginx")]
+    pub nginx_bin: PathBuf,
+
     /// The proxy's JSON access log, written by the proxy and tailed by proxyhub.
     #[arg(long, env = "PROXYHUB_ACCESS_LOG", default_value = "data/access.log")]
     pub access_log: PathBuf,
@@ -116,6 +137,9 @@ impl std::fmt::Debug for Config {
             .field("database_url", &db)
             .field("proxy", &self.proxy)
             .field("caddy_admin", &self.caddy_admin)
+            .field("nginx_conf_dir", &self.nginx_conf_dir)
+            .field("nginx_conf", &self.nginx_conf)
+            .field("nginx_bin", &self.nginx_bin)
             .field("access_log", &self.access_log)
             .field("tls", &self.tls)
             .field("http_port", &self.http_port)

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod caddy;
+pub mod nginx;
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -16,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 pub use caddy::CaddyProcess;
+pub use nginx::NginxProcess;
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -26,10 +28,12 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Fails loudly when a binary the tests need is not installed.
+/// Fails loudly when a binary the tests need is not installed (nginx lives in /usr/sbin,
+/// which a non-root PATH may lack).
 pub fn require_binary(name: &str, install_hint: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
@@ -122,22 +126,55 @@ impl TestApp {
 
     pub async fn spawn_with(caddy: &CaddyProcess, opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let access_log = dir.path().join("access.log");
-        let config = Config {
+        let admin = opts
+            .caddy_admin
+            .clone()
+            .unwrap_or_else(|| caddy.admin_url());
+        let config = Self::config(&dir, admin, caddy.http_port, opts);
+        Self::start(dir, config).await
+    }
+
+    /// proxyhub driving `nginx` instead of Caddy.
+    pub async fn spawn_nginx(nginx: &NginxProcess) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let unused = "http://127.0.0.1:1".to_string();
+        let mut config = Self::config(&dir, unused, nginx.http_port, Options::default());
+        config.proxy = ProxyKind::Nginx;
+        config.nginx_conf_dir = nginx.conf_dir();
+        config.nginx_conf = nginx.main_conf();
+        config.nginx_bin = nginx.bin.clone();
+        Self::start(dir, config).await
+    }
+
+    fn config(
+        dir: &tempfile::TempDir,
+        caddy_admin: String,
+        http_port: u16,
+        opts: Options,
+    ) -> Config {
+        Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: format!("sqlite://{}", dir.path().join("proxyhub.db").display()),
             proxy: ProxyKind::Caddy,
-            caddy_admin: opts.caddy_admin.unwrap_or_else(|| caddy.admin_url()),
+            caddy_admin,
             caddy_admin_listen: None,
-            access_log: access_log.clone(),
+            nginx_conf_dir: dir.path().join("nginx"),
+            nginx_conf: "/etc/nginx/nginx.conf".into(),
+            nginx_bin: "nginx".into(),
+            access_log: dir.path().join("access.log"),
             tls: TlsMode::Off,
-            http_port: Some(caddy.http_port),
+            http_port: Some(http_port),
             https_port: None,
             public_url: opts.public_url,
             allow_signup: opts.allow_signup,
             auth_rate_limit: opts.auth_rate_limit,
             reconcile_interval: 1,
-        };
+        }
+    }
+
+    async fn start(dir: tempfile::TempDir, config: Config) -> Self {
+        let access_log = config.access_log.clone();
+        let http_port = config.http_port.unwrap_or(80);
         let app = Application::build(config).await.expect("proxyhub starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let (tx, rx) = oneshot::channel::<()>();
@@ -151,7 +188,7 @@ impl TestApp {
         Self {
             base,
             client: new_client(),
-            http_port: caddy.http_port,
+            http_port,
             dir,
             access_log,
             stop: Some(tx),
