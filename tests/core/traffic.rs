@@ -33,7 +33,7 @@ async fn stats_split_requests_by_time_bucket_and_status_class() {
             });
         }
     }
-    record(&mut *db.acquire().await.unwrap(), hits)
+    record(&mut db.acquire().await.unwrap(), hits)
         .await
         .unwrap();
 
