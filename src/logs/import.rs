@@ -11,7 +11,7 @@ use std::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
-    ingest::{ingest, IngestError, Outcome},
+    ingest::{ingest, IngestError, Outcome, Progress, Watch},
     source, store,
 };
 use crate::db::Db;
@@ -88,10 +88,13 @@ async fn import_one(db: &Db, path: &Path, bar: bool) -> Result<Report, IngestErr
         };
         file.skip_to(start)?;
         bar.set_position(start);
-        let b = bar.clone();
-        let outcome = ingest(db, &file.source, &mut file.reader, start, &mut |p| {
-            b.set_position(p.position)
-        })
+        let outcome = ingest(
+            db,
+            &file.source,
+            &mut file.reader,
+            start,
+            &mut Bar(bar.clone()),
+        )
         .await?;
         let (Outcome::End(p) | Outcome::Moved(p, _)) = outcome;
         report.rows += p.rows;
@@ -103,4 +106,12 @@ async fn import_one(db: &Db, path: &Path, bar: bool) -> Result<Report, IngestErr
     }
     bar.finish_and_clear();
     Ok(report)
+}
+
+struct Bar(ProgressBar);
+
+impl Watch for Bar {
+    fn committed(&mut self, p: &Progress) {
+        self.0.set_position(p.position);
+    }
 }

@@ -62,13 +62,28 @@ pub fn read_head(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(head)
 }
 
+/// What [`ingest`] reports to, and asks of, its caller.
+pub trait Watch: Send {
+    /// A batch was committed.
+    fn committed(&mut self, _progress: &Progress) {}
+    /// Whether the file still holds the same content (asked after each read, before storing
+    /// what was read: a file truncated meanwhile must not be stored under its old name).
+    fn unchanged(&mut self) -> bool {
+        true
+    }
+}
+
+/// Nothing to report, nothing that can change.
+pub struct Quiet;
+impl Watch for Quiet {}
+
 /// Reads `reader`, which stands at byte `start` of `source`, to its end.
 pub async fn ingest(
     db: &Db,
     source: &Source,
     reader: &mut (dyn Read + Send),
     start: u64,
-    on_batch: &mut (dyn FnMut(&Progress) + Send),
+    watch: &mut dyn Watch,
 ) -> Result<Outcome, IngestError> {
     let mut progress = Progress {
         position: start,
@@ -79,6 +94,9 @@ pub async fn ingest(
     let mut discarding = false;
     loop {
         let filled = fill(reader, &mut buf)?;
+        if !watch.unchanged() {
+            return Ok(Outcome::End(progress));
+        }
         let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
             if buf.len() < CHUNK {
                 return Ok(Outcome::End(progress));
@@ -108,7 +126,7 @@ pub async fn ingest(
             return Ok(Outcome::Moved(progress, at));
         }
         drop(entries);
-        on_batch(&progress);
+        watch.committed(&progress);
         buf.drain(..=last_nl);
         if !filled && !buf.contains(&b'\n') {
             return Ok(Outcome::End(progress));

@@ -7,7 +7,7 @@ use std::{io, os::unix::fs::MetadataExt, path::Path};
 use sqlx::Row;
 
 use super::{
-    ingest::{ingest, IngestError, Outcome},
+    ingest::{ingest, IngestError, Outcome, Quiet},
     source,
 };
 use crate::db::Db;
@@ -38,7 +38,7 @@ pub async fn recover(db: &Db, followed: &Path) -> Result<u64, IngestError> {
         tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
         opened.skip_to(start)?;
         let (Outcome::End(p) | Outcome::Moved(p, _)) =
-            ingest(db, &opened.source, &mut opened.reader, start, &mut |_| {}).await?;
+            ingest(db, &opened.source, &mut opened.reader, start, &mut Quiet).await?;
         rows += p.rows;
     }
     Ok(rows)

@@ -14,7 +14,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
-    ingest::{self, ingest, IngestError, Outcome},
+    ingest::{self, ingest, IngestError, Outcome, Watch},
     rotated,
     store::{self, Source},
 };
@@ -143,11 +143,10 @@ impl Followed {
     async fn read(&mut self, db: &Db) -> Result<bool, IngestError> {
         let size = self.file.metadata()?.len();
         let mut replaced = false;
-        if size != self.size || self.source.is_none() {
-            let mut head = vec![0; 4096];
-            let n = self.file.read_at(&mut head, 0)?;
-            head.truncate(n);
-            let fingerprint = ingest::fingerprint(&head);
+        // The first line is looked at every time: a truncated file can regrow to the very
+        // size it had between two looks.
+        {
+            let fingerprint = fingerprint_of(&self.file)?;
             if fingerprint.as_ref() != self.source.as_ref().map(|s| &s.fingerprint) {
                 replaced = self.source.is_some();
                 self.position = 0;
@@ -161,6 +160,8 @@ impl Followed {
                     self.position = store::position(db, &s.fingerprint).await?;
                 }
             }
+        }
+        if size != self.size {
             self.size = size;
             self.last_growth = Instant::now();
         }
@@ -168,13 +169,31 @@ impl Followed {
             return Ok(replaced);
         };
         while size > self.position {
-            self.file.seek(SeekFrom::Start(self.position))?;
-            match ingest(db, source, &mut self.file, self.position, &mut |_| {}).await? {
+            let mut reader = &self.file;
+            reader.seek(SeekFrom::Start(self.position))?;
+            let mut same = SameContent(&self.file, &source.fingerprint);
+            match ingest(db, source, &mut reader, self.position, &mut same).await? {
                 Outcome::End(p) if p.position == self.position => break,
                 Outcome::End(p) => self.position = p.position,
                 Outcome::Moved(_, at) => self.position = at,
             }
         }
         Ok(replaced)
+    }
+}
+
+fn fingerprint_of(file: &File) -> io::Result<Option<String>> {
+    let mut head = vec![0; 4096];
+    let n = file.read_at(&mut head, 0)?;
+    head.truncate(n);
+    Ok(ingest::fingerprint(&head))
+}
+
+/// Tells [`ingest`] when the file no longer starts with the line it was named after.
+struct SameContent<'a>(&'a File, &'a str);
+
+impl Watch for SameContent<'_> {
+    fn unchanged(&mut self) -> bool {
+        fingerprint_of(self.0).is_ok_and(|f| f.as_deref() == Some(self.1))
     }
 }
