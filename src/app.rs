@@ -14,6 +14,7 @@ use crate::{
     config::{Config, ProxyKind},
     db::{self, Db},
     error::ApiError,
+    logs,
     proxy::{caddy::Caddy, nginx::Nginx, Proxy},
     reconcile, status, traffic, users, vhosts, web,
 };
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::api::router())
         .merge(status::router())
         .merge(traffic::router())
+        .merge(logs::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()
         .route("/api/health", get(health))
@@ -127,6 +129,19 @@ impl Application {
         let tasks = vec![
             tokio::spawn(reconcile::run(self.state.clone(), stop_rx.clone())),
             tokio::spawn(expire_sessions(self.state.db.clone(), stop_rx.clone())),
+            tokio::spawn(logs::tailer::run(
+                self.state.db.clone(),
+                self.state.config.access_log_absolute(),
+                stop_rx.clone(),
+            )),
+            tokio::spawn(logs::retention::run(
+                self.state.db.clone(),
+                logs::retention::Retention {
+                    days: self.state.config.log_retention_days,
+                    max_rows: self.state.config.log_max_rows,
+                },
+                stop_rx.clone(),
+            )),
         ];
         tracing::info!(addr = %self.listener.local_addr()?, proxy = self.state.applier.proxy().kind(), "proxyhub listening");
         let app = router(self.state).into_make_service_with_connect_info::<SocketAddr>();

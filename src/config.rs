@@ -103,6 +103,14 @@ pub struct Config {
     /// Seconds between checks that the proxy runs the desired config.
     #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
     pub reconcile_interval: u64,
+
+    /// Days of access-log rows to keep.
+    #[arg(long, env = "PROXYHUB_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub log_retention_days: u32,
+
+    /// The most access-log rows to keep; the oldest are pruned first.
+    #[arg(long, env = "PROXYHUB_LOG_MAX_ROWS", default_value_t = 10_000_000)]
+    pub log_max_rows: u64,
 }
 
 impl Config {

@@ -7,6 +7,7 @@ pub mod changelog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod logs;
 pub mod proxy;
 pub mod reconcile;
 pub mod status;

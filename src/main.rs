@@ -1,3 +1,5 @@
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 use proxyhub::{app::Application, config::Config};
 use tracing_subscriber::EnvFilter;
@@ -14,6 +16,25 @@ struct Cli {
 enum Command {
     /// Run the API server (and the reconciler that keeps the proxy in sync).
     Serve(Config),
+    /// Access logs kept by proxyhub.
+    #[command(subcommand)]
+    Logs(LogsCommand),
+}
+
+#[derive(Subcommand)]
+enum LogsCommand {
+    /// Store existing access-log files (plain or .gz); what is already stored is not stored twice.
+    Import {
+        /// Database URL: sqlite://path or postgres://...
+        #[arg(
+            long,
+            env = "PROXYHUB_DATABASE_URL",
+            default_value = "sqlite://data/proxyhub.db"
+        )]
+        database_url: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -28,6 +49,22 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(?config, "starting");
             let app = Application::build(config).await?;
             app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Logs(LogsCommand::Import {
+            database_url,
+            files,
+        }) => {
+            let db = proxyhub::db::connect(&database_url).await?;
+            let r = proxyhub::logs::import::import(&db, &files, true).await?;
+            println!(
+                "{} lines ({} rows, {} skipped) in {:.2} s: {:.0} lines/s",
+                r.rows + r.skipped,
+                r.rows,
+                r.skipped,
+                r.seconds,
+                r.lines_per_second()
+            );
+            Ok(())
         }
     }
 }

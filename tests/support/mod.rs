@@ -95,6 +95,8 @@ pub struct Options {
     pub auth_rate_limit: u32,
     pub public_url: Option<String>,
     pub caddy_admin: Option<String>,
+    pub log_retention_days: u32,
+    pub log_max_rows: u64,
 }
 
 impl Default for Options {
@@ -104,6 +106,8 @@ impl Default for Options {
             auth_rate_limit: 1000,
             public_url: None,
             caddy_admin: None,
+            log_retention_days: 30,
+            log_max_rows: 10_000_000,
         }
     }
 }
@@ -169,6 +173,8 @@ impl TestApp {
             allow_signup: opts.allow_signup,
             auth_rate_limit: opts.auth_rate_limit,
             reconcile_interval: 1,
+            log_retention_days: opts.log_retention_days,
+            log_max_rows: opts.log_max_rows,
         }
     }
 

@@ -1,0 +1,197 @@
+//! `GET /api/logs`: stored requests, newest first, filtered and paged.
+
+use axum::{
+    extract::{FromRequestParts, Query, State},
+    http::request::Parts,
+    routing::get,
+    Json, Router,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::{any::AnyRow, Row};
+use time::OffsetDateTime;
+
+use super::{
+    fields::human_latency,
+    query::{self, Bind, Filter, Sql, WINDOW},
+    store,
+};
+use crate::{
+    app::AppState,
+    db,
+    error::{ApiError, Result},
+    timestamps,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/logs", get(list))
+}
+
+/// One request as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    pub timestamp: String,
+    pub domain: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub latency: String,
+    pub ip: String,
+    pub size: i64,
+    pub protocol: String,
+    pub user_agent: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogPage {
+    pub logs: Vec<LogEntry>,
+    /// Matching requests; a lower bound when `total_exact` is false.
+    pub total: i64,
+    pub total_exact: bool,
+    pub page: i64,
+    pub page_size: i64,
+    /// Lines of the access log that were not requests (not JSON, other loggers).
+    pub skipped: i64,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    LogsQuery(f, page, limit): LogsQuery,
+) -> Result<Json<LogPage>> {
+    let sqlite = db::is_sqlite(&state.db);
+    let rows = bind(&query::page(&f, limit, (page - 1) * limit, sqlite))
+        .fetch_all(&state.db)
+        .await?;
+    let logs = rows.iter().map(entry).collect::<Result<_, sqlx::Error>>()?;
+    let (stored, skipped) = store::counts(&state.db).await?;
+    let (total, total_exact) = if f.is_empty() {
+        (stored, true)
+    } else {
+        let r = bind(&query::count(&f, sqlite)).fetch_one(&state.db).await?;
+        let (seen, matched): (i64, i64) = (r.try_get("c")?, r.try_get("m")?);
+        (matched, seen < WINDOW)
+    };
+    Ok(Json(LogPage {
+        logs,
+        total,
+        total_exact,
+        page,
+        page_size: limit,
+        skipped,
+    }))
+}
+
+fn bind(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    let mut q = sqlx::query(&sql.text);
+    for b in &sql.binds {
+        q = match b {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Text(s) => q.bind(s.as_str()),
+        };
+    }
+    q
+}
+
+fn entry(r: &AnyRow) -> Result<LogEntry, sqlx::Error> {
+    let ts_us: i64 = r.try_get("ts")?;
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_us) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    Ok(LogEntry {
+        timestamp: timestamps::iso(t),
+        domain: r.try_get("domain")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        status: r.try_get("status")?,
+        latency: human_latency(r.try_get("latency_us")?),
+        ip: r.try_get("ip")?,
+        size: r.try_get("size")?,
+        protocol: r.try_get("protocol")?,
+        user_agent: r.try_get("user_agent")?,
+    })
+}
+
+#[derive(Deserialize)]
+struct RawQuery {
+    domain: Option<String>,
+    status: Option<String>,
+    page: Option<String>,
+    limit: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    method: Option<String>,
+    q: Option<String>,
+}
+
+/// The validated query string: filters, page (from 1) and page size.
+pub struct LogsQuery(pub Filter, pub i64, pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for LogsQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(raw) = Query::<RawQuery>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        validate(raw)
+    }
+}
+
+fn validate(raw: RawQuery) -> Result<LogsQuery> {
+    let present = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let int = |name: &str, v: Option<String>, min: i64, max: i64| -> Result<Option<i64>> {
+        let Some(v) = present(v) else { return Ok(None) };
+        match v.parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be an integer from {min} to {max}, got {v:?}"
+            ))),
+        }
+    };
+    let time = |name: &str, v: Option<String>| -> Result<Option<i64>> {
+        let Some(v) = present(v) else { return Ok(None) };
+        let t = timestamps::parse(&v).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be an ISO-8601 timestamp like 2025-01-15T10:30:00.000Z, got {v:?}"
+            ))
+        })?;
+        Ok(Some((t.unix_timestamp_nanos() / 1000) as i64))
+    };
+    let page = int("page", raw.page, 1, 1_000_000)?.unwrap_or(1);
+    let limit = int("limit", raw.limit, 1, 500)?.unwrap_or(50);
+    let filter = Filter {
+        domain: present(raw.domain).map(|d| d.to_ascii_lowercase()),
+        status: int("status", raw.status, 0, 999)?,
+        from_us: time("from", raw.from)?,
+        to_us: time("to", raw.to)?,
+        method: present(raw.method).map(|m| m.to_ascii_uppercase()),
+        q: present(raw.q),
+    };
+    if let (Some(from), Some(to)) = (filter.from_us, filter.to_us) {
+        if from > to {
+            return Err(ApiError::bad_request("from must not be after to"));
+        }
+    }
+    if filter
+        .method
+        .as_ref()
+        .is_some_and(|m| m.len() > 16 || !m.bytes().all(|b| b.is_ascii_alphabetic()))
+    {
+        return Err(ApiError::bad_request(
+            "method must be letters only, like GET",
+        ));
+    }
+    if filter.q.as_ref().is_some_and(|q| q.len() > 512)
+        || filter.domain.as_ref().is_some_and(|d| d.len() > 255)
+    {
+        return Err(ApiError::bad_request(
+            "q and domain are limited to 512 and 255 characters",
+        ));
+    }
+    if page * limit > WINDOW {
+        return Err(ApiError::bad_request(format!(
+            "pages reach back {WINDOW} requests (page × limit ≤ {WINDOW}); narrow the search with from/to or other filters"
+        )));
+    }
+    Ok(LogsQuery(filter, page, limit))
+}

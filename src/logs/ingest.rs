@@ -1,0 +1,173 @@
+//! Reading a log from a position to its end: complete lines are parsed and committed in
+//! batches with the position that covers them; an unfinished last line is left for later.
+
+use std::io::{self, Read};
+
+use sha2::{Digest, Sha256};
+
+use super::{
+    parse::{parse_line, Entry},
+    store::{self, Batch, Committed, Source},
+};
+use crate::db::Db;
+
+/// Bytes read per batch (about 2,000 Caddy lines); one transaction each.
+pub const CHUNK: usize = 1 << 20;
+/// How much of a file's start names it (its first line, or this many bytes of a longer one).
+const HEAD: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("reading the log: {0}")]
+    Io(#[from] io::Error),
+    #[error("storing log rows: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Counts of one [`ingest`] call.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The source's position now (bytes of complete lines consumed).
+    pub position: u64,
+    pub rows: u64,
+    pub skipped: u64,
+}
+
+/// How an [`ingest`] call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The reader is exhausted; only an unfinished last line (if any) is left.
+    End(Progress),
+    /// The stored position moved under us (another reader took these lines): resume there.
+    Moved(Progress, u64),
+}
+
+/// The name of a file's content: a hash of its first line, or `None` until that line is
+/// complete. It survives renames, copies and compression, and changes when a file is
+/// truncated and written anew.
+pub fn fingerprint(head: &[u8]) -> Option<String> {
+    let end = match head.iter().take(HEAD).position(|&b| b == b'\n') {
+        Some(i) => i + 1,
+        None if head.len() >= HEAD => HEAD,
+        None => return None,
+    };
+    let digest = Sha256::digest(&head[..end]);
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads the first bytes of `reader` (enough for [`fingerprint`]).
+pub fn read_head(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD);
+    reader.by_ref().take(HEAD as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// What [`ingest`] reports to, and asks of, its caller.
+pub trait Watch: Send {
+    /// A batch was committed.
+    fn committed(&mut self, _progress: &Progress) {}
+    /// Whether the file still holds the same content (asked after each read, before storing
+    /// what was read: a file truncated meanwhile must not be stored under its old name).
+    fn unchanged(&mut self) -> bool {
+        true
+    }
+}
+
+/// Nothing to report, nothing that can change.
+pub struct Quiet;
+impl Watch for Quiet {}
+
+/// Reads `reader`, which stands at byte `start` of `source`, to its end.
+pub async fn ingest(
+    db: &Db,
+    source: &Source,
+    reader: &mut (dyn Read + Send),
+    start: u64,
+    watch: &mut dyn Watch,
+) -> Result<Outcome, IngestError> {
+    let mut progress = Progress {
+        position: start,
+        ..Progress::default()
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    // Inside an over-long line (longer than a chunk): already counted, dropped to its end.
+    let mut discarding = false;
+    loop {
+        let filled = fill(reader, &mut buf)?;
+        if !watch.unchanged() {
+            return Ok(Outcome::End(progress));
+        }
+        let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
+            if buf.len() < CHUNK {
+                return Ok(Outcome::End(progress));
+            }
+            let skipped = u64::from(!discarding);
+            discarding = true;
+            let len = buf.len() as u64;
+            match save(db, source, &mut progress, len, &[], skipped).await? {
+                None => buf.clear(),
+                Some(at) => return Ok(Outcome::Moved(progress, at)),
+            }
+            continue;
+        };
+        let mut entries: Vec<Entry> = Vec::with_capacity(last_nl / 256 + 1);
+        let mut skipped = 0;
+        for (i, line) in buf[..last_nl].split(|&b| b == b'\n').enumerate() {
+            if i == 0 && std::mem::take(&mut discarding) {
+                continue;
+            }
+            match parse_line(line) {
+                Ok(e) => entries.push(e),
+                Err(_) => skipped += 1,
+            }
+        }
+        let used = (last_nl + 1) as u64;
+        if let Some(at) = save(db, source, &mut progress, used, &entries, skipped).await? {
+            return Ok(Outcome::Moved(progress, at));
+        }
+        drop(entries);
+        watch.committed(&progress);
+        buf.drain(..=last_nl);
+        if !filled && !buf.contains(&b'\n') {
+            return Ok(Outcome::End(progress));
+        }
+    }
+}
+
+/// Commits a batch of `used` bytes; `Some(position)` when another reader had moved it.
+async fn save(
+    db: &Db,
+    source: &Source,
+    progress: &mut Progress,
+    used: u64,
+    entries: &[Entry<'_>],
+    skipped: u64,
+) -> Result<Option<u64>, sqlx::Error> {
+    let batch = Batch {
+        from: progress.position,
+        to: progress.position + used,
+        entries,
+        skipped,
+    };
+    match store::commit(db, source, &batch).await? {
+        Committed::Moved(at) => Ok(Some(at)),
+        Committed::Yes => {
+            progress.position = batch.to;
+            progress.rows += entries.len() as u64;
+            progress.skipped += skipped;
+            Ok(None)
+        }
+    }
+}
+
+/// Reads until `buf` holds a chunk or the reader is exhausted; whether the chunk is full.
+fn fill(reader: &mut (dyn Read + Send), buf: &mut Vec<u8>) -> io::Result<bool> {
+    while buf.len() < CHUNK {
+        let had = buf.len();
+        let n = (&mut *reader).take((CHUNK - had) as u64).read_to_end(buf)?;
+        if n == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

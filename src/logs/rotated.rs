@@ -1,0 +1,83 @@
+//! Finishing files that moved away while nobody was reading them: after a restart, Caddy may
+//! have renamed (and gzipped) the file proxyhub was reading; after a copytruncate, the copy
+//! holds the lines the truncation took away.
+
+use std::{io, os::unix::fs::MetadataExt, path::Path};
+
+use sqlx::Row;
+
+use super::{
+    ingest::{ingest, IngestError, Outcome, Quiet},
+    source,
+};
+use crate::db::Db;
+
+/// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
+/// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not
+/// finished, or a file written after its last progress on `followed`. Returns the rows stored.
+pub async fn recover(db: &Db, followed: &Path) -> Result<u64, IngestError> {
+    let Some(since) = last_progress(db, followed).await? else {
+        return Ok(0); // never followed before: older files are for `proxyhub logs import`
+    };
+    let mut rows = 0;
+    for (path, mtime) in siblings(followed)? {
+        let Some(mut opened) = source::open(&path)? else {
+            continue;
+        };
+        let known = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
+            .bind(&opened.source.fingerprint)
+            .fetch_optional(db)
+            .await?
+            .map(|r| r.get::<i64, _>(0) as u64);
+        let start = match known {
+            Some(at) if finished(&opened, &path, at) => continue,
+            Some(at) => at,
+            None if mtime >= since => 0,
+            None => continue,
+        };
+        tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
+        opened.skip_to(start)?;
+        let (Outcome::End(p) | Outcome::Moved(p, _)) =
+            ingest(db, &opened.source, &mut opened.reader, start, &mut Quiet).await?;
+        rows += p.rows;
+    }
+    Ok(rows)
+}
+
+fn finished(opened: &source::Opened, path: &Path, position: u64) -> bool {
+    if opened.gzipped {
+        source::gzip_content_size(path).is_ok_and(|size| size == position % (1 << 32))
+    } else {
+        position >= opened.size
+    }
+}
+
+/// When proxyhub last stored progress on `followed` (epoch seconds), if ever.
+async fn last_progress(db: &Db, followed: &Path) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("SELECT MAX(updated_at) FROM access_log_files WHERE path = $1")
+        .bind(source::absolute(followed))
+        .fetch_one(db)
+        .await?;
+    row.try_get::<Option<i64>, _>(0)
+}
+
+/// Regular files next to `followed` whose name starts like its own, oldest first.
+fn siblings(followed: &Path) -> io::Result<Vec<(std::path::PathBuf, i64)>> {
+    let name = followed.file_name().unwrap_or_default().to_string_lossy();
+    let stem = name.split('.').next().unwrap_or_default().to_string();
+    let dir = match followed.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let other = entry.file_name().to_string_lossy().to_string();
+        let meta = entry.metadata()?;
+        if other != name && other.starts_with(&stem) && meta.is_file() {
+            found.push((entry.path(), meta.mtime()));
+        }
+    }
+    found.sort_by_key(|(_, mtime)| *mtime);
+    Ok(found)
+}

@@ -1,0 +1,13 @@
+//! The access-log pipeline: files written the way Caddy writes them, rotation, copytruncate,
+//! partial and garbage lines, a proxyhub killed with SIGKILL, the API, and real Caddy traffic.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod caddy_traffic;
+mod crash;
+mod import;
+mod lines;
+mod server;
+mod tailing;

@@ -1,0 +1,104 @@
+//! proxyhub as its own process (the real binary), to be killed with SIGKILL and restarted.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use reqwest::Client;
+use serde_json::json;
+
+use crate::{lines::Api, support::free_port};
+
+pub struct Server {
+    pub log: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    caddy_admin: String,
+    base: String,
+    client: Client,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// Starts `proxyhub serve` on a database and access log in `dir`, and signs up an admin.
+    pub async fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let mut s = Self {
+            log: dir.join("access.log"),
+            dir: dir.to_path_buf(),
+            port,
+            // Nothing listens there: these tests only read logs.
+            caddy_admin: format!("http://127.0.0.1:{}", free_port()),
+            base: format!("http://127.0.0.1:{port}"),
+            client: Client::builder().cookie_store(true).build().unwrap(),
+            child: None,
+        };
+        s.boot().await;
+        let r = s
+            .client
+            .post(format!("{}/api/auth/sign-up/email", s.base))
+            .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        s
+    }
+
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            client: &self.client,
+            base: &self.base,
+        }
+    }
+
+    /// Starts the process and waits until it answers.
+    pub async fn boot(&mut self) {
+        let child = Command::new(env!("CARGO_BIN_EXE_proxyhub"))
+            .arg("serve")
+            .env("PROXYHUB_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env(
+                "PROXYHUB_DATABASE_URL",
+                format!("sqlite://{}", self.dir.join("proxyhub.db").display()),
+            )
+            .env("PROXYHUB_ACCESS_LOG", &self.log)
+            .env("PROXYHUB_CADDY_ADMIN", &self.caddy_admin)
+            .env("PROXYHUB_AUTH_RATE_LIMIT", "1000")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("proxyhub starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if let Ok(r) = self
+                .client
+                .get(format!("{}/api/health", self.base))
+                .send()
+                .await
+            {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("proxyhub did not come up");
+    }
+
+    /// SIGKILL: no shutdown, no flush, whatever it was doing.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
