@@ -13,6 +13,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 enum Command {
     /// Run the API server (and the reconciler that keeps the proxy in sync).
     Serve(Config),
