@@ -43,6 +43,22 @@ pub struct Change<'a> {
     _turn: MutexGuard<'a, ()>,
 }
 
+/// Armed between a successful push and the commit. If the request is cancelled there (the
+/// client went away), the proxy may run a config the store never got: dropping the armed
+/// guard makes the next drift check re-apply the store's.
+struct Uncommitted<'a> {
+    proxy: &'a dyn Proxy,
+    armed: bool,
+}
+
+impl Drop for Uncommitted<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.proxy.forget_applied();
+        }
+    }
+}
+
 impl Applier {
     pub fn new(db: Db, proxy: Arc<dyn Proxy>) -> Self {
         let status = ProxyStatus {
@@ -119,10 +135,17 @@ impl Change<'_> {
     /// commits only if the proxy took it.
     pub async fn push_and_commit(mut self) -> Result<(), ApiError> {
         let sites = store::enabled_sites(&mut self.tx).await?;
+        let mut guard = Uncommitted {
+            proxy: &*self.applier.proxy,
+            armed: false,
+        };
         let applied = self.applier.proxy.apply(&sites).await;
         self.applier.record(&applied.as_ref().map(|_| true), false);
         applied?;
-        if let Err(e) = self.tx.commit().await {
+        guard.armed = true;
+        let committed = self.tx.commit().await;
+        guard.armed = false;
+        if let Err(e) = committed {
             // The proxy runs a config the store does not hold: put the committed one back.
             let mut conn = self.applier.db.acquire().await?;
             let committed = store::enabled_sites(&mut conn).await?;

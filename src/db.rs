@@ -52,10 +52,11 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {
-                    // WAL lets readers go on while one writer commits; a busy writer waits.
+                    // WAL lets readers go on while one writer commits; a busy writer waits (longer than
+                    // the slowest proxy reload a change may hold the write lock for).
                     conn.execute("PRAGMA journal_mode = WAL").await?;
                     conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA busy_timeout = 30000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                 }
                 Ok(())

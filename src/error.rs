@@ -143,12 +143,23 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let PathText(raw) = PathText::from_request_parts(parts, state).await?;
         raw.parse::<i64>()
             .map(PathId)
             .map_err(|_| ApiError::bad_request(format!("id must be an integer, got {raw:?}")))
+    }
+}
+
+/// A textual `:id` path segment; a malformed one is a 400 in our shape.
+pub struct PathText(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathText {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(s)| PathText(s))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
     }
 }

@@ -3,8 +3,14 @@
 (() => {
   function nextPath() {
     const next = new URLSearchParams(location.search).get('next') || '/vhosts';
-    // Only same-site paths: never an absolute or protocol-relative URL.
-    return next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/vhosts';
+    // Resolve it the way the browser will, and go there only if it stays on this origin.
+    try {
+      const url = new URL(next, location.origin);
+      if (url.origin === location.origin) return url.pathname + url.search + url.hash;
+    } catch {
+      // not a URL at all
+    }
+    return '/vhosts';
   }
 
   function wire(formId, path, body) {

@@ -137,6 +137,39 @@ pub async fn check_origin(
     Ok(next.run(req).await)
 }
 
+/// Whether the first account may be created through this `Host`. A DNS-rebinding page
+/// (evil.example resolving to 127.0.0.1) would otherwise pass the Origin check and claim a
+/// fresh instance's admin account: only addresses, `localhost` and the public URL's host
+/// qualify, none of which a rebinding attacker controls.
+pub fn setup_host_trusted(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => {
+            return v6
+                .split(']')
+                .next()
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+        }
+        None => host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h),
+    };
+    let public_host = state
+        .config
+        .public_url
+        .as_deref()
+        .map(origin_of)
+        .and_then(|o| {
+            o.split_once("://")
+                .map(|(_, rest)| rest.rsplit_once(':').map_or(rest, |(h, _)| h).to_string())
+        });
+    name == "localhost"
+        || name.parse::<std::net::Ipv4Addr>().is_ok()
+        || public_host.as_deref() == Some(name)
+}
+
 /// `https://Example.com:8443/path` → `https://example.com:8443`.
 fn origin_of(url: &str) -> String {
     let lower = url.trim().to_ascii_lowercase();

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::{
     extract::{ConnectInfo, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     routing::{get, post},
     Json, Router,
 };
@@ -75,10 +75,16 @@ pub fn check_email(email: &str) -> Result<()> {
 async fn sign_up(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignUp>,
 ) -> Result<Json<Value>> {
     limit(&state, peer)?;
+    if !users::any_exist(&state.db).await? && !guard::setup_host_trusted(&state, &headers) {
+        return Err(ApiError::forbidden(
+            "create the first account through http://localhost:PORT, the server's IP address, or PROXYHUB_PUBLIC_URL",
+        ));
+    }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));

@@ -6,7 +6,6 @@ use std::{collections::HashSet, path::PathBuf, time::Duration};
 use async_trait::async_trait;
 use minijinja::{context, Environment};
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
 
 use super::{caddyfile, Proxy, ProxyError, Site};
 use crate::config::{Config, TlsMode};
@@ -184,9 +183,16 @@ fn walk(v: &Value, admin_port: Option<u16>) -> Result<(), String> {
             if map.get("protocol").and_then(Value::as_str) == Some("fastcgi") {
                 return Err("the configuration would use a fastcgi transport".into());
             }
-            if let (Some(dial), Some(port)) = (map.get("dial").and_then(Value::as_str), admin_port)
-            {
-                if caddyfile::mentions_port(dial, port) {
+            if map.contains_key("dynamic_upstreams") || map.contains_key("lookup_srv") {
+                return Err("the configuration would use dynamic upstreams".into());
+            }
+            if let Some(dial) = map.get("dial").and_then(Value::as_str) {
+                if dial.contains('{') || dial.starts_with("unix") {
+                    return Err(format!(
+                        "upstream address {dial:?} is not a fixed host:port"
+                    ));
+                }
+                if admin_port.is_some_and(|p| caddyfile::mentions_port(dial, p)) {
                     return Err("the configuration would proxy to Caddy's admin API".into());
                 }
             }
@@ -229,7 +235,7 @@ pub struct Caddy {
     env: Environment<'static>,
     client: reqwest::Client,
     /// The JSON config proxyhub last loaded, to tell when Caddy runs something else.
-    last_loaded: Mutex<Option<Value>>,
+    last_loaded: std::sync::Mutex<Option<Value>>,
 }
 
 impl Caddy {
@@ -244,7 +250,7 @@ impl Caddy {
             settings: CaddySettings::from_config(config)?,
             env: templates(),
             client,
-            last_loaded: Mutex::new(None),
+            last_loaded: std::sync::Mutex::new(None),
         })
     }
 
@@ -285,11 +291,11 @@ impl Caddy {
         Ok(cfg)
     }
 
+    /// Loads `cfg`; callers are serialized by the apply lock.
     async fn load(&self, cfg: Value) -> Result<(), ProxyError> {
-        let mut last = self.last_loaded.lock().await;
         self.post("/load", "application/json", cfg.to_string())
             .await?;
-        *last = Some(cfg);
+        *self.last_loaded.lock().expect("last_loaded lock") = Some(cfg);
         Ok(())
     }
 
@@ -319,10 +325,12 @@ impl Proxy for Caddy {
         if let Some(snippet) = &site.config {
             caddyfile::check_snippet(snippet, port)?;
         }
-        if let (Some(upstream), Some(port)) = (&site.upstream, port) {
-            if caddyfile::mentions_port(upstream, port) {
+        if let Some(upstream) = &site.upstream {
+            if port.is_some_and(|p| caddyfile::mentions_port(upstream, p)) {
                 return Err("the upstream may not be Caddy's admin API".into());
             }
+            // The upstream ends up in the site block too: hold it to the snippet rules.
+            caddyfile::check_snippet(&format!("reverse_proxy {upstream}"), port)?;
         }
         Ok(())
     }
@@ -332,9 +340,13 @@ impl Proxy for Caddy {
         self.load(cfg).await
     }
 
+    fn forget_applied(&self) {
+        *self.last_loaded.lock().expect("last_loaded lock") = None;
+    }
+
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
         let running = self.running().await?;
-        if self.last_loaded.lock().await.as_ref() == Some(&running) {
+        if self.last_loaded.lock().expect("last_loaded lock").as_ref() == Some(&running) {
             return Ok(false);
         }
         self.apply(sites).await?;
@@ -407,6 +419,17 @@ mod tests {
         assert!(check_adapted(&admin, &s, &sites)
             .unwrap_err()
             .contains("admin API"));
+        for handler in [
+            json!({"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:02019"}]}),
+            json!({"handler": "reverse_proxy", "dynamic_upstreams": {"source": "a", "name": "localhost", "port": "2019"}}),
+            json!({"handler": "reverse_proxy", "upstreams": [{"dial": "{http.request.header.X-Up}"}]}),
+            json!({"handler": "reverse_proxy", "upstreams": [{"dial": "unix//run/caddy-admin.sock"}]}),
+        ] {
+            let cfg = adapted(
+                json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [handler]}]}),
+            );
+            assert!(check_adapted(&cfg, &s, &sites).is_err(), "{handler}");
+        }
         let files = adapted(
             json!({"listen": [":8081"], "routes": [{"match": [{"host": ["a.example.com"]}],
             "handle": [{"handler": "file_server", "root": "/"}]}]}),

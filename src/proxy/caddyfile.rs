@@ -28,6 +28,7 @@ const DENIED: &[&str] = &[
     "invoke",
     "metrics",
     "admin",
+    "dynamic",
 ];
 
 /// Placeholders that would leak the host's environment or files into responses.
@@ -65,9 +66,20 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, String> {
                 if ch == '\n' {
                     line += 1;
                 }
-                if c == '"' && ch == '\\' && chars.peek() == Some(&'"') {
-                    text.push('"');
-                    chars.next();
+                // As in Caddy: a backslash inside double quotes takes the next character
+                // with it, whatever it is (`\"` is a quote, `\\` two backslashes).
+                if c == '"' && ch == '\\' {
+                    match chars.next() {
+                        Some('"') => text.push('"'),
+                        Some(next) => {
+                            if next == '\n' {
+                                line += 1;
+                            }
+                            text.push('\\');
+                            text.push(next);
+                        }
+                        None => break,
+                    }
                     continue;
                 }
                 if ch == c {
@@ -121,6 +133,12 @@ pub fn check_snippet(src: &str, admin_port: Option<u16>) -> Result<(), String> {
             ));
         }
     }
+    // `import` reads files while Caddy adapts, and its errors echo them: refuse the word
+    // anywhere, whatever quoting or comments around it.
+    let words = src.split(|c: char| c.is_whitespace() || matches!(c, '"' | '`' | '#' | '{' | '}'));
+    if words.into_iter().any(|w| w.eq_ignore_ascii_case("import")) {
+        return Err("snippets may not import files".into());
+    }
     if src.contains("<<") {
         return Err("snippet may not use heredocs (<<)".into());
     }
@@ -172,11 +190,15 @@ pub fn check_snippet(src: &str, admin_port: Option<u16>) -> Result<(), String> {
 }
 
 /// Whether a word names `port` after a colon (`localhost:2019`, `http://[::1]:2019/x`).
+/// Ports are compared as numbers, so `:02019` is `:2019`.
 pub fn mentions_port(word: &str, port: u16) -> bool {
-    let needle = format!(":{port}");
-    word.match_indices(&needle).any(|(i, _)| {
-        let after = &word[i + needle.len()..];
-        after.is_empty() || !after.starts_with(|c: char| c.is_ascii_digit())
+    word.match_indices(':').any(|(i, _)| {
+        let digits: String = word[i + 1..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let digits = digits.trim_start_matches('0');
+        !digits.is_empty() && digits.len() <= 5 && digits.parse::<u32>() == Ok(u32::from(port))
     })
 }
 
@@ -224,6 +246,10 @@ mod tests {
         assert!(refused("respond {$SECRET}").contains("{$"));
         assert!(refused("respond {env.SECRET}").contains("{env."));
         assert!(refused("\"import\" /etc/passwd").contains("import"));
+        assert!(refused("respond \"\\\\\" 200\nimport /etc/passwd\n#\"").contains("import"));
+        assert!(
+            refused("respond \"\\\\\" 200\n}\nevil.example.com {\n#\"").contains("closes a block")
+        );
         assert!(refused("log {\n\toutput file /etc/cron.d/x\n}").contains("log"));
     }
 
@@ -232,5 +258,7 @@ mod tests {
         assert!(refused("reverse_proxy localhost:2019").contains("admin"));
         assert!(refused("reverse_proxy http://127.0.0.1:2019/config/").contains("admin"));
         assert!(check_snippet("reverse_proxy localhost:20190", Some(2019)).is_ok());
+        assert!(refused("reverse_proxy localhost:02019").contains("admin"));
+        assert!(refused("reverse_proxy {\n\tdynamic a localhost 2019\n}").contains("dynamic"));
     }
 }

@@ -51,4 +51,8 @@ pub trait Proxy: Send + Sync + 'static {
     /// Re-applies `sites` when the proxy's running configuration is not the one proxyhub
     /// last applied (a restart, a hand edit). Returns whether it had to.
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError>;
+
+    /// Forgets what was last applied, so the next drift check compares with the store
+    /// again: called when an applied change was not committed after all.
+    fn forget_applied(&self) {}
 }

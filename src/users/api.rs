@@ -1,11 +1,6 @@
 //! `/api/users`: account management, for admins only.
 
-use axum::{
-    extract::{Path, State},
-    http::StatusCode,
-    routing::get,
-    Json, Router,
-};
+use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -14,7 +9,7 @@ use crate::{
     app::AppState,
     auth::{guard::CurrentUser, password},
     db,
-    error::{ApiError, AppJson, Result},
+    error::{ApiError, AppJson, PathText, Result},
     timestamps,
 };
 
@@ -89,7 +84,7 @@ async fn create(
 async fn update(
     State(state): State<AppState>,
     me: CurrentUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     AppJson(body): AppJson<AccountChange>,
 ) -> Result<Json<User>> {
     me.require(Role::Admin)?;
@@ -131,7 +126,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     me: CurrentUser,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<Value>> {
     me.require(Role::Admin)?;
     let mut tx = db::begin_write(&state.db).await?;

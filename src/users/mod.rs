@@ -114,7 +114,14 @@ pub async fn create(
     later_role: Role,
     open: bool,
 ) -> Result<Created, sqlx::Error> {
-    let mut tx = db.begin().await?;
+    // Two first sign-ups at once must not both become admin: take the write lock first
+    // (SQLite), or lock the table (PostgreSQL).
+    let mut tx = crate::db::begin_write(db).await?;
+    if !crate::db::is_sqlite(db) {
+        sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+    }
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(&mut *tx)
         .await?;

@@ -38,6 +38,12 @@ pub fn upstream(raw: &str) -> Result<String, String> {
     let bad = || {
         format!("{raw:?} is not a valid upstream (expected host:port, http://host:port or https://host[:port])")
     };
+    // Whatever the parse below concludes, nothing outside this set can reach a config file.
+    let allowed =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-' | b'[' | b']' | b'/');
+    if raw.is_empty() || raw.len() > 300 || !raw.bytes().all(allowed) {
+        return Err(bad());
+    }
     let (scheme, rest) = match raw.split_once("://") {
         Some((s, r)) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
             (Some(s), r)
@@ -49,7 +55,11 @@ pub fn upstream(raw: &str) -> Result<String, String> {
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or_else(bad)?;
         addr.parse::<Ipv6Addr>().map_err(|_| bad())?;
-        (&rest[..addr.len() + 2], after.strip_prefix(':'))
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+        };
+        (&rest[..addr.len() + 2], port)
     } else {
         match rest.split_once(':') {
             Some((h, p)) => (h, Some(p)),

@@ -2,7 +2,7 @@
 
 use axum::{
     extract::Path,
-    http::{header, StatusCode},
+    http::header,
     response::{IntoResponse, Response},
     routing::get,
     Router,
@@ -72,6 +72,6 @@ async fn asset(Path(path): Path<String>) -> Response {
             *body,
         )
             .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+        None => crate::error::ApiError::not_found("no such asset").into_response(),
     }
 }

@@ -416,3 +416,44 @@ async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
         expires - now
     );
 }
+
+#[tokio::test]
+async fn a_rebound_domain_cannot_claim_a_fresh_instance() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    let body = json!({"name": "Mallory", "email": "m@example.com", "password": "password123"});
+    let rebound = app
+        .new_client()
+        .post(app.url("/api/auth/sign-up/email"))
+        .header(header::HOST, format!("evil.example:{port}"))
+        .header(header::ORIGIN, format!("http://evil.example:{port}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    expect_error(rebound, 403, "FORBIDDEN").await;
+    let r = app.post("/api/auth/sign-up/email", body).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "through an address, first-run setup works"
+    );
+}
+
+#[tokio::test]
+async fn malformed_paths_and_unknown_assets_answer_in_the_error_shape() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let r = app
+        .client
+        .patch(app.url("/api/users/%FF"))
+        .json(&json!({"role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "BAD_REQUEST").await;
+    expect_error(app.get("/assets/nope.js").await, 404, "NOT_FOUND").await;
+    expect_error(app.delete("/api/vhosts/%C0").await, 400, "BAD_REQUEST").await;
+}

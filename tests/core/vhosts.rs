@@ -304,8 +304,15 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
         .await;
     let before = caddy.running_config().await;
     let admin = format!("127.0.0.1:{}", caddy.admin_port);
+    let admin_port = caddy.admin_port;
     let attempts = [
         json!({"domain": "a.example.com\nevil.example.com {", "config": "respond ok"}),
+        json!({"domain": "a.example.com", "upstream": "http://[::1]\nrespond \"home={$HOME}\" 200"}),
+        json!({"domain": "a.example.com", "upstream": "http://[::1]\nimport /etc/passwd"}),
+        json!({"domain": "a.example.com", "config": format!("reverse_proxy {{\n\tdynamic a localhost {admin_port}\n\theader_up Host {{http.request.header.X-H}}\n}}")}),
+        json!({"domain": "a.example.com", "config": format!("reverse_proxy localhost:0{admin_port}")}),
+        json!({"domain": "a.example.com", "upstream": format!("localhost:00{admin_port}")}),
+        json!({"domain": "a.example.com", "config": "respond \"\\\\\" 200\nimport /etc/passwd\n#\""}),
         json!({"domain": "a.example.com { respond pwned }", "config": "respond ok"}),
         json!({"domain": "$(touch /tmp/pwned).example.com", "config": "respond ok"}),
         json!({"domain": "a.example.com", "upstream": "127.0.0.1:1\n}\n:2020 {\n\treverse_proxy 127.0.0.1:1"}),

@@ -293,3 +293,37 @@ async fn pages_forbid_inline_scripts_and_label_every_control() {
         }
     }
 }
+
+#[tokio::test]
+async fn sign_in_never_redirects_to_another_site() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let b = Browser::start().await;
+    for next in [
+        "%2F%09%2Fevil.example",
+        "%2F%0A%5Cevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+    ] {
+        b.goto(&app.url(&format!("/sign-in?next={next}"))).await;
+        b.fill("#email", "ada@example.com").await;
+        b.fill("#password", "correct horse").await;
+        b.click("#sign-in-form button[type=submit]").await;
+        let mut url = b.client.current_url().await.unwrap();
+        for _ in 0..100 {
+            if url.path() != "/sign-in" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            url = b.client.current_url().await.unwrap();
+        }
+        assert_eq!(
+            url.host_str(),
+            Some("127.0.0.1"),
+            "next={next} led to {url}"
+        );
+        assert_eq!(url.path(), "/vhosts", "next={next} led to {url}");
+    }
+    b.close().await;
+}

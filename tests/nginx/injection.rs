@@ -24,6 +24,7 @@ async fn injection_attempts_are_refused_and_leave_nginx_alone() {
         json!({"domain": "`touch /tmp/pwned-nginx`.example.com", "config": "return 200;"}),
         json!({"domain": "a.example.com", "upstream": "127.0.0.1:1;\n}\nserver {\n\tlisten 2020;"}),
         json!({"domain": "a.example.com", "upstream": "unix:80"}),
+        json!({"domain": "a.example.com", "upstream": "http://[::1];\n}\n}\nserver {\nlisten 28090;\nroot /;\nautoindex on;\nlocation /x {\nproxy_pass http://[::1]"}),
         json!({"domain": "a.example.com", "config": "return 200;\n}\nserver {\n\tlisten 2020;\n\tserver_name evil.example.com;"}),
         json!({"domain": "a.example.com", "config": "return 200 \"}\";\n}\nserver {"}),
         json!({"domain": "a.example.com", "config": "server {\n\tlisten 2020;\n}"}),
