@@ -157,11 +157,26 @@ fn validate(raw: RawQuery) -> Result<LogsQuery> {
         })?;
         Ok(Some((t.unix_timestamp_nanos() / 1000) as i64))
     };
+    // `status` is a code (404) or a class (4xx).
+    let class = raw
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| s.len() == 3 && s[1..].eq_ignore_ascii_case("xx"))
+        .map(|s| match s.as_bytes()[0] {
+            c @ b'1'..=b'5' => Ok(i64::from(c - b'0')),
+            _ => Err(ApiError::bad_request(format!(
+                "status class must be 1xx to 5xx, got {s:?}"
+            ))),
+        })
+        .transpose()?;
+    let status = if class.is_some() { None } else { raw.status };
     let page = int("page", raw.page, 1, 1_000_000)?.unwrap_or(1);
     let limit = int("limit", raw.limit, 1, 500)?.unwrap_or(50);
     let filter = Filter {
         domain: present(raw.domain).map(|d| d.to_ascii_lowercase()),
-        status: int("status", raw.status, 0, 999)?,
+        status: int("status", status, 0, 999)?,
+        status_class: class,
         from_us: time("from", raw.from)?,
         to_us: time("to", raw.to)?,
         method: present(raw.method).map(|m| m.to_ascii_uppercase()),

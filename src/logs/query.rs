@@ -13,6 +13,8 @@ pub const WINDOW: i64 = 10_000;
 pub struct Filter {
     pub domain: Option<String>,
     pub status: Option<i64>,
+    /// A status class: 5 for 5xx.
+    pub status_class: Option<i64>,
     /// Epoch microseconds, inclusive.
     pub from_us: Option<i64>,
     /// Epoch microseconds, inclusive.
@@ -27,7 +29,7 @@ impl Filter {
         *self == Filter::default()
     }
     fn has_residual(&self) -> bool {
-        self.method.is_some() || self.q.is_some()
+        self.method.is_some() || self.q.is_some() || self.status_class.is_some()
     }
 }
 
@@ -79,7 +81,8 @@ pub fn count(f: &Filter, sqlite: bool) -> Sql {
     if f.has_residual() {
         sql.text = "SELECT COUNT(*) AS c, COALESCE(SUM(CASE WHEN ".into();
         residual(&mut sql, f, "", sqlite);
-        sql.text += " THEN 1 ELSE 0 END), 0) AS m FROM (SELECT method, path FROM access_logs";
+        sql.text +=
+            " THEN 1 ELSE 0 END), 0) AS m FROM (SELECT method, path, status FROM access_logs";
         indexed(&mut sql, f);
         sql.push(" ORDER BY ts DESC, id DESC LIMIT ?) w", Bind::Int(WINDOW));
     } else {
@@ -115,7 +118,13 @@ fn indexed(sql: &mut Sql, f: &Filter) {
 fn residual(sql: &mut Sql, f: &Filter, lead: &str, sqlite: bool) {
     sql.text += lead;
     let mut and = "";
+    if let Some(c) = f.status_class {
+        sql.push("status >= ?", Bind::Int(c * 100));
+        sql.push(" AND status < ?", Bind::Int(c * 100 + 100));
+        and = " AND ";
+    }
     if let Some(m) = &f.method {
+        sql.text += and;
         sql.push("method = ?", Bind::Text(m.clone()));
         and = " AND ";
     }
@@ -196,6 +205,22 @@ mod tests {
     }
 
     #[test]
+    fn a_status_class_is_a_range_within_the_window() {
+        let f = Filter {
+            status_class: Some(5),
+            ..Filter::default()
+        };
+        let sql = page(&f, 50, 0, true);
+        assert!(
+            sql.text
+                .contains(") w WHERE status >= $2 AND status < $3 ORDER BY"),
+            "{}",
+            sql.text
+        );
+        assert_eq!(sql.binds[1..3], [Bind::Int(500), Bind::Int(600)]);
+    }
+
+    #[test]
     fn counts_apply_method_and_q_within_the_window() {
         let f = Filter {
             method: Some("POST".into()),
@@ -206,7 +231,7 @@ mod tests {
         assert_eq!(
             c.text,
             "SELECT COUNT(*) AS c, COALESCE(SUM(CASE WHEN method = $1 AND path ILIKE $2 ESCAPE '\\' \
-             THEN 1 ELSE 0 END), 0) AS m FROM (SELECT method, path FROM access_logs \
+             THEN 1 ELSE 0 END), 0) AS m FROM (SELECT method, path, status FROM access_logs \
              ORDER BY ts DESC, id DESC LIMIT $3) w"
         );
     }

@@ -41,6 +41,8 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
 /// Deletes what `keep` no longer allows, oldest first; returns how many rows went.
 pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now_us - i64::from(keep.days) * 86_400 * 1_000_000;
+    let keep_secs = i64::from(keep.days) * 86_400;
+    crate::traffic::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
     let mut deleted = 0;
     loop {
         let n = delete_batch(

@@ -61,6 +61,13 @@ pub async fn commit(
         insert(&mut tx, now).await?;
         rest = later;
     }
+    let hits = batch.entries.iter().map(|e| crate::traffic::Hit {
+        ts: e.ts_us.div_euclid(1_000_000),
+        domain: &e.domain,
+        status: e.status,
+        uri: &e.path,
+    });
+    crate::traffic::record(&mut tx, hits).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)

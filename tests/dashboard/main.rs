@@ -15,6 +15,23 @@ fn screenshot_path(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A request sent as raw bytes, so the path reaches the proxy (and its log) unencoded.
+async fn raw_get(port: u16, host: &str, path: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
 async fn sign_in(b: &Browser, app: &TestApp, email: &str, password: &str) {
     b.goto(&app.url("/sign-in")).await;
     b.fill("#email", email).await;
@@ -325,5 +342,91 @@ async fn sign_in_never_redirects_to_another_site() {
         );
         assert_eq!(url.path(), "/vhosts", "next={next} led to {url}");
     }
+    b.close().await;
+}
+
+#[tokio::test]
+async fn requests_show_up_in_the_logs_and_traffic_pages() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let up = Upstream::start("shop").await;
+    app.create_vhost(json!({"domain": "shop.example.com", "upstream": up.hostport()}))
+        .await;
+    app.create_vhost(json!({"domain": "api.example.com", "config": "respond /boom \"down\" 503\nrespond \"ok\" 200"})).await;
+    for i in 0..11 {
+        app.through_proxy("shop.example.com", &format!("/item/{i}"))
+            .await;
+    }
+    raw_get(
+        app.http_port,
+        "shop.example.com",
+        "/item/<b/id=xss>boom</b>",
+    )
+    .await;
+    app.through_proxy("api.example.com", "/boom").await;
+    app.through_proxy("api.example.com", "/health").await;
+    let stored = support::eventually(std::time::Duration::from_secs(15), || async {
+        let r: Value = app.get("/api/logs").await.json().await.unwrap();
+        r["total"].as_i64() == Some(14)
+    })
+    .await;
+    assert!(stored, "the tailer did not store the 14 requests");
+    let errors: Value = app.get("/api/logs?status=5xx").await.json().await.unwrap();
+    assert_eq!(
+        errors["total"], 1,
+        "a status class filters by range: {errors}"
+    );
+    assert_eq!(errors["logs"][0]["path"], "/boom");
+
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.goto(&app.url("/logs")).await;
+    b.fill("#f-domain", "api.example.com").await;
+    b.fill("#f-status", "5xx").await;
+    b.click("#log-filters button[type=submit]").await;
+    b.wait_path("/logs?domain=api.example.com&status=5xx").await;
+    let table = b.wait_text("#logs-table tbody", "/boom").await;
+    assert!(
+        !table.contains("/health") && !table.contains("shop.example.com"),
+        "{table}"
+    );
+    let badge = b.find("#logs-table tbody .badge").await;
+    assert_eq!(badge.text().await.unwrap(), "503");
+    assert_eq!(
+        badge.attr("class").await.unwrap().as_deref(),
+        Some("badge s5xx")
+    );
+
+    // A shared URL shows the same view; user-supplied text stays text.
+    b.goto(&app.url("/logs?domain=shop.example.com")).await;
+    b.wait_text("#logs-summary", "12 requests").await;
+    b.wait_text("#logs-table tbody", "/item/<b/id=xss>boom</b>")
+        .await;
+    assert!(
+        b.client.find(Locator::Css("#xss")).await.is_err(),
+        "a logged path is never parsed as HTML"
+    );
+    assert_eq!(
+        b.find("#f-domain")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("shop.example.com")
+    );
+    b.screenshot(&screenshot_path("logs.png")).await;
+
+    b.goto(&app.url("/traffic")).await;
+    b.wait_text("#legend", "5xx: 1").await;
+    b.wait_text("#top-domains", "shop.example.com").await;
+    let bars = b
+        .client
+        .find_all(Locator::Css("#chart svg rect"))
+        .await
+        .unwrap();
+    assert!(!bars.is_empty(), "the chart has bars");
+    b.wait_text("#top-paths", "/item/0").await;
     b.close().await;
 }
