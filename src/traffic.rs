@@ -221,7 +221,7 @@ async fn stats(
     };
 
     let mut conn = state.db.acquire().await?;
-    let sql = format!("SELECT {col} AS t, class, SUM(requests) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY {col}, class");
+    let sql = format!("SELECT {col} AS t, class, CAST(SUM(requests) AS BIGINT) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY {col}, class");
     let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
     let mut q1 = sqlx::query(&sql).bind(start).bind(end);
     if let Some(d) = &domain {
@@ -252,7 +252,7 @@ async fn stats(
         t += step;
     }
 
-    let top_domains_sql = format!("SELECT domain, SUM(requests) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY domain ORDER BY n DESC, domain LIMIT 10");
+    let top_domains_sql = format!("SELECT domain, CAST(SUM(requests) AS BIGINT) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY domain ORDER BY n DESC, domain LIMIT 10");
     let mut q2 = sqlx::query(&top_domains_sql).bind(start).bind(end);
     if let Some(d) = &domain {
         q2 = q2.bind(d);
@@ -271,7 +271,7 @@ async fn stats(
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
     let hour_start = start - start.rem_euclid(3600);
-    let top_paths_sql = format!("SELECT path, SUM(requests) AS n FROM traffic_paths WHERE hour >= $1 AND hour <= $2{filter} GROUP BY path ORDER BY n DESC, path LIMIT 10");
+    let top_paths_sql = format!("SELECT path, CAST(SUM(requests) AS BIGINT) AS n FROM traffic_paths WHERE hour >= $1 AND hour <= $2{filter} GROUP BY path ORDER BY n DESC, path LIMIT 10");
     let mut q3 = sqlx::query(&top_paths_sql).bind(hour_start).bind(end);
     if let Some(d) = &domain {
         q3 = q3.bind(d);

@@ -5,14 +5,14 @@
 CREATE TABLE traffic_minutes (
     minute BIGINT NOT NULL,
     domain TEXT NOT NULL,
-    class INTEGER NOT NULL,
+    class BIGINT NOT NULL,
     requests BIGINT NOT NULL,
     PRIMARY KEY (minute, domain, class)
 );
 CREATE TABLE traffic_hours (
     hour BIGINT NOT NULL,
     domain TEXT NOT NULL,
-    class INTEGER NOT NULL,
+    class BIGINT NOT NULL,
     requests BIGINT NOT NULL,
     PRIMARY KEY (hour, domain, class)
 );
