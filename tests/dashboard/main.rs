@@ -111,6 +111,21 @@ async fn first_run_then_a_vhost_from_creation_to_deletion() {
         .1
         .starts_with("v2"));
     b.screenshot(&screenshot_path("vhosts.png")).await;
+    // Phone width: everything still reachable, the table scrolls inside its own box.
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.goto(&app.url("/vhosts")).await;
+    b.wait_text("#vhosts-table tbody", "shop.example.com").await;
+    let page_width: Value = b
+        .client
+        .execute("return document.documentElement.scrollWidth", vec![])
+        .await
+        .unwrap();
+    assert!(
+        page_width.as_i64().unwrap() <= 390,
+        "the page itself does not scroll sideways: {page_width}"
+    );
+    b.screenshot(&screenshot_path("vhosts-phone.png")).await;
+    b.client.set_window_size(1280, 900).await.unwrap();
 
     // Toggle in one click.
     b.click("tr[data-domain='shop.example.com'] button.toggle")
