@@ -54,11 +54,12 @@ pub async fn commit(
         tx.rollback().await?;
         return Ok(Committed::Moved(at));
     }
+    let sqlite = db::is_sqlite(db);
     let mut rest = batch.entries;
     while !rest.is_empty() {
         let n = *CHUNKS.iter().find(|&&c| c <= rest.len()).unwrap_or(&1);
         let (now, later) = rest.split_at(n);
-        insert(&mut tx, now).await?;
+        insert(&mut tx, now, sqlite).await?;
         rest = later;
     }
     if !batch.entries.is_empty() {
@@ -125,31 +126,38 @@ async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u6
 const CHUNKS: [usize; 4] = [512, 64, 8, 1];
 const COLUMNS: usize = 10;
 
-fn insert_sql(n: usize) -> &'static str {
-    static SQL: OnceLock<Vec<String>> = OnceLock::new();
-    let all = SQL.get_or_init(|| {
+/// `INSERT ... VALUES (...), (...)` for `n` rows. SQLite gets anonymous `?` placeholders:
+/// binding numbered ones costs a scan of all parameter names per value, quadratic in the rows.
+fn insert_sql(n: usize, sqlite: bool) -> &'static str {
+    static SQL: OnceLock<[Vec<String>; 2]> = OnceLock::new();
+    let all = SQL.get_or_init(|| [false, true].map(|anonymous| {
         CHUNKS
             .iter()
             .map(|&rows| {
                 let values: Vec<String> = (0..rows)
                     .map(|r| {
-                        let p: Vec<String> =
-                            (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                        let p: Vec<String> = (1..=COLUMNS)
+                            .map(|c| if anonymous { "?".into() } else { format!("${}", r * COLUMNS + c) })
+                            .collect();
                         format!("({})", p.join(","))
                     })
                     .collect();
+                // OR FAIL (SQLite): a failing row fails the statement without undoing the rows
+                // before it, so SQLite keeps no statement journal (a copy of every page each
+                // multi-row statement touches); the whole transaction is rolled back anyway.
                 format!(
-                    "INSERT INTO access_logs (ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
+                    "INSERT {}INTO access_logs (ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
+                    if anonymous { "OR FAIL " } else { "" },
                     values.join(",")
                 )
             })
             .collect()
-    });
-    &all[CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
+    }));
+    &all[usize::from(sqlite)][CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
 }
 
-async fn insert(tx: &mut Tx, entries: &[Entry<'_>]) -> Result<(), sqlx::Error> {
-    let mut q = sqlx::query(insert_sql(entries.len()));
+async fn insert(tx: &mut Tx, entries: &[Entry<'_>], sqlite: bool) -> Result<(), sqlx::Error> {
+    let mut q = sqlx::query(insert_sql(entries.len(), sqlite));
     for e in entries {
         q = q
             .bind(e.ts_us)
