@@ -58,9 +58,19 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
 /// Watches the log's directory (the file itself comes and goes); `None` if it cannot yet.
 fn watch_dir(path: &Path, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
-    let mut w =
-        notify::recommended_watcher(move |_: notify::Result<notify::Event>| wake.notify_one())
-            .ok()?;
+    // Only the log and its siblings matter (the database may live in the same directory).
+    let name = path.file_name()?.to_string_lossy();
+    let stem = name.split('.').next().unwrap_or_default().to_string();
+    let ours = move |p: &PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&stem))
+    };
+    let mut w = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if e.map_or(true, |e| e.paths.is_empty() || e.paths.iter().any(&ours)) {
+            wake.notify_one()
+        }
+    })
+    .ok()?;
     w.watch(dir, RecursiveMode::NonRecursive).ok()?;
     Some(w)
 }
