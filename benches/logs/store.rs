@@ -59,6 +59,7 @@ pub async fn serve(
     let t = std::time::Instant::now();
     ingest(
         &db,
+        &mut Default::default(),
         &source,
         &mut gen::Lines::new(rows, end, span),
         0,

@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use sha2::{Digest, Sha256};
 
 use super::{
+    domains::Domains,
     parse::{parse_line, Entry},
     store::{self, Batch, Committed, Source},
 };
@@ -81,6 +82,7 @@ impl Watch for Quiet {}
 /// Reads `reader`, which stands at byte `start` of `source`, to its end.
 pub async fn ingest(
     db: &Db,
+    domains: &mut Domains,
     source: &Source,
     reader: &mut (dyn Read + Send),
     start: u64,
@@ -105,7 +107,7 @@ pub async fn ingest(
             let skipped = u64::from(!discarding);
             discarding = true;
             let len = buf.len() as u64;
-            match save(db, source, &mut progress, len, &[], skipped).await? {
+            match save(db, domains, source, &mut progress, len, &[], skipped).await? {
                 None => buf.clear(),
                 Some(at) => return Ok(Outcome::Moved(progress, at)),
             }
@@ -123,7 +125,7 @@ pub async fn ingest(
             }
         }
         let used = (last_nl + 1) as u64;
-        if let Some(at) = save(db, source, &mut progress, used, &entries, skipped).await? {
+        if let Some(at) = save(db, domains, source, &mut progress, used, &entries, skipped).await? {
             return Ok(Outcome::Moved(progress, at));
         }
         drop(entries);
@@ -138,6 +140,7 @@ pub async fn ingest(
 /// Commits a batch of `used` bytes; `Some(position)` when another reader had moved it.
 async fn save(
     db: &Db,
+    domains: &mut Domains,
     source: &Source,
     progress: &mut Progress,
     used: u64,
@@ -150,7 +153,7 @@ async fn save(
         entries,
         skipped,
     };
-    match store::commit(db, source, &batch).await? {
+    match store::commit(db, domains, source, &batch).await? {
         Committed::Moved(at) => Ok(Some(at)),
         Committed::Yes => {
             progress.position = batch.to;

@@ -2,6 +2,7 @@
 //! them back through `GET /api/logs`.
 
 pub mod api;
+pub mod domains;
 pub mod fields;
 pub mod import;
 pub mod ingest;

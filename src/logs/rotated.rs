@@ -7,6 +7,7 @@ use std::{io, os::unix::fs::MetadataExt, path::Path};
 use sqlx::Row;
 
 use super::{
+    domains::Domains,
     ingest::{ingest, IngestError, Outcome, Quiet},
     source,
 };
@@ -51,8 +52,15 @@ async fn finish(db: &Db, path: &Path, new: bool) -> Result<u64, IngestError> {
     };
     tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
     opened.skip_to(start)?;
-    let (Outcome::End(p) | Outcome::Moved(p, _)) =
-        ingest(db, &opened.source, &mut opened.reader, start, &mut Quiet).await?;
+    let (Outcome::End(p) | Outcome::Moved(p, _)) = ingest(
+        db,
+        &mut Domains::default(),
+        &opened.source,
+        &mut opened.reader,
+        start,
+        &mut Quiet,
+    )
+    .await?;
     Ok(p.rows)
 }
 

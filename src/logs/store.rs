@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use sqlx::Row;
 
-use super::parse::Entry;
+use super::{domains::Domains, parse::Entry};
 use crate::db::{self, Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
@@ -46,6 +46,7 @@ pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
 /// Stores a batch's rows and moves the source's position to `batch.to`, all or nothing.
 pub async fn commit(
     db: &Db,
+    domains: &mut Domains,
     source: &Source,
     batch: &Batch<'_, '_>,
 ) -> Result<Committed, sqlx::Error> {
@@ -55,11 +56,12 @@ pub async fn commit(
         return Ok(Committed::Moved(at));
     }
     let sqlite = db::is_sqlite(db);
-    let mut rest = batch.entries;
+    let resolved = domains.resolve(&mut tx, batch.entries).await?;
+    let mut rest: Vec<_> = batch.entries.iter().zip(&resolved.ids).collect();
     while !rest.is_empty() {
         let n = *CHUNKS.iter().find(|&&c| c <= rest.len()).unwrap_or(&1);
-        let (now, later) = rest.split_at(n);
-        insert(&mut tx, now, sqlite).await?;
+        let later = rest.split_off(n);
+        insert(&mut tx, &rest, sqlite).await?;
         rest = later;
     }
     if !batch.entries.is_empty() {
@@ -69,6 +71,7 @@ pub async fn commit(
             .await?;
     }
     tx.commit().await?;
+    domains.remember(resolved);
     Ok(Committed::Yes)
 }
 
@@ -146,7 +149,7 @@ fn insert_sql(n: usize, sqlite: bool) -> &'static str {
                 // before it, so SQLite keeps no statement journal (a copy of every page each
                 // multi-row statement touches); the whole transaction is rolled back anyway.
                 format!(
-                    "INSERT {}INTO access_logs (ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
+                    "INSERT {}INTO access_logs (ts, domain_id, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
                     if anonymous { "OR FAIL " } else { "" },
                     values.join(",")
                 )
@@ -156,12 +159,12 @@ fn insert_sql(n: usize, sqlite: bool) -> &'static str {
     &all[usize::from(sqlite)][CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
 }
 
-async fn insert(tx: &mut Tx, entries: &[Entry<'_>], sqlite: bool) -> Result<(), sqlx::Error> {
-    let mut q = sqlx::query(insert_sql(entries.len(), sqlite));
-    for e in entries {
+async fn insert(tx: &mut Tx, rows: &[(&Entry<'_>, &i64)], sqlite: bool) -> Result<(), sqlx::Error> {
+    let mut q = sqlx::query(insert_sql(rows.len(), sqlite));
+    for &(e, &domain_id) in rows {
         q = q
             .bind(e.ts_us)
-            .bind(e.domain.as_ref())
+            .bind(domain_id)
             .bind(e.method.as_ref())
             .bind(e.path.as_ref())
             .bind(e.status)

@@ -14,6 +14,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
+    domains::Domains,
     ingest::{self, ingest, IngestError, Outcome, Watch},
     rotated,
     store::{self, Source},
@@ -36,6 +37,7 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
         current: None,
         draining: Vec::new(),
         recovered: false,
+        domains: Domains::default(),
     };
     while !*stop.borrow() {
         if watcher.is_none() {
@@ -82,6 +84,7 @@ struct Tailer {
     /// Files renamed or deleted under us, read until they have been quiet for [`GRACE`].
     draining: Vec<Followed>,
     recovered: bool,
+    domains: Domains,
 }
 
 impl Tailer {
@@ -99,7 +102,7 @@ impl Tailer {
             self.draining.push(cur);
         }
         for f in &mut self.draining {
-            f.read(&self.db).await?;
+            f.read(&self.db, &mut self.domains).await?;
         }
         self.draining.retain(|f| f.last_growth.elapsed() < GRACE);
         if on_disk.is_none() {
@@ -113,7 +116,7 @@ impl Tailer {
             }
         }
         let cur = self.current.as_mut().expect("opened above");
-        if cur.read(&self.db).await? {
+        if cur.read(&self.db, &mut self.domains).await? {
             // Replaced in place (copytruncate): a copy may hold what we had not read yet.
             rotated::recover(&self.db, &self.path).await?;
         }
@@ -150,7 +153,7 @@ impl Followed {
 
     /// Stores the complete lines added since the last call. Returns whether the content was
     /// replaced (the file was truncated and written anew) since then.
-    async fn read(&mut self, db: &Db) -> Result<bool, IngestError> {
+    async fn read(&mut self, db: &Db, domains: &mut Domains) -> Result<bool, IngestError> {
         let size = self.file.metadata()?.len();
         let mut replaced = false;
         // The first line is looked at every time: a truncated file can regrow to the very
@@ -182,7 +185,7 @@ impl Followed {
             let mut reader = &self.file;
             reader.seek(SeekFrom::Start(self.position))?;
             let mut same = SameContent(&self.file, &source.fingerprint);
-            match ingest(db, source, &mut reader, self.position, &mut same).await? {
+            match ingest(db, domains, source, &mut reader, self.position, &mut same).await? {
                 Outcome::End(p) if p.position == self.position => break,
                 Outcome::End(p) => self.position = p.position,
                 Outcome::Moved(_, at) => self.position = at,
