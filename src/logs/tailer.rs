@@ -102,9 +102,17 @@ impl Tailer {
             self.draining.push(cur);
         }
         for f in &mut self.draining {
-            f.read(&self.db, &mut self.domains).await?;
+            match f.read(&self.db, &mut self.domains).await {
+                Ok(_) => {}
+                Err(IngestError::Io(e)) => {
+                    tracing::warn!(error = %e, "cannot read a rotated access log; leaving it");
+                    f.unreadable = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        self.draining.retain(|f| f.last_growth.elapsed() < GRACE);
+        self.draining
+            .retain(|f| !f.unreadable && f.last_growth.elapsed() < GRACE);
         if on_disk.is_none() {
             return Ok(());
         }
@@ -134,6 +142,7 @@ struct Followed {
     position: u64,
     size: u64,
     last_growth: Instant,
+    unreadable: bool,
 }
 
 impl Followed {
@@ -148,6 +157,7 @@ impl Followed {
             position: 0,
             size: 0,
             last_growth: Instant::now(),
+            unreadable: false,
         })
     }
 
@@ -158,20 +168,18 @@ impl Followed {
         let mut replaced = false;
         // The first line is looked at every time: a truncated file can regrow to the very
         // size it had between two looks.
-        {
-            let fingerprint = fingerprint_of(&self.file)?;
-            if fingerprint.as_ref() != self.source.as_ref().map(|s| &s.fingerprint) {
-                replaced = self.source.is_some();
-                self.position = 0;
-                self.source = fingerprint.map(|fingerprint| Source {
-                    fingerprint,
-                    path: self.path.clone(),
-                    dev: self.dev,
-                    ino: self.ino,
-                });
-                if let Some(s) = &self.source {
-                    self.position = store::position(db, &s.fingerprint).await?;
-                }
+        let fingerprint = fingerprint_of(&self.file)?;
+        if fingerprint.as_ref() != self.source.as_ref().map(|s| &s.fingerprint) {
+            replaced = self.source.is_some();
+            self.position = 0;
+            self.source = fingerprint.map(|fingerprint| Source {
+                fingerprint,
+                path: self.path.clone(),
+                dev: self.dev,
+                ino: self.ino,
+            });
+            if let Some(s) = &self.source {
+                self.position = store::position(db, &s.fingerprint).await?;
             }
         }
         if size != self.size {
