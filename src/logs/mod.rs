@@ -11,6 +11,7 @@ pub mod query;
 pub mod retention;
 pub mod rotated;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod tailer;
 
