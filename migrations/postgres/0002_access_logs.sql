@@ -1,9 +1,16 @@
+-- Each domain once; requests refer to it by id (small rows, small integer index keys).
+-- No foreign key: it would cost a lookup per inserted row, and ids are never deleted.
+CREATE TABLE access_log_domains (
+    id BIGSERIAL PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
 -- One row per request the proxy served. Timestamps are epoch microseconds, latency in
 -- microseconds: typed integers, so filters and ordering use the indexes.
 CREATE TABLE access_logs (
     id BIGSERIAL PRIMARY KEY,
     ts BIGINT NOT NULL,
-    domain TEXT NOT NULL,
+    domain_id BIGINT NOT NULL,
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     status BIGINT NOT NULL,
@@ -15,9 +22,9 @@ CREATE TABLE access_logs (
 );
 -- Newest first (ts, then id), alone or under an equality filter.
 CREATE INDEX access_logs_ts ON access_logs (ts, id);
-CREATE INDEX access_logs_domain_ts ON access_logs (domain, ts, id);
+CREATE INDEX access_logs_domain_ts ON access_logs (domain_id, ts, id);
 CREATE INDEX access_logs_status_ts ON access_logs (status, ts, id);
-CREATE INDEX access_logs_domain_status_ts ON access_logs (domain, status, ts, id);
+CREATE INDEX access_logs_domain_status_ts ON access_logs (domain_id, status, ts, id);
 
 -- How far each log file has been read. A file is known by a hash of its first line, so a
 -- renamed, copied or gzipped file is the same file; dev/ino say where it was last seen.

@@ -1,9 +1,16 @@
+-- Each domain once; requests refer to it by id (small rows, small integer index keys).
+-- No foreign key: it would cost a lookup per inserted row, and ids are never deleted.
+CREATE TABLE access_log_domains (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
 -- One row per request the proxy served. Timestamps are epoch microseconds, latency in
 -- microseconds: typed integers, so filters and ordering use the indexes.
 CREATE TABLE access_logs (
     id INTEGER PRIMARY KEY,
     ts BIGINT NOT NULL,
-    domain TEXT NOT NULL,
+    domain_id BIGINT NOT NULL,
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
@@ -16,9 +23,9 @@ CREATE TABLE access_logs (
 -- Newest first, alone or under an equality filter; SQLite appends the rowid (id) to every
 -- index, which breaks ties in the same order.
 CREATE INDEX access_logs_ts ON access_logs (ts);
-CREATE INDEX access_logs_domain_ts ON access_logs (domain, ts);
+CREATE INDEX access_logs_domain_ts ON access_logs (domain_id, ts);
 CREATE INDEX access_logs_status_ts ON access_logs (status, ts);
-CREATE INDEX access_logs_domain_status_ts ON access_logs (domain, status, ts);
+CREATE INDEX access_logs_domain_status_ts ON access_logs (domain_id, status, ts);
 
 -- How far each log file has been read. A file is known by a hash of its first line, so a
 -- renamed, copied or gzipped file is the same file; dev/ino say where it was last seen.

@@ -23,7 +23,9 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/logs", get(list))
+    Router::new()
+        .route("/api/logs", get(list))
+        .route("/api/logs/status", get(super::status::status))
 }
 
 /// One request as the API shows it.

@@ -11,6 +11,7 @@ use std::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
+    domains::Domains,
     ingest::{ingest, IngestError, Outcome, Progress, Watch},
     source, store,
 };
@@ -36,8 +37,15 @@ impl Report {
 pub async fn import(db: &Db, files: &[PathBuf], progress: bool) -> Result<Report, IngestError> {
     let started = Instant::now();
     let mut total = Report::default();
+    let mut domains = Domains::default();
     for path in files {
-        let r = import_one(db, path, progress && std::io::stderr().is_terminal()).await?;
+        let r = import_one(
+            db,
+            &mut domains,
+            path,
+            progress && std::io::stderr().is_terminal(),
+        )
+        .await?;
         if progress {
             println!(
                 "{}: {} rows stored, {} lines skipped{}",
@@ -59,7 +67,12 @@ pub async fn import(db: &Db, files: &[PathBuf], progress: bool) -> Result<Report
     Ok(total)
 }
 
-async fn import_one(db: &Db, path: &Path, bar: bool) -> Result<Report, IngestError> {
+async fn import_one(
+    db: &Db,
+    domains: &mut Domains,
+    path: &Path,
+    bar: bool,
+) -> Result<Report, IngestError> {
     let mut report = Report::default();
     let Some(first) = source::open(path)? else {
         return Ok(report); // no complete line: nothing to store
@@ -90,6 +103,7 @@ async fn import_one(db: &Db, path: &Path, bar: bool) -> Result<Report, IngestErr
         bar.set_position(start);
         let outcome = ingest(
             db,
+            domains,
             &file.source,
             &mut file.reader,
             start,

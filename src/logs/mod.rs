@@ -2,6 +2,7 @@
 //! them back through `GET /api/logs`.
 
 pub mod api;
+pub mod domains;
 pub mod fields;
 pub mod import;
 pub mod ingest;
@@ -10,6 +11,7 @@ pub mod query;
 pub mod retention;
 pub mod rotated;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod tailer;
 

@@ -55,23 +55,30 @@ impl Sql {
     }
 }
 
-pub const COLUMNS: &str =
-    "ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent";
+const COLUMNS: &str =
+    "id, ts, domain_id, method, path, status, latency_us, ip, size, protocol, user_agent";
+/// What a page answers, in this order.
+const OUTPUT: &str = "SELECT p.ts, d.name AS domain, p.method, p.path, p.status, p.latency_us, \
+     p.ip, p.size, p.protocol, p.user_agent FROM (";
 
 /// One page, newest first.
 pub fn page(f: &Filter, limit: i64, offset: i64, sqlite: bool) -> Sql {
-    let mut sql = Sql::default();
+    let mut sql = Sql {
+        text: OUTPUT.into(),
+        binds: Vec::new(),
+    };
     if f.has_residual() {
-        sql.text = format!("SELECT {COLUMNS} FROM (SELECT id, {COLUMNS} FROM access_logs");
+        sql.text += &format!("SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM access_logs");
         indexed(&mut sql, f);
         sql.push(" ORDER BY ts DESC, id DESC LIMIT ?) w", Bind::Int(WINDOW));
         residual(&mut sql, f, " WHERE ", sqlite);
     } else {
-        sql.text = format!("SELECT {COLUMNS} FROM access_logs");
+        sql.text += &format!("SELECT {COLUMNS} FROM access_logs");
         indexed(&mut sql, f);
     }
     sql.push(" ORDER BY ts DESC, id DESC LIMIT ?", Bind::Int(limit));
     sql.push(" OFFSET ?", Bind::Int(offset));
+    sql.text += ") p JOIN access_log_domains d ON d.id = p.domain_id ORDER BY p.ts DESC, p.id DESC";
     sql
 }
 
@@ -102,7 +109,11 @@ fn indexed(sql: &mut Sql, f: &Filter) {
         and = " AND ";
     };
     if let Some(d) = &f.domain {
-        add(sql, "domain = ?", Bind::Text(d.clone()));
+        add(
+            sql,
+            "domain_id = (SELECT id FROM access_log_domains WHERE name = ?)",
+            Bind::Text(d.clone()),
+        );
     }
     if let Some(s) = f.status {
         add(sql, "status = ?", Bind::Int(s));
@@ -174,11 +185,16 @@ mod tests {
         );
         assert_eq!(
             sql.text,
-            "SELECT ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent FROM \
-             (SELECT id, ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent \
-             FROM access_logs WHERE domain = $1 AND status = $2 ORDER BY ts DESC, id DESC LIMIT $3) w \
-             WHERE path LIKE $4 ESCAPE '\\' ORDER BY ts DESC, id DESC LIMIT $5 OFFSET $6"
+            "SELECT p.ts, d.name AS domain, p.method, p.path, p.status, p.latency_us, p.ip, p.size, \
+             p.protocol, p.user_agent FROM (SELECT id, ts, domain_id, method, path, status, \
+             latency_us, ip, size, protocol, user_agent FROM (SELECT id, ts, domain_id, method, \
+             path, status, latency_us, ip, size, protocol, user_agent FROM access_logs WHERE \
+             domain_id = (SELECT id FROM access_log_domains WHERE name = $1) AND status = $2 \
+             ORDER BY ts DESC, id DESC LIMIT $3) w WHERE path LIKE $4 ESCAPE '\\' ORDER BY ts \
+             DESC, id DESC LIMIT $5 OFFSET $6) p JOIN access_log_domains d ON d.id = p.domain_id \
+             ORDER BY p.ts DESC, p.id DESC"
         );
+        assert_eq!(sql.binds[0], Bind::Text("a.com' OR 1=1 --".into()));
         assert_eq!(sql.binds[3], Bind::Text("%50\\%\\_off%".into()));
         assert_eq!(sql.binds[4..], [Bind::Int(50), Bind::Int(100)]);
     }
@@ -192,9 +208,13 @@ mod tests {
             ..Filter::default()
         };
         let sql = page(&f, 10, 0, false);
-        assert!(sql.text.starts_with(
-            "SELECT ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent FROM access_logs WHERE status = $1 AND ts >= $2 AND ts <= $3 ORDER BY"
-        ), "{}", sql.text);
+        assert!(
+            sql.text.contains(
+                "user_agent FROM access_logs WHERE status = $1 AND ts >= $2 AND ts <= $3 ORDER BY"
+            ),
+            "{}",
+            sql.text
+        );
         let c = count(&f, false);
         assert!(
             c.text

@@ -7,6 +7,7 @@ use std::{io, os::unix::fs::MetadataExt, path::Path};
 use sqlx::Row;
 
 use super::{
+    domains::Domains,
     ingest::{ingest, IngestError, Outcome, Quiet},
     source,
 };
@@ -21,27 +22,46 @@ pub async fn recover(db: &Db, followed: &Path) -> Result<u64, IngestError> {
     };
     let mut rows = 0;
     for (path, mtime) in siblings(followed)? {
-        let Some(mut opened) = source::open(&path)? else {
-            continue;
-        };
-        let known = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
-            .bind(&opened.source.fingerprint)
-            .fetch_optional(db)
-            .await?
-            .map(|r| r.get::<i64, _>(0) as u64);
-        let start = match known {
-            Some(at) if finished(&opened, &path, at) => continue,
-            Some(at) => at,
-            None if mtime >= since => 0,
-            None => continue,
-        };
-        tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
-        opened.skip_to(start)?;
-        let (Outcome::End(p) | Outcome::Moved(p, _)) =
-            ingest(db, &opened.source, &mut opened.reader, start, &mut Quiet).await?;
-        rows += p.rows;
+        // One unreadable file (a corrupt or half-written .gz) must not stop the others.
+        match finish(db, &path, mtime >= since).await {
+            Ok(n) => rows += n,
+            Err(IngestError::Io(e)) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot read a rotated log")
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(rows)
+}
+
+/// Stores what `path` holds beyond its known position; a file never seen only if `new`.
+async fn finish(db: &Db, path: &Path, new: bool) -> Result<u64, IngestError> {
+    let Some(mut opened) = source::open(path)? else {
+        return Ok(0);
+    };
+    let known = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
+        .bind(&opened.source.fingerprint)
+        .fetch_optional(db)
+        .await?
+        .map(|r| r.get::<i64, _>(0) as u64);
+    let start = match known {
+        Some(at) if finished(&opened, path, at) => return Ok(0),
+        Some(at) => at,
+        None if new => 0,
+        None => return Ok(0),
+    };
+    tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
+    opened.skip_to(start)?;
+    let (Outcome::End(p) | Outcome::Moved(p, _)) = ingest(
+        db,
+        &mut Domains::default(),
+        &opened.source,
+        &mut opened.reader,
+        start,
+        &mut Quiet,
+    )
+    .await?;
+    Ok(p.rows)
 }
 
 fn finished(opened: &source::Opened, path: &Path, position: u64) -> bool {

@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use sqlx::Row;
 
-use super::parse::Entry;
+use super::{domains::Domains, parse::Entry};
 use crate::db::{self, Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
@@ -46,6 +46,7 @@ pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
 /// Stores a batch's rows and moves the source's position to `batch.to`, all or nothing.
 pub async fn commit(
     db: &Db,
+    domains: &mut Domains,
     source: &Source,
     batch: &Batch<'_, '_>,
 ) -> Result<Committed, sqlx::Error> {
@@ -54,11 +55,13 @@ pub async fn commit(
         tx.rollback().await?;
         return Ok(Committed::Moved(at));
     }
-    let mut rest = batch.entries;
+    let sqlite = db::is_sqlite(db);
+    let resolved = domains.resolve(&mut tx, batch.entries).await?;
+    let mut rest: Vec<_> = batch.entries.iter().zip(&resolved.ids).collect();
     while !rest.is_empty() {
         let n = *CHUNKS.iter().find(|&&c| c <= rest.len()).unwrap_or(&1);
-        let (now, later) = rest.split_at(n);
-        insert(&mut tx, now).await?;
+        let later = rest.split_off(n);
+        insert(&mut tx, &rest, sqlite).await?;
         rest = later;
     }
     let hits = batch.entries.iter().map(|e| crate::traffic::Hit {
@@ -75,6 +78,7 @@ pub async fn commit(
             .await?;
     }
     tx.commit().await?;
+    domains.remember(resolved);
     Ok(Committed::Yes)
 }
 
@@ -132,35 +136,42 @@ async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u6
 const CHUNKS: [usize; 4] = [512, 64, 8, 1];
 const COLUMNS: usize = 10;
 
-fn insert_sql(n: usize) -> &'static str {
-    static SQL: OnceLock<Vec<String>> = OnceLock::new();
-    let all = SQL.get_or_init(|| {
+/// `INSERT ... VALUES (...), (...)` for `n` rows. SQLite gets anonymous `?` placeholders:
+/// binding numbered ones costs a scan of all parameter names per value, quadratic in the rows.
+fn insert_sql(n: usize, sqlite: bool) -> &'static str {
+    static SQL: OnceLock<[Vec<String>; 2]> = OnceLock::new();
+    let all = SQL.get_or_init(|| [false, true].map(|anonymous| {
         CHUNKS
             .iter()
             .map(|&rows| {
                 let values: Vec<String> = (0..rows)
                     .map(|r| {
-                        let p: Vec<String> =
-                            (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                        let p: Vec<String> = (1..=COLUMNS)
+                            .map(|c| if anonymous { "?".into() } else { format!("${}", r * COLUMNS + c) })
+                            .collect();
                         format!("({})", p.join(","))
                     })
                     .collect();
+                // OR FAIL (SQLite): a failing row fails the statement without undoing the rows
+                // before it, so SQLite keeps no statement journal (a copy of every page each
+                // multi-row statement touches); the whole transaction is rolled back anyway.
                 format!(
-                    "INSERT INTO access_logs (ts, domain, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
+                    "INSERT {}INTO access_logs (ts, domain_id, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
+                    if anonymous { "OR FAIL " } else { "" },
                     values.join(",")
                 )
             })
             .collect()
-    });
-    &all[CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
+    }));
+    &all[usize::from(sqlite)][CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
 }
 
-async fn insert(tx: &mut Tx, entries: &[Entry<'_>]) -> Result<(), sqlx::Error> {
-    let mut q = sqlx::query(insert_sql(entries.len()));
-    for e in entries {
+async fn insert(tx: &mut Tx, rows: &[(&Entry<'_>, &i64)], sqlite: bool) -> Result<(), sqlx::Error> {
+    let mut q = sqlx::query(insert_sql(rows.len(), sqlite));
+    for &(e, &domain_id) in rows {
         q = q
             .bind(e.ts_us)
-            .bind(e.domain.as_ref())
+            .bind(domain_id)
             .bind(e.method.as_ref())
             .bind(e.path.as_ref())
             .bind(e.status)

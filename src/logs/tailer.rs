@@ -14,6 +14,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
+    domains::Domains,
     ingest::{self, ingest, IngestError, Outcome, Watch},
     rotated,
     store::{self, Source},
@@ -36,6 +37,7 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
         current: None,
         draining: Vec::new(),
         recovered: false,
+        domains: Domains::default(),
     };
     while !*stop.borrow() {
         if watcher.is_none() {
@@ -58,9 +60,19 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
 /// Watches the log's directory (the file itself comes and goes); `None` if it cannot yet.
 fn watch_dir(path: &Path, wake: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
-    let mut w =
-        notify::recommended_watcher(move |_: notify::Result<notify::Event>| wake.notify_one())
-            .ok()?;
+    // Only the log and its siblings matter (the database may live in the same directory).
+    let name = path.file_name()?.to_string_lossy();
+    let stem = name.split('.').next().unwrap_or_default().to_string();
+    let ours = move |p: &PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(&stem))
+    };
+    let mut w = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        if e.map_or(true, |e| e.paths.is_empty() || e.paths.iter().any(&ours)) {
+            wake.notify_one()
+        }
+    })
+    .ok()?;
     w.watch(dir, RecursiveMode::NonRecursive).ok()?;
     Some(w)
 }
@@ -72,6 +84,7 @@ struct Tailer {
     /// Files renamed or deleted under us, read until they have been quiet for [`GRACE`].
     draining: Vec<Followed>,
     recovered: bool,
+    domains: Domains,
 }
 
 impl Tailer {
@@ -89,9 +102,17 @@ impl Tailer {
             self.draining.push(cur);
         }
         for f in &mut self.draining {
-            f.read(&self.db).await?;
+            match f.read(&self.db, &mut self.domains).await {
+                Ok(_) => {}
+                Err(IngestError::Io(e)) => {
+                    tracing::warn!(error = %e, "cannot read a rotated access log; leaving it");
+                    f.unreadable = true;
+                }
+                Err(e) => return Err(e),
+            }
         }
-        self.draining.retain(|f| f.last_growth.elapsed() < GRACE);
+        self.draining
+            .retain(|f| !f.unreadable && f.last_growth.elapsed() < GRACE);
         if on_disk.is_none() {
             return Ok(());
         }
@@ -103,7 +124,7 @@ impl Tailer {
             }
         }
         let cur = self.current.as_mut().expect("opened above");
-        if cur.read(&self.db).await? {
+        if cur.read(&self.db, &mut self.domains).await? {
             // Replaced in place (copytruncate): a copy may hold what we had not read yet.
             rotated::recover(&self.db, &self.path).await?;
         }
@@ -121,6 +142,7 @@ struct Followed {
     position: u64,
     size: u64,
     last_growth: Instant,
+    unreadable: bool,
 }
 
 impl Followed {
@@ -135,30 +157,29 @@ impl Followed {
             position: 0,
             size: 0,
             last_growth: Instant::now(),
+            unreadable: false,
         })
     }
 
     /// Stores the complete lines added since the last call. Returns whether the content was
     /// replaced (the file was truncated and written anew) since then.
-    async fn read(&mut self, db: &Db) -> Result<bool, IngestError> {
+    async fn read(&mut self, db: &Db, domains: &mut Domains) -> Result<bool, IngestError> {
         let size = self.file.metadata()?.len();
         let mut replaced = false;
         // The first line is looked at every time: a truncated file can regrow to the very
         // size it had between two looks.
-        {
-            let fingerprint = fingerprint_of(&self.file)?;
-            if fingerprint.as_ref() != self.source.as_ref().map(|s| &s.fingerprint) {
-                replaced = self.source.is_some();
-                self.position = 0;
-                self.source = fingerprint.map(|fingerprint| Source {
-                    fingerprint,
-                    path: self.path.clone(),
-                    dev: self.dev,
-                    ino: self.ino,
-                });
-                if let Some(s) = &self.source {
-                    self.position = store::position(db, &s.fingerprint).await?;
-                }
+        let fingerprint = fingerprint_of(&self.file)?;
+        if fingerprint.as_ref() != self.source.as_ref().map(|s| &s.fingerprint) {
+            replaced = self.source.is_some();
+            self.position = 0;
+            self.source = fingerprint.map(|fingerprint| Source {
+                fingerprint,
+                path: self.path.clone(),
+                dev: self.dev,
+                ino: self.ino,
+            });
+            if let Some(s) = &self.source {
+                self.position = store::position(db, &s.fingerprint).await?;
             }
         }
         if size != self.size {
@@ -172,7 +193,7 @@ impl Followed {
             let mut reader = &self.file;
             reader.seek(SeekFrom::Start(self.position))?;
             let mut same = SameContent(&self.file, &source.fingerprint);
-            match ingest(db, source, &mut reader, self.position, &mut same).await? {
+            match ingest(db, domains, source, &mut reader, self.position, &mut same).await? {
                 Outcome::End(p) if p.position == self.position => break,
                 Outcome::End(p) => self.position = p.position,
                 Outcome::Moved(_, at) => self.position = at,

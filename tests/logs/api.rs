@@ -140,6 +140,13 @@ async fn bad_parameters_are_400s_and_strangers_401s() {
         .await
         .unwrap();
     expect_error(stranger, 401, "UNAUTHORIZED").await;
+    let stranger = app
+        .new_client()
+        .get(app.url("/api/logs/status"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(stranger, 401, "UNAUTHORIZED").await;
     app.sign_up_admin().await;
     for bad in [
         "page=0",

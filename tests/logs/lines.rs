@@ -95,6 +95,8 @@ pub async fn expect_total(app: &Api<'_>, n: i64) {
         "expected {n} stored requests, have {}",
         last["total"]
     );
+    // Rows that should not exist cannot be waited for: give a late duplicate a moment (more
+    // than a tailer tick) to show up.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         logs(app, "limit=1").await["total"],

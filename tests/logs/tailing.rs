@@ -41,6 +41,20 @@ async fn partial_and_garbage_lines_are_held_or_counted_never_fatal() {
         3,
         "the split line was not skipped"
     );
+
+    let status: serde_json::Value = app.get("/api/logs/status").await.json().await.unwrap();
+    assert_eq!(
+        (status["rows"].as_i64(), status["skipped"].as_i64()),
+        (Some(60), Some(3))
+    );
+    let file = &status["files"][0];
+    assert_eq!(file["path"], log.display().to_string());
+    assert_eq!(file["lines"], 63);
+    assert_eq!(
+        file["position"],
+        std::fs::metadata(log).unwrap().len(),
+        "all of it read"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,106 @@
+//! Stores for the benchmark: a fresh SQLite file, filled through the real ingest path, and
+//! proxyhub serving it.
+
+use std::path::Path;
+
+use proxyhub::{
+    app::Application,
+    config::{Config, ProxyKind, TlsMode},
+    db::{self, Db},
+    logs::{
+        ingest::{ingest, Quiet},
+        store::Source,
+    },
+};
+use reqwest::Client;
+use serde_json::json;
+use sqlx::Row;
+
+use crate::gen;
+
+pub async fn fresh(path: &Path) -> Db {
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap()
+}
+
+/// Rows stored, counted the slow way (proof that they are queryable).
+pub async fn queryable(db: &Db) -> i64 {
+    sqlx::query("SELECT COUNT(*) FROM access_logs")
+        .fetch_one(db)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A store of `rows` requests spread over a week (or a day when small) up to `end`, served by
+/// proxyhub; returns a signed-in client, the base URL, the time span, and the running app.
+pub async fn serve(
+    dir: &Path,
+    rows: u64,
+    end: f64,
+) -> (Client, String, f64, tokio::task::JoinHandle<()>) {
+    let file = dir.join(format!("store-{rows}.db"));
+    let span = if rows >= 1_000_000 {
+        7.0 * 86_400.0
+    } else {
+        86_400.0
+    };
+    let db = fresh(&file).await;
+    let source = Source {
+        fingerprint: format!("bench-{rows}"),
+        path: "generated".into(),
+        dev: 0,
+        ino: 0,
+    };
+    let t = std::time::Instant::now();
+    ingest(
+        &db,
+        &mut Default::default(),
+        &source,
+        &mut gen::Lines::new(rows, end, span),
+        0,
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
+    println!(
+        "\nbuilt a store of {rows} rows through the ingest path at {:.0} lines/s",
+        rows as f64 / t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: format!("sqlite://{}", file.display()),
+        proxy: ProxyKind::Caddy,
+        caddy_admin: "http://127.0.0.1:9".into(),
+        caddy_admin_listen: None,
+        access_log: dir.join("none.log"),
+        tls: TlsMode::Off,
+        http_port: None,
+        https_port: None,
+        public_url: None,
+        allow_signup: false,
+        auth_rate_limit: 1000,
+        reconcile_interval: 3600,
+        log_retention_days: 3650,
+        log_max_rows: u64::MAX,
+    };
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = tokio::spawn(async move {
+        app.run_until_stopped(std::future::pending()).await.unwrap();
+    });
+    let client = Client::builder().cookie_store(true).build().unwrap();
+    let r = client
+        .post(format!("{base}/api/auth/sign-up/email"))
+        .json(&json!({"name": "Bench", "email": "bench@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    (client, base, span, handle)
+}

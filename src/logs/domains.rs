@@ -1,0 +1,67 @@
+//! Domains are stored once; rows refer to them by id, which keeps rows and the per-domain
+//! indexes small and their comparisons integer ones.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::parse::Entry;
+use crate::db::Tx;
+
+/// The ids of domains already stored, learned as batches are committed.
+#[derive(Debug, Default)]
+pub struct Domains {
+    known: HashMap<String, i64>,
+}
+
+/// Ids of one batch's domains, and those learned while storing it.
+pub struct Resolved {
+    pub ids: Vec<i64>,
+    learned: Vec<(String, i64)>,
+}
+
+impl Domains {
+    /// The domain id of every entry, creating the missing domains in `tx`.
+    pub async fn resolve(
+        &self,
+        tx: &mut Tx,
+        entries: &[Entry<'_>],
+    ) -> Result<Resolved, sqlx::Error> {
+        let mut learned: HashMap<&str, i64> = HashMap::new();
+        let mut ids = Vec::with_capacity(entries.len());
+        for e in entries {
+            let name = e.domain.as_ref();
+            let id = match self.known.get(name).or_else(|| learned.get(name)) {
+                Some(&id) => id,
+                None => {
+                    let id = create(tx, name).await?;
+                    learned.insert(name, id);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let learned = learned
+            .into_iter()
+            .map(|(n, id)| (n.to_string(), id))
+            .collect();
+        Ok(Resolved { ids, learned })
+    }
+
+    /// Keeps what a committed batch learned (not before: a rolled-back id does not exist).
+    pub fn remember(&mut self, resolved: Resolved) {
+        self.known.extend(resolved.learned);
+    }
+}
+
+async fn create(tx: &mut Tx, name: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("INSERT INTO access_log_domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT id FROM access_log_domains WHERE name = $1")
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?;
+    row.try_get(0)
+}
