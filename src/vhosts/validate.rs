@@ -91,6 +91,15 @@ pub fn snippet(raw: &str) -> Result<(), String> {
     if raw.len() > 64 * 1024 {
         return Err("config is larger than 64 KiB".into());
     }
+    if let Some(c) = raw
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Err(format!(
+            "config contains a control character (U+{:04X})",
+            c as u32
+        ));
+    }
     Ok(())
 }
 
@@ -132,6 +141,17 @@ mod tests {
         ] {
             assert!(domain(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn snippets_may_not_carry_control_characters() {
+        assert!(snippet("return 200 \"\u{0}\";")
+            .unwrap_err()
+            .contains("control"));
+        assert!(snippet("respond \"\u{1b}[2J\"")
+            .unwrap_err()
+            .contains("control"));
+        assert!(snippet("respond ok\r\n\theader X y").is_ok());
     }
 
     #[test]

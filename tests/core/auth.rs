@@ -373,12 +373,7 @@ async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
-    let db = proxyhub::db::connect(&format!(
-        "sqlite://{}",
-        app.dir.path().join("proxyhub.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = app.db().await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // Age the session: refreshed two days ago, expiring in an hour.
     let (id, data): (String, String) = sqlx::query_as("SELECT id, data FROM sessions")

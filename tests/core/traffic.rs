@@ -8,12 +8,7 @@ async fn stats_split_requests_by_time_bucket_and_status_class() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
-    let db = proxyhub::db::connect(&format!(
-        "sqlite://{}",
-        app.dir.path().join("proxyhub.db").display()
-    ))
-    .await
-    .unwrap();
+    let db = app.db().await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let minute = now - now.rem_euclid(60) - 600; // ten minutes ago
     let mut hits = Vec::new();

@@ -202,6 +202,15 @@ impl TestApp {
         }
     }
 
+    /// A second connection pool on this app's own database, for tests that set up or inspect
+    /// state the API does not expose.
+    pub async fn db(&self) -> proxyhub::db::Db {
+        let url = format!("sqlite://{}", self.dir.path().join("proxyhub.db").display());
+        proxyhub::db::connect(&url)
+            .await
+            .expect("the app's database opens")
+    }
+
     /// A second client with its own (empty) cookie jar.
     pub fn new_client(&self) -> Client {
         new_client()
