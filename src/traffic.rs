@@ -100,25 +100,34 @@ enum Key<'a> {
     Text(&'a str),
 }
 
-/// Multi-row `INSERT .. ON CONFLICT DO UPDATE` (SQLite ≥ 3.24 and PostgreSQL), 200 rows a
-/// statement. `table` and `key` are fixed names from this file, never input.
+/// Rows per upsert statement: a few fixed sizes, so each is prepared once per connection.
+const CHUNKS: [usize; 4] = [256, 32, 4, 1];
+
+/// Multi-row `INSERT .. ON CONFLICT DO UPDATE` (SQLite ≥ 3.24 and PostgreSQL). SQLite gets
+/// anonymous `?` placeholders: binding numbered ones costs a scan of all parameter names per
+/// value, quadratic in the rows. `table` and `key` are fixed names from this file, never input.
 async fn upsert<'a>(
     conn: &mut AnyConnection,
     table: &str,
     key: &str,
     rows: impl Iterator<Item = (i64, &'a str, Key<'a>, i64)>,
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<_> = rows.collect();
-    for chunk in rows.chunks(200) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
+    let sqlite = conn.backend_name().eq_ignore_ascii_case("sqlite");
+    let mut rows: &[_] = &rows.collect::<Vec<_>>();
+    while !rows.is_empty() {
+        let n = *CHUNKS.iter().find(|&&c| c <= rows.len()).unwrap_or(&1);
+        let (chunk, rest) = rows.split_at(n);
+        rows = rest;
+        let values: Vec<String> = (0..n)
+            .map(|i| match sqlite {
+                true => "(?, ?, ?, ?)".to_string(),
+                false => format!(
                     "(${}, ${}, ${}, ${})",
                     4 * i + 1,
                     4 * i + 2,
                     4 * i + 3,
                     4 * i + 4
-                )
+                ),
             })
             .collect();
         let sql = format!(

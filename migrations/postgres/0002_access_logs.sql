@@ -22,6 +22,8 @@ CREATE TABLE access_logs (
 );
 -- Newest first (ts, then id), alone or under an equality filter.
 CREATE INDEX access_logs_ts ON access_logs (ts, id);
+-- (SQLite's domain index also carries method, status and path for the residual filters; a
+-- B-tree entry here is limited to ~2.7 kB, which a long path could pass, so not here.)
 CREATE INDEX access_logs_domain_ts ON access_logs (domain_id, ts, id);
 CREATE INDEX access_logs_status_ts ON access_logs (status, ts, id);
 CREATE INDEX access_logs_domain_status_ts ON access_logs (domain_id, status, ts, id);

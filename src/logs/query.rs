@@ -57,27 +57,36 @@ impl Sql {
 
 const COLUMNS: &str =
     "id, ts, domain_id, method, path, status, latency_us, ip, size, protocol, user_agent";
+/// What the residual filters of a window need: all in the domain index, so a domain's window
+/// is read from the index alone.
+const WINDOWED: &str = "id, ts, method, status, path";
 /// What a page answers, in this order.
 const OUTPUT: &str = "SELECT p.ts, d.name AS domain, p.method, p.path, p.status, p.latency_us, \
      p.ip, p.size, p.protocol, p.user_agent FROM (";
 
-/// One page, newest first.
+/// One page, newest first. With `method`/`q`/status class, the window and its filter read
+/// only the (domain, ts, method, status, path) index, not the table: the page's rows are
+/// fetched by id afterwards.
 pub fn page(f: &Filter, limit: i64, offset: i64, sqlite: bool) -> Sql {
     let mut sql = Sql {
         text: OUTPUT.into(),
         binds: Vec::new(),
     };
     if f.has_residual() {
-        sql.text += &format!("SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM access_logs");
+        sql.text += &format!(
+            "SELECT {COLUMNS} FROM access_logs WHERE id IN (SELECT id FROM (SELECT {WINDOWED} FROM access_logs"
+        );
         indexed(&mut sql, f);
         sql.push(" ORDER BY ts DESC, id DESC LIMIT ?) w", Bind::Int(WINDOW));
         residual(&mut sql, f, " WHERE ", sqlite);
+        sql.push(" ORDER BY ts DESC, id DESC LIMIT ?", Bind::Int(limit));
+        sql.push(" OFFSET ?)", Bind::Int(offset));
     } else {
         sql.text += &format!("SELECT {COLUMNS} FROM access_logs");
         indexed(&mut sql, f);
+        sql.push(" ORDER BY ts DESC, id DESC LIMIT ?", Bind::Int(limit));
+        sql.push(" OFFSET ?", Bind::Int(offset));
     }
-    sql.push(" ORDER BY ts DESC, id DESC LIMIT ?", Bind::Int(limit));
-    sql.push(" OFFSET ?", Bind::Int(offset));
     sql.text += ") p JOIN access_log_domains d ON d.id = p.domain_id ORDER BY p.ts DESC, p.id DESC";
     sql
 }
@@ -187,12 +196,12 @@ mod tests {
             sql.text,
             "SELECT p.ts, d.name AS domain, p.method, p.path, p.status, p.latency_us, p.ip, p.size, \
              p.protocol, p.user_agent FROM (SELECT id, ts, domain_id, method, path, status, \
-             latency_us, ip, size, protocol, user_agent FROM (SELECT id, ts, domain_id, method, \
-             path, status, latency_us, ip, size, protocol, user_agent FROM access_logs WHERE \
-             domain_id = (SELECT id FROM access_log_domains WHERE name = $1) AND status = $2 \
-             ORDER BY ts DESC, id DESC LIMIT $3) w WHERE path LIKE $4 ESCAPE '\\' ORDER BY ts \
-             DESC, id DESC LIMIT $5 OFFSET $6) p JOIN access_log_domains d ON d.id = p.domain_id \
-             ORDER BY p.ts DESC, p.id DESC"
+             latency_us, ip, size, protocol, user_agent FROM access_logs WHERE id IN (SELECT id \
+             FROM (SELECT id, ts, method, status, path FROM access_logs WHERE domain_id = \
+             (SELECT id FROM access_log_domains WHERE name = $1) AND status = $2 ORDER BY ts \
+             DESC, id DESC LIMIT $3) w WHERE path LIKE $4 ESCAPE '\\' ORDER BY ts DESC, id DESC \
+             LIMIT $5 OFFSET $6)) p JOIN access_log_domains d ON d.id = p.domain_id ORDER BY p.ts \
+             DESC, p.id DESC"
         );
         assert_eq!(sql.binds[0], Bind::Text("a.com' OR 1=1 --".into()));
         assert_eq!(sql.binds[3], Bind::Text("%50\\%\\_off%".into()));
