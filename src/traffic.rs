@@ -31,7 +31,6 @@ pub struct Hit<'a> {
     pub ts: i64,
     pub domain: &'a str,
     pub status: i64,
-    pub uri: &'a str,
 }
 
 fn class(status: i64) -> i64 {
@@ -56,7 +55,6 @@ pub async fn record<'a>(
 ) -> Result<(), sqlx::Error> {
     let mut minutes: HashMap<(i64, &str, i64), i64> = HashMap::new();
     let mut hours: HashMap<(i64, &str, i64), i64> = HashMap::new();
-    let mut paths: HashMap<(i64, &str, &str), i64> = HashMap::new();
     for h in hits {
         let c = class(h.status);
         *minutes
@@ -64,40 +62,21 @@ pub async fn record<'a>(
             .or_default() += 1;
         let hour = h.ts - h.ts.rem_euclid(3600);
         *hours.entry((hour, h.domain, c)).or_default() += 1;
-        *paths.entry((hour, h.domain, path_of(h.uri))).or_default() += 1;
     }
     upsert(
         conn,
         "traffic_minutes",
         "minute, domain, class",
-        minutes
-            .into_iter()
-            .map(|((t, d, c), n)| (t, d, Key::Int(c), n)),
+        minutes.into_iter().map(|((t, d, c), n)| (t, d, c, n)),
     )
     .await?;
     upsert(
         conn,
         "traffic_hours",
         "hour, domain, class",
-        hours
-            .into_iter()
-            .map(|((t, d, c), n)| (t, d, Key::Int(c), n)),
-    )
-    .await?;
-    upsert(
-        conn,
-        "traffic_paths",
-        "hour, domain, path",
-        paths
-            .into_iter()
-            .map(|((t, d, p), n)| (t, d, Key::Text(p), n)),
+        hours.into_iter().map(|((t, d, c), n)| (t, d, c, n)),
     )
     .await
-}
-
-enum Key<'a> {
-    Int(i64),
-    Text(&'a str),
 }
 
 /// Rows per upsert statement: a few fixed sizes, so each is prepared once per connection.
@@ -110,7 +89,7 @@ async fn upsert<'a>(
     conn: &mut AnyConnection,
     table: &str,
     key: &str,
-    rows: impl Iterator<Item = (i64, &'a str, Key<'a>, i64)>,
+    rows: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
     let sqlite = conn.backend_name().eq_ignore_ascii_case("sqlite");
     let mut rows: &[_] = &rows.collect::<Vec<_>>();
@@ -135,13 +114,8 @@ async fn upsert<'a>(
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
-        for (t, domain, k, n) in chunk {
-            q = q.bind(*t).bind(*domain);
-            q = match k {
-                Key::Int(c) => q.bind(*c),
-                Key::Text(p) => q.bind(*p),
-            };
-            q = q.bind(*n);
+        for (t, domain, class, n) in chunk {
+            q = q.bind(*t).bind(*domain).bind(*class).bind(*n);
         }
         q.execute(&mut *conn).await?;
     }
@@ -158,11 +132,57 @@ pub async fn prune(conn: &mut AnyConnection, now: i64, keep_secs: i64) -> Result
         .bind(now - keep_secs)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("DELETE FROM traffic_paths WHERE hour < $1")
-        .bind(now - keep_secs)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
+}
+
+/// How many of the period's newest requests the top paths are counted over.
+pub const PATH_SAMPLE: i64 = 20_000;
+
+/// The ten most requested paths (query strings dropped) among the newest [`PATH_SAMPLE`]
+/// requests of the period: bounded work at any store size, with no per-path rollup that
+/// would grow with every distinct URL. Returns them and how many requests were looked at.
+async fn top_paths(
+    conn: &mut AnyConnection,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    domain: Option<&str>,
+) -> Result<(Vec<Top>, i64), sqlx::Error> {
+    let us = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1000) as i64;
+    let rows = match domain {
+        // Reads only the covering (domain_id, ts, ..., path) index.
+        Some(d) => sqlx::query_scalar::<_, String>(
+            "SELECT path FROM access_logs WHERE domain_id = (SELECT id FROM access_log_domains WHERE name = $3) \
+             AND ts >= $1 AND ts <= $2 ORDER BY ts DESC LIMIT $4",
+        )
+        .bind(us(from))
+        .bind(us(to))
+        .bind(d)
+        .bind(PATH_SAMPLE),
+        None => sqlx::query_scalar::<_, String>(
+            "SELECT path FROM access_logs WHERE ts >= $1 AND ts <= $2 ORDER BY ts DESC LIMIT $3",
+        )
+        .bind(us(from))
+        .bind(us(to))
+        .bind(PATH_SAMPLE),
+    }
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut counts: HashMap<&str, i64> = HashMap::new();
+    for p in &rows {
+        *counts.entry(path_of(p)).or_default() += 1;
+    }
+    let mut top: Vec<(&str, i64)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let top = top
+        .into_iter()
+        .take(10)
+        .map(|(p, n)| Top {
+            domain: None,
+            path: Some(p.to_string()),
+            count: n,
+        })
+        .collect();
+    Ok((top, rows.len() as i64))
 }
 
 pub fn router() -> Router<AppState> {
@@ -279,24 +299,7 @@ async fn stats(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
-    let hour_start = start - start.rem_euclid(3600);
-    let top_paths_sql = format!("SELECT path, CAST(SUM(requests) AS BIGINT) AS n FROM traffic_paths WHERE hour >= $1 AND hour <= $2{filter} GROUP BY path ORDER BY n DESC, path LIMIT 10");
-    let mut q3 = sqlx::query(&top_paths_sql).bind(hour_start).bind(end);
-    if let Some(d) = &domain {
-        q3 = q3.bind(d);
-    }
-    let top_paths = q3
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Top {
-                domain: None,
-                path: Some(r.try_get("path")?),
-                count: r.try_get("n")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let (top_paths, sampled) = top_paths(&mut conn, from, to, domain.as_deref()).await?;
 
     Ok(Json(json!({
         "bucket": if minutely { "minute" } else { "hour" },
@@ -306,6 +309,7 @@ async fn stats(
         "buckets": buckets,
         "topDomains": top_domains,
         "topPaths": top_paths,
+        "topPathsSample": sampled,
     })))
 }
 
@@ -343,19 +347,16 @@ mod tests {
                     ts: 120,
                     domain: "a.com",
                     status: 200,
-                    uri: "/x?1",
                 },
                 Hit {
                     ts: 130,
                     domain: "a.com",
                     status: 201,
-                    uri: "/x?2",
                 },
                 Hit {
                     ts: 3700,
                     domain: "b.com",
                     status: 502,
-                    uri: "/y",
                 },
             ];
             record(&mut conn, hits).await.unwrap();
@@ -365,12 +366,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 4);
-        let p: i64 =
-            sqlx::query_scalar("SELECT requests FROM traffic_paths WHERE hour = 0 AND path = '/x'")
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-        assert_eq!(p, 4);
+
         let h: i64 = sqlx::query_scalar(
             "SELECT requests FROM traffic_hours WHERE hour = 3600 AND class = 5",
         )

@@ -16,11 +16,3 @@ CREATE TABLE traffic_hours (
     requests BIGINT NOT NULL,
     PRIMARY KEY (hour, domain, class)
 );
--- Per hour, by domain and path (without the query string).
-CREATE TABLE traffic_paths (
-    hour BIGINT NOT NULL,
-    domain TEXT NOT NULL,
-    path TEXT NOT NULL,
-    requests BIGINT NOT NULL,
-    PRIMARY KEY (hour, domain, path)
-);

@@ -68,7 +68,6 @@ pub async fn commit(
         ts: e.ts_us.div_euclid(1_000_000),
         domain: &e.domain,
         status: e.status,
-        uri: &e.path,
     });
     crate::traffic::record(&mut tx, hits).await?;
     if !batch.entries.is_empty() {
