@@ -1,17 +1,13 @@
 //! The audit trail: who changed which vhost, when, and how.
 
-use axum::{
-    extract::{rejection::QueryRejection, Query, State},
-    routing::get,
-    Json, Router,
-};
+use axum::{extract::State, routing::get, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
 use crate::{
     app::AppState,
-    error::{ApiError, Result},
+    error::{AppQuery, Result},
     timestamps,
     users::User,
 };
@@ -97,9 +93,8 @@ struct Filter {
 
 async fn list(
     State(state): State<AppState>,
-    query: std::result::Result<Query<Filter>, QueryRejection>,
+    AppQuery(filter): AppQuery<Filter>,
 ) -> Result<Json<Vec<Entry>>> {
-    let Query(filter) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     const COLUMNS: &str =
         "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog";
     let rows = match filter

@@ -136,6 +136,20 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
     }
 }
 
+/// `Query` whose rejections (unknown or malformed parameters) are 400s in our shape.
+pub struct AppQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| AppQuery(v))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 /// A numeric `:id` path segment; anything else is a 400 in our shape.
 pub struct PathId(pub i64);
 

@@ -11,24 +11,25 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.reconcile_interval.max(1));
     let mut was_unreachable = false;
     loop {
-        match state.applier.repair_drift().await {
+        let unreachable = match state.applier.repair_drift().await {
             Ok(true) => {
-                tracing::info!("the proxy ran another configuration; re-applied the store's")
+                tracing::info!("the proxy ran another configuration; re-applied the store's");
+                false
             }
-            Ok(false) => {}
+            Ok(false) => false,
             Err(e) if e.code == "PROXY_UNREACHABLE" => {
+                // Said once per outage, not every few seconds.
                 if !was_unreachable {
                     tracing::warn!(error = %e.message, "the proxy is unreachable; will retry");
                 }
-                was_unreachable = true;
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => continue,
-                    _ = stop.changed() => return,
-                }
+                true
             }
-            Err(e) => tracing::error!(error = %e.message, "could not re-apply the configuration"),
-        }
-        was_unreachable = false;
+            Err(e) => {
+                tracing::error!(error = %e.message, "could not re-apply the configuration");
+                false
+            }
+        };
+        was_unreachable = unreachable;
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,

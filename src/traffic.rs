@@ -4,11 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::{
-    extract::{rejection::QueryRejection, Query, State},
-    routing::get,
-    Json, Router,
-};
+use axum::{extract::State, routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::{AnyConnection, Row};
@@ -16,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::{
     app::AppState,
-    error::{ApiError, Result},
+    error::{ApiError, AppQuery, Result},
     timestamps,
 };
 
@@ -217,9 +213,8 @@ fn parse_time(name: &str, v: Option<&str>, default: OffsetDateTime) -> Result<Of
 
 async fn stats(
     State(state): State<AppState>,
-    query: std::result::Result<Query<StatsQuery>, QueryRejection>,
+    AppQuery(q): AppQuery<StatsQuery>,
 ) -> Result<Json<Value>> {
-    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let to = parse_time("to", q.to.as_deref(), OffsetDateTime::now_utc())?;
     let from = parse_time("from", q.from.as_deref(), to - time::Duration::hours(1))?;
     let span = (to - from).whole_seconds();

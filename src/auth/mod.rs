@@ -52,6 +52,15 @@ fn limit(state: &AppState, peer: SocketAddr) -> Result<()> {
         .map_err(ApiError::rate_limited)
 }
 
+/// An account's display name, trimmed: 1 to 100 characters.
+pub fn check_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    Ok(name)
+}
+
 pub fn check_email(email: &str) -> Result<()> {
     let ok = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -85,10 +94,7 @@ async fn sign_up(
             "create the first account through http://localhost:PORT, the server's IP address, or PROXYHUB_PUBLIC_URL",
         ));
     }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
-    }
+    let name = check_name(&body.name)?;
     let email = body.email.trim().to_lowercase();
     check_email(&email)?;
     password::check_length(&body.password)?;

@@ -24,11 +24,14 @@ impl SqlSessionStore {
         Self { db }
     }
 
-    /// Ends every session of an account.
-    pub async fn delete_for_user(db: &Db, user_id: &str) -> Result<u64, sqlx::Error> {
+    /// Ends every session of an account (inside the caller's transaction).
+    pub async fn delete_for_user(
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+    ) -> Result<u64, sqlx::Error> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
-            .execute(db)
+            .execute(conn)
             .await?;
         Ok(r.rows_affected())
     }

@@ -1,7 +1,7 @@
 //! `GET /api/logs`: stored requests, newest first, filtered and paged.
 
 use axum::{
-    extract::{FromRequestParts, Query, State},
+    extract::{FromRequestParts, State},
     http::request::Parts,
     routing::get,
     Json, Router,
@@ -18,7 +18,7 @@ use super::{
 use crate::{
     app::AppState,
     db,
-    error::{ApiError, Result},
+    error::{ApiError, AppQuery, Result},
     timestamps,
 };
 
@@ -132,9 +132,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LogsQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Query(raw) = Query::<RawQuery>::from_request_parts(parts, state)
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let AppQuery(raw) = AppQuery::<RawQuery>::from_request_parts(parts, state).await?;
         validate(raw)
     }
 }

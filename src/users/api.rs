@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::{Created, NewUser, Role, User};
 use crate::{
     app::AppState,
-    auth::{guard::CurrentUser, password},
+    auth::{check_email, check_name, guard::CurrentUser, password, store::SqlSessionStore},
     db,
     error::{ApiError, AppJson, PathText, Result},
     timestamps,
@@ -57,12 +57,9 @@ async fn create(
 ) -> Result<(StatusCode, Json<User>)> {
     me.require(Role::Admin)?;
     let role = role(&body.role)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
-    }
+    let name = check_name(&body.name)?;
     let email = body.email.trim().to_lowercase();
-    crate::auth::check_email(&email)?;
+    check_email(&email)?;
     password::check_length(&body.password)?;
     let hash = password::hash(body.password).await?;
     let new = NewUser {
@@ -93,11 +90,7 @@ async fn update(
         .await?
         .ok_or_else(|| not_found(&id))?;
     if let Some(name) = body.name {
-        let name = name.trim().to_string();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(ApiError::bad_request("name must be 1 to 100 characters"));
-        }
-        user.name = name;
+        user.name = check_name(&name)?.to_string();
     }
     if let Some(r) = body.role {
         user.role = role(&r)?;
@@ -113,10 +106,7 @@ async fn update(
     super::update(&mut tx, &user).await?;
     if user.disabled {
         // A disabled account's sessions end now, not when they expire.
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&mut *tx)
-            .await?;
+        SqlSessionStore::delete_for_user(&mut tx, &user.id).await?;
     }
     tx.commit().await?;
     tracing::info!(user = %user.email, role = user.role.as_str(), disabled = user.disabled, by = %me.0.email, "account changed");

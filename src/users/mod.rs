@@ -211,10 +211,7 @@ pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx
 }
 
 pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    crate::auth::store::SqlSessionStore::delete_for_user(&mut *conn, id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(conn)
