@@ -28,7 +28,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Connects (creating a SQLite file if missing, in WAL mode) and runs the embedded migrations.
+/// Connects (creating a SQLite file if missing, in WAL mode) and runs the embedded migrations
+/// (and the data migrations in Rust that follow them).
 pub async fn connect(url: &str) -> Result<Db, DbError> {
     sqlx::any::install_default_drivers();
     let (url, migrator, sqlite) = if let Some(path) = url.strip_prefix("sqlite://") {
@@ -70,6 +71,8 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         .connect_with(options)
         .await?;
     migrator.run(&pool).await?;
+    // Data migrations SQL cannot express: access-log rows of older stores into blocks.
+    crate::logs::legacy::convert(&pool).await?;
     Ok(pool)
 }
 
@@ -86,6 +89,17 @@ pub async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
         db.begin_with("BEGIN IMMEDIATE").await
     } else {
         db.begin().await
+    }
+}
+
+/// Begins a transaction that only reads, on one snapshot of the store for all its statements
+/// (SQLite's WAL snapshot; PostgreSQL's REPEATABLE READ).
+pub async fn begin_read(db: &Db) -> Result<Tx, sqlx::Error> {
+    if is_sqlite(db) {
+        db.begin().await
+    } else {
+        db.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
     }
 }
 

@@ -1,8 +1,9 @@
-//! Traffic rollups: request counts per minute and per hour by domain and status class, and
-//! per hour by path, written in the same transaction as the access-log rows they count, and
-//! served by `GET /api/logs/stats` for the dashboard's chart.
+//! Traffic counts for the dashboard's chart, served by `GET /api/logs/stats`: per hour from
+//! rollups by domain and status class written in the same transaction as the requests they
+//! count; per minute from the per-minute counts every stored block carries; top paths from
+//! the newest requests of the period.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use axum::{extract::State, routing::get, Json, Router};
 use serde::{Deserialize, Serialize};
@@ -12,12 +13,15 @@ use time::OffsetDateTime;
 
 use crate::{
     app::AppState,
+    db::{self, Db},
     error::{ApiError, AppQuery, Result},
+    logs::{
+        block, domains,
+        query::{self, Filter, Flow},
+    },
     timestamps,
 };
 
-/// Minute rollups older than this are pruned; hour rollups follow the log retention.
-pub const MINUTES_KEPT_SECS: i64 = 2 * 86400;
 const PATH_MAX: usize = 256;
 const CLASSES: [(i64, &str); 5] = [(2, "2xx"), (3, "3xx"), (4, "4xx"), (5, "5xx"), (0, "other")];
 
@@ -30,10 +34,7 @@ pub struct Hit<'a> {
 }
 
 fn class(status: i64) -> i64 {
-    match status / 100 {
-        c @ 2..=5 => c,
-        _ => 0,
-    }
+    i64::from(crate::logs::block::class(status))
 }
 
 fn path_of(uri: &str) -> &str {
@@ -44,28 +45,16 @@ fn path_of(uri: &str) -> &str {
     }
 }
 
-/// Adds a batch of requests to the rollups (call it in the batch's transaction).
+/// Adds a batch of requests to the hour rollups (call it in the batch's transaction).
 pub async fn record<'a>(
     conn: &mut AnyConnection,
     hits: impl IntoIterator<Item = Hit<'a>>,
 ) -> Result<(), sqlx::Error> {
-    let mut minutes: HashMap<(i64, &str, i64), i64> = HashMap::new();
     let mut hours: HashMap<(i64, &str, i64), i64> = HashMap::new();
     for h in hits {
-        let c = class(h.status);
-        *minutes
-            .entry((h.ts - h.ts.rem_euclid(60), h.domain, c))
-            .or_default() += 1;
         let hour = h.ts - h.ts.rem_euclid(3600);
-        *hours.entry((hour, h.domain, c)).or_default() += 1;
+        *hours.entry((hour, h.domain, class(h.status))).or_default() += 1;
     }
-    upsert(
-        conn,
-        "traffic_minutes",
-        "minute, domain, class",
-        minutes.into_iter().map(|((t, d, c), n)| (t, d, c, n)),
-    )
-    .await?;
     upsert(
         conn,
         "traffic_hours",
@@ -118,12 +107,8 @@ async fn upsert<'a>(
     Ok(())
 }
 
-/// Drops minute rollups older than two days and hour rollups older than `keep_secs`.
+/// Drops hour rollups older than `keep_secs`.
 pub async fn prune(conn: &mut AnyConnection, now: i64, keep_secs: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM traffic_minutes WHERE minute < $1")
-        .bind(now - MINUTES_KEPT_SECS)
-        .execute(&mut *conn)
-        .await?;
     sqlx::query("DELETE FROM traffic_hours WHERE hour < $1")
         .bind(now - keep_secs)
         .execute(&mut *conn)
@@ -138,47 +123,126 @@ pub const PATH_SAMPLE: i64 = 20_000;
 /// requests of the period: bounded work at any store size, with no per-path rollup that
 /// would grow with every distinct URL. Returns them and how many requests were looked at.
 async fn top_paths(
-    conn: &mut AnyConnection,
+    db: &Db,
     from: OffsetDateTime,
     to: OffsetDateTime,
     domain: Option<&str>,
 ) -> Result<(Vec<Top>, i64), sqlx::Error> {
     let us = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1000) as i64;
-    let rows = match domain {
-        // Reads only the covering (domain_id, ts, ..., path) index.
-        Some(d) => sqlx::query_scalar::<_, String>(
-            "SELECT path FROM access_logs WHERE domain_id = (SELECT id FROM access_log_domains WHERE name = $3) \
-             AND ts >= $1 AND ts <= $2 ORDER BY ts DESC LIMIT $4",
-        )
-        .bind(us(from))
-        .bind(us(to))
-        .bind(d)
-        .bind(PATH_SAMPLE),
-        None => sqlx::query_scalar::<_, String>(
-            "SELECT path FROM access_logs WHERE ts >= $1 AND ts <= $2 ORDER BY ts DESC LIMIT $3",
-        )
-        .bind(us(from))
-        .bind(us(to))
-        .bind(PATH_SAMPLE),
-    }
-    .fetch_all(&mut *conn)
+    let f = Filter {
+        domain: domain.map(str::to_string),
+        from_us: Some(us(from)),
+        to_us: Some(us(to)),
+        ..Filter::default()
+    };
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut sampled = 0;
+    let mut tx = db::begin_read(db).await?;
+    query::scan(&mut tx, &f, true, |hit, _| {
+        if let Some(p) = &hit.path {
+            *counts.entry(path_of(p).to_string()).or_default() += 1;
+        }
+        sampled += 1;
+        if sampled >= PATH_SAMPLE {
+            Flow::Stop
+        } else {
+            Flow::More
+        }
+    })
     .await?;
-    let mut counts: HashMap<&str, i64> = HashMap::new();
-    for p in &rows {
-        *counts.entry(path_of(p)).or_default() += 1;
-    }
-    let mut top: Vec<(&str, i64)> = counts.into_iter().collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut top: Vec<(String, i64)> = counts.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let top = top
         .into_iter()
         .take(10)
         .map(|(p, n)| Top {
             domain: None,
-            path: Some(p.to_string()),
+            path: Some(p),
             count: n,
         })
         .collect();
-    Ok((top, rows.len() as i64))
+    Ok((top, sampled))
+}
+
+/// Requests per (minute, class) and per domain id from the blocks of `start..=end` (epoch
+/// seconds): each block carries its per-minute counts, so no request is decoded.
+async fn minute_counts(
+    db: &Db,
+    start: i64,
+    end: i64,
+    domain: Option<&str>,
+) -> Result<(HashMap<(i64, i64), i64>, HashMap<i64, i64>), sqlx::Error> {
+    let from_us = start * 1_000_000;
+    let to_us = end * 1_000_000 + 999_999;
+    let mut sql = String::from(
+        "SELECT domain_id, hour, hist FROM access_log_blocks WHERE max_ts >= $1 AND max_ts < $2 AND min_ts <= $3",
+    );
+    if domain.is_some() {
+        sql += " AND domain_id = (SELECT id FROM access_log_domains WHERE name = $4)";
+    }
+    let mut q = sqlx::query(&sql)
+        .bind(from_us)
+        .bind(to_us + block::HOUR_US)
+        .bind(to_us);
+    if let Some(d) = domain {
+        q = q.bind(d);
+    }
+    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    let mut by_domain: HashMap<i64, i64> = HashMap::new();
+    for r in q.fetch_all(db).await? {
+        let hist: Vec<u8> = r.try_get("hist")?;
+        for (minute, c, n) in block::decode_hist(&hist, r.try_get("hour")?)? {
+            if (start..=end).contains(&minute) {
+                *counts.entry((minute, i64::from(c))).or_default() += n as i64;
+                *by_domain.entry(r.try_get("domain_id")?).or_default() += n as i64;
+            }
+        }
+    }
+    Ok((counts, by_domain))
+}
+
+/// Requests per (hour, class) and the ten busiest domains of `start..=end` from the hour rollups.
+async fn hour_counts(
+    db: &Db,
+    start: i64,
+    end: i64,
+    domain: Option<&str>,
+) -> Result<(HashMap<(i64, i64), i64>, Vec<Top>), sqlx::Error> {
+    let filter = if domain.is_some() {
+        " AND domain = $3"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT hour AS t, class, CAST(SUM(requests) AS BIGINT) AS n FROM traffic_hours WHERE hour >= $1 AND hour <= $2{filter} GROUP BY hour, class");
+    let mut q1 = sqlx::query(&sql).bind(start).bind(end);
+    if let Some(d) = domain {
+        q1 = q1.bind(d);
+    }
+    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    for r in q1.fetch_all(db).await? {
+        counts.insert(
+            (r.try_get::<i64, _>("t")?, r.try_get::<i64, _>("class")?),
+            r.try_get::<i64, _>("n")?,
+        );
+    }
+    let sql = format!("SELECT domain, CAST(SUM(requests) AS BIGINT) AS n FROM traffic_hours WHERE hour >= $1 AND hour <= $2{filter} GROUP BY domain ORDER BY n DESC, domain LIMIT 10");
+    let mut q2 = sqlx::query(&sql).bind(start).bind(end);
+    if let Some(d) = domain {
+        q2 = q2.bind(d);
+    }
+    let top = q2
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Top {
+                domain: Some(r.try_get("domain")?),
+                path: None,
+                count: r.try_get("n")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok((counts, top))
 }
 
 pub fn router() -> Router<AppState> {
@@ -228,35 +292,30 @@ async fn stats(
         .domain
         .map(|d| d.trim().to_lowercase())
         .filter(|d| !d.is_empty());
-    // Per minute up to two hours (and only while minute rollups exist), per hour beyond.
-    let minutely = span <= 2 * 3600
-        && from.unix_timestamp() >= OffsetDateTime::now_utc().unix_timestamp() - MINUTES_KEPT_SECS;
-    let (table, col, step) = if minutely {
-        ("traffic_minutes", "minute", 60)
-    } else {
-        ("traffic_hours", "hour", 3600)
-    };
+    // Per minute up to two hours, per hour beyond.
+    let minutely = span <= 2 * 3600;
+    let step = if minutely { 60 } else { 3600 };
     let start = from.unix_timestamp() - from.unix_timestamp().rem_euclid(step);
     let end = to.unix_timestamp();
-    let filter = if domain.is_some() {
-        " AND domain = $3"
-    } else {
-        ""
-    };
 
-    let mut conn = state.db.acquire().await?;
-    let sql = format!("SELECT {col} AS t, class, CAST(SUM(requests) AS BIGINT) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY {col}, class");
-    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
-    let mut q1 = sqlx::query(&sql).bind(start).bind(end);
-    if let Some(d) = &domain {
-        q1 = q1.bind(d);
-    }
-    for r in q1.fetch_all(&mut *conn).await? {
-        counts.insert(
-            (r.try_get::<i64, _>("t")?, r.try_get::<i64, _>("class")?),
-            r.try_get::<i64, _>("n")?,
-        );
-    }
+    let (counts, top_domains) = if minutely {
+        let (counts, by_domain) = minute_counts(&state.db, start, end, domain.as_deref()).await?;
+        let ids: Vec<i64> = by_domain.keys().copied().collect();
+        let names = domains::names(&mut *state.db.acquire().await?, &ids).await?;
+        let mut top: Vec<Top> = by_domain
+            .into_iter()
+            .map(|(id, n)| Top {
+                domain: Some(names.get(&id).cloned().unwrap_or_default()),
+                path: None,
+                count: n,
+            })
+            .collect();
+        top.sort_by(|a, b| b.count.cmp(&a.count).then(a.domain.cmp(&b.domain)));
+        top.truncate(10);
+        (counts, top)
+    } else {
+        hour_counts(&state.db, start, end, domain.as_deref()).await?
+    };
     let mut total = 0;
     let mut buckets = Vec::new();
     let mut t = start;
@@ -276,25 +335,7 @@ async fn stats(
         t += step;
     }
 
-    let top_domains_sql = format!("SELECT domain, CAST(SUM(requests) AS BIGINT) AS n FROM {table} WHERE {col} >= $1 AND {col} <= $2{filter} GROUP BY domain ORDER BY n DESC, domain LIMIT 10");
-    let mut q2 = sqlx::query(&top_domains_sql).bind(start).bind(end);
-    if let Some(d) = &domain {
-        q2 = q2.bind(d);
-    }
-    let top_domains = q2
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Top {
-                domain: Some(r.try_get("domain")?),
-                path: None,
-                count: r.try_get("n")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-
-    let (top_paths, sampled) = top_paths(&mut conn, from, to, domain.as_deref()).await?;
+    let (top_paths, sampled) = top_paths(&state.db, from, to, domain.as_deref()).await?;
 
     Ok(Json(json!({
         "bucket": if minutely { "minute" } else { "hour" },
@@ -314,17 +355,6 @@ mod tests {
 
     #[test]
     fn classes_and_paths() {
-        assert_eq!(
-            [
-                class(200),
-                class(304),
-                class(404),
-                class(503),
-                class(0),
-                class(101)
-            ],
-            [2, 3, 4, 5, 0, 0]
-        );
         assert_eq!(path_of("/a/b?x=1#f"), "/a/b");
         assert_eq!(path_of(&"é".repeat(300)).chars().count(), PATH_MAX);
     }
@@ -356,12 +386,6 @@ mod tests {
             ];
             record(&mut conn, hits).await.unwrap();
         }
-        let n: i64 = sqlx::query_scalar("SELECT requests FROM traffic_minutes WHERE minute = 120 AND domain = 'a.com' AND class = 2")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        assert_eq!(n, 4);
-
         let h: i64 = sqlx::query_scalar(
             "SELECT requests FROM traffic_hours WHERE hour = 3600 AND class = 5",
         )

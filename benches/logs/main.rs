@@ -77,7 +77,12 @@ async fn run(full: bool, cpu: Option<usize>) {
         None => println!("GoAccess is not installed: no comparison"),
     }
     db.close().await;
-    let _ = std::fs::remove_file(&file);
+    if std::env::var_os("BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_file(&file);
+    }
+    if big == 0 {
+        return;
+    }
 
     let small = 10_000.min(big / 3);
     let mut p99s = Vec::new();

@@ -7,17 +7,15 @@ use axum::{
     Json, Router,
 };
 use serde::{Deserialize, Serialize};
-use sqlx::{any::AnyRow, Row};
 use time::OffsetDateTime;
 
 use super::{
     fields::human_latency,
-    query::{self, Bind, Filter, Sql, WINDOW},
+    query::{self, Filter, Request, WINDOW},
     store,
 };
 use crate::{
     app::AppState,
-    db,
     error::{ApiError, AppQuery, Result},
     timestamps,
 };
@@ -61,56 +59,33 @@ async fn list(
     State(state): State<AppState>,
     LogsQuery(f, page, limit): LogsQuery,
 ) -> Result<Json<LogPage>> {
-    let sqlite = db::is_sqlite(&state.db);
-    let rows = bind(&query::page(&f, limit, (page - 1) * limit, sqlite))
-        .fetch_all(&state.db)
-        .await?;
-    let logs = rows.iter().map(entry).collect::<Result<_, sqlx::Error>>()?;
     let (stored, skipped) = store::counts(&state.db).await?;
-    let (total, total_exact) = if f.is_empty() {
-        (stored, true)
-    } else {
-        let r = bind(&query::count(&f, sqlite)).fetch_one(&state.db).await?;
-        let (seen, matched): (i64, i64) = (r.try_get("c")?, r.try_get("m")?);
-        (matched, seen < WINDOW)
-    };
+    let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
     Ok(Json(LogPage {
-        logs,
-        total,
-        total_exact,
+        logs: found.rows.into_iter().map(entry).collect(),
+        total: found.total,
+        total_exact: found.exact,
         page,
         page_size: limit,
         skipped,
     }))
 }
 
-fn bind(sql: &Sql) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-    let mut q = sqlx::query(&sql.text);
-    for b in &sql.binds {
-        q = match b {
-            Bind::Int(i) => q.bind(*i),
-            Bind::Text(s) => q.bind(s.as_str()),
-        };
-    }
-    q
-}
-
-fn entry(r: &AnyRow) -> Result<LogEntry, sqlx::Error> {
-    let ts_us: i64 = r.try_get("ts")?;
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_us) * 1000)
+fn entry(r: Request) -> LogEntry {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.ts_us) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    Ok(LogEntry {
+    LogEntry {
         timestamp: timestamps::iso(t),
-        domain: r.try_get("domain")?,
-        method: r.try_get("method")?,
-        path: r.try_get("path")?,
-        status: r.try_get("status")?,
-        latency: human_latency(r.try_get("latency_us")?),
-        ip: r.try_get("ip")?,
-        size: r.try_get("size")?,
-        protocol: r.try_get("protocol")?,
-        user_agent: r.try_get("user_agent")?,
-    })
+        domain: r.domain,
+        method: r.method,
+        path: r.path,
+        status: r.status,
+        latency: human_latency(r.latency_us),
+        ip: r.ip,
+        size: r.size,
+        protocol: r.protocol,
+        user_agent: r.user_agent,
+    }
 }
 
 #[derive(Deserialize)]

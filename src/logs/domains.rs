@@ -1,7 +1,7 @@
 //! Domains are stored once; rows refer to them by id, which keeps rows and the per-domain
 //! indexes small and their comparisons integer ones.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use sqlx::Row;
 
@@ -64,4 +64,27 @@ async fn create(tx: &mut Tx, name: &str) -> Result<i64, sqlx::Error> {
         .fetch_one(&mut **tx)
         .await?;
     row.try_get(0)
+}
+
+/// The names of domain ids (unknown ids are left out).
+pub async fn names(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, String>, sqlx::Error> {
+    let mut names = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, name FROM access_log_domains WHERE id IN ({})",
+            list.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut *conn).await? {
+            names.insert(r.try_get("id")?, r.try_get("name")?);
+        }
+    }
+    Ok(names)
 }

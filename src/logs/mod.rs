@@ -2,10 +2,12 @@
 //! them back through `GET /api/logs`.
 
 pub mod api;
+pub mod block;
 pub mod domains;
 pub mod fields;
 pub mod import;
 pub mod ingest;
+pub mod legacy;
 pub mod parse;
 pub mod query;
 pub mod retention;

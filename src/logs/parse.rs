@@ -5,7 +5,10 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::fields::{self, Num};
+use super::{
+    block::Row,
+    fields::{self, Num},
+};
 
 /// One request as proxyhub stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +24,23 @@ pub struct Entry<'a> {
     pub size: i64,
     pub protocol: Cow<'a, str>,
     pub user_agent: Cow<'a, str>,
+}
+
+impl Entry<'_> {
+    /// The request as stored (its domain is stored with the block).
+    pub fn row(&self) -> Row<'_> {
+        Row {
+            ts_us: self.ts_us,
+            method: &self.method,
+            path: &self.path,
+            status: self.status,
+            latency_us: self.latency_us,
+            ip: &self.ip,
+            size: self.size,
+            protocol: &self.protocol,
+            user_agent: &self.user_agent,
+        }
+    }
 }
 
 /// Why a line was not stored.
@@ -101,10 +121,15 @@ pub fn parse_line(line: &[u8]) -> Result<Entry<'_>, Skip> {
     if line.first() != Some(&b'{') {
         return Err(Skip::NotJson);
     }
-    let raw: Line = serde_json::from_slice(line).map_err(|e| match e.classify() {
+    let skip = |e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Data => Skip::NotAccess,
         _ => Skip::NotJson,
-    })?;
+    };
+    // One UTF-8 check of the whole line is cheaper than one per string value.
+    let raw: Line = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text).map_err(skip)?,
+        Err(_) => serde_json::from_slice(line).map_err(skip)?,
+    };
     if raw.proxy.as_deref() == Some("nginx") {
         nginx(raw)
     } else {

@@ -5,9 +5,16 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::db::{self, Db};
+use sqlx::{any::AnyRow, Row as _};
 
-const BATCH: i64 = 2_000;
+use super::{
+    block::{self, Decoded},
+    store::{self, StoredBlock},
+};
+use crate::db::{self, Db, Tx};
+
+/// Blocks deleted per transaction (up to ~20,000 requests).
+const BATCH: i64 = 20;
 const EVERY: Duration = Duration::from_secs(10);
 /// A pause between batches that lets other writers in.
 const BREATHE: Duration = Duration::from_millis(5);
@@ -38,62 +45,89 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Deletes what `keep` no longer allows, oldest first; returns how many rows went.
+/// Deletes what `keep` no longer allows, oldest first; returns how many rows went. Age is
+/// applied to whole blocks (a block goes when its newest request is older than the period:
+/// requests outlive it by less than an hour); the row budget is kept exactly, the oldest
+/// block that straddles it being rewritten with its newest requests.
 pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now_us - i64::from(keep.days) * 86_400 * 1_000_000;
     let keep_secs = i64::from(keep.days) * 86_400;
     crate::traffic::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
     let mut deleted = 0;
     loop {
-        let n = delete_batch(
-            db,
-            "DELETE FROM access_logs WHERE id IN \
-             (SELECT id FROM access_logs WHERE ts < $1 ORDER BY ts LIMIT $2)",
-            cutoff,
-            BATCH,
+        let mut tx = db::begin_write(db).await?;
+        let old = sqlx::query(
+            "SELECT id, max_ts, n, status_data FROM access_log_blocks WHERE max_ts < $1 \
+             ORDER BY max_ts, id LIMIT $2",
         )
+        .bind(cutoff)
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
         .await?;
+        let mut n = 0;
+        for b in &old {
+            n += drop_block(&mut tx, b).await?;
+        }
+        forget(&mut tx, n).await?;
+        tx.commit().await?;
         deleted += n;
-        if n < BATCH as u64 {
+        if (old.len() as i64) < BATCH {
             break;
         }
         tokio::time::sleep(BREATHE).await;
     }
+    let budget = keep.max_rows.min(i64::MAX as u64) as i64;
     loop {
-        let (rows, _) = super::store::counts(db).await?;
-        let excess = rows - keep.max_rows.min(i64::MAX as u64) as i64;
+        let mut tx = db::begin_write(db).await?;
+        let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let excess = rows - budget;
         if excess <= 0 {
             break;
         }
-        let n = delete_batch(
-            db,
-            "DELETE FROM access_logs WHERE id IN \
-             (SELECT id FROM access_logs WHERE ts > $1 ORDER BY ts, id LIMIT $2)",
-            i64::MIN,
-            excess.min(BATCH),
-        )
-        .await?;
-        deleted += n;
-        if n == 0 {
+        let sql = format!(
+            "SELECT domain_id, hour, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
+            StoredBlock::COLUMNS
+        );
+        let Some(oldest) = sqlx::query(&sql).fetch_optional(&mut *tx).await? else {
             break;
-        }
+        };
+        let b = StoredBlock::from_row(&oldest)?;
+        let n = if b.rows as i64 <= excess {
+            drop_block(&mut tx, &oldest).await?
+        } else {
+            // Keep the block's newest requests (they come first).
+            let decoded = Decoded::decode(&b.columns())?;
+            let kept: Vec<_> = decoded.rows().take(b.rows - excess as usize).collect();
+            store::delete_block(&mut tx, b.id, b.max_ts, &decoded.statuses()).await?;
+            let (domain_id, hour) = (oldest.try_get("domain_id")?, oldest.try_get("hour")?);
+            store::insert_block(&mut tx, domain_id, hour, &block::encode(&kept)).await?;
+            excess as u64
+        };
+        forget(&mut tx, n).await?;
+        tx.commit().await?;
+        deleted += n;
         tokio::time::sleep(BREATHE).await;
     }
     Ok(deleted)
 }
 
-async fn delete_batch(db: &Db, sql: &str, bound: i64, limit: i64) -> Result<u64, sqlx::Error> {
-    let mut tx = db::begin_write(db).await?;
-    let n = sqlx::query(sql)
-        .bind(bound)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+/// Deletes the block of a row holding its `id`, `max_ts`, `n` and `status_data`; its size.
+async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<u64, sqlx::Error> {
+    let n = b.try_get::<i64, _>("n")?;
+    let mut statuses = block::decode_ints(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
+    statuses.sort_unstable();
+    statuses.dedup();
+    store::delete_block(tx, b.try_get("id")?, b.try_get("max_ts")?, &statuses).await?;
+    Ok(n as u64)
+}
+
+async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE access_log_stats SET row_count = row_count - $1 WHERE id = 1")
         .bind(n as i64)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
-    Ok(n)
+    Ok(())
 }

@@ -2,9 +2,14 @@
 
 use std::sync::OnceLock;
 
-use sqlx::Row;
+use foldhash::{HashMap, HashMapExt};
+use sqlx::{any::AnyRow, Row as _};
 
-use super::{domains::Domains, parse::Entry};
+use super::{
+    block::{self, Columns, Decoded, Encoded, Row, BLOCK_ROWS},
+    domains::Domains,
+    parse::Entry,
+};
 use crate::db::{self, Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
@@ -55,15 +60,9 @@ pub async fn commit(
         tx.rollback().await?;
         return Ok(Committed::Moved(at));
     }
-    let sqlite = db::is_sqlite(db);
     let resolved = domains.resolve(&mut tx, batch.entries).await?;
-    let mut rest: Vec<_> = batch.entries.iter().zip(&resolved.ids).collect();
-    while !rest.is_empty() {
-        let n = *CHUNKS.iter().find(|&&c| c <= rest.len()).unwrap_or(&1);
-        let later = rest.split_off(n);
-        insert(&mut tx, &rest, sqlite).await?;
-        rest = later;
-    }
+    let rows: Vec<Row> = batch.entries.iter().map(Entry::row).collect();
+    write_rows(&mut tx, &rows, &resolved.ids).await?;
     let hits = batch.entries.iter().map(|e| crate::traffic::Hit {
         ts: e.ts_us.div_euclid(1_000_000),
         domain: &e.domain,
@@ -131,57 +130,209 @@ async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u6
     Ok(None)
 }
 
-/// Rows per INSERT statement: a few fixed sizes, so each is prepared once per connection.
-const CHUNKS: [usize; 4] = [512, 64, 8, 1];
-const COLUMNS: usize = 10;
+/// Stores requests as blocks: grouped by domain and clock hour, newest first, at most
+/// [`BLOCK_ROWS`] a block. A group whose domain and hour already end in a small block is
+/// merged into it (the block is rewritten), so small batches do not leave small blocks.
+pub async fn write_rows(
+    tx: &mut Tx,
+    rows: &[Row<'_>],
+    domain_ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    let mut groups: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
+    for (i, (r, &d)) in rows.iter().zip(domain_ids).enumerate() {
+        groups
+            .entry((d, block::hour_of(r.ts_us)))
+            .or_default()
+            .push(i as u32);
+    }
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by_key(|g| g.0);
+    for ((domain_id, hour), mut idx) in groups {
+        // Newest first; of two requests logged at the same microsecond, the later line first.
+        idx.sort_unstable_by(|&a, &b| {
+            rows[b as usize]
+                .ts_us
+                .cmp(&rows[a as usize].ts_us)
+                .then(b.cmp(&a))
+        });
+        let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();
+        let small = if fresh.len() < BLOCK_ROWS {
+            small_block(tx, domain_id, hour, BLOCK_ROWS - fresh.len()).await?
+        } else {
+            None
+        };
+        match small {
+            None => {
+                for chunk in fresh.chunks(BLOCK_ROWS) {
+                    insert_block(tx, domain_id, hour, &block::encode(chunk)).await?;
+                }
+            }
+            Some(old) => {
+                let columns = old.columns();
+                let decoded = Decoded::decode(&columns)?;
+                let merged = merge_newest_first(&fresh, decoded.rows());
+                delete_block(tx, old.id, old.max_ts, &decoded.statuses()).await?;
+                insert_block(tx, domain_id, hour, &block::encode(&merged)).await?;
+            }
+        }
+    }
+    Ok(())
+}
 
-/// `INSERT ... VALUES (...), (...)` for `n` rows. SQLite gets anonymous `?` placeholders:
-/// binding numbered ones costs a scan of all parameter names per value, quadratic in the rows.
-fn insert_sql(n: usize, sqlite: bool) -> &'static str {
-    static SQL: OnceLock<[Vec<String>; 2]> = OnceLock::new();
-    let all = SQL.get_or_init(|| [false, true].map(|anonymous| {
-        CHUNKS
-            .iter()
-            .map(|&rows| {
-                let values: Vec<String> = (0..rows)
-                    .map(|r| {
-                        let p: Vec<String> = (1..=COLUMNS)
-                            .map(|c| if anonymous { "?".into() } else { format!("${}", r * COLUMNS + c) })
-                            .collect();
-                        format!("({})", p.join(","))
-                    })
+/// Two newest-first lists as one; on equal timestamps `fresh` (logged later) comes first.
+fn merge_newest_first<'a>(fresh: &[Row<'a>], old: impl Iterator<Item = Row<'a>>) -> Vec<Row<'a>> {
+    let mut out = Vec::with_capacity(fresh.len() + block::SMALL);
+    let mut fresh = fresh.iter().copied().peekable();
+    for o in old {
+        while let Some(f) = fresh.next_if(|f| f.ts_us >= o.ts_us) {
+            out.push(f);
+        }
+        out.push(o);
+    }
+    out.extend(fresh);
+    out
+}
+
+/// A stored block's columns, owned.
+pub struct StoredBlock {
+    pub id: i64,
+    pub max_ts: i64,
+    pub rows: usize,
+    pub ts: Vec<u8>,
+    pub status: Vec<u8>,
+    pub method: Vec<u8>,
+    pub path: Vec<u8>,
+    pub rest: Vec<u8>,
+}
+
+impl StoredBlock {
+    pub const COLUMNS: &'static str =
+        "id, max_ts, n, ts_data, status_data, method_data, path_data, rest_data";
+
+    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(StoredBlock {
+            id: r.try_get("id")?,
+            max_ts: r.try_get("max_ts")?,
+            rows: r.try_get::<i64, _>("n")? as usize,
+            ts: r.try_get("ts_data")?,
+            status: r.try_get("status_data")?,
+            method: r.try_get("method_data")?,
+            path: r.try_get("path_data")?,
+            rest: r.try_get("rest_data")?,
+        })
+    }
+
+    pub fn columns(&self) -> Columns<'_> {
+        Columns {
+            rows: self.rows,
+            ts: &self.ts,
+            status: &self.status,
+            method: &self.method,
+            path: &self.path,
+            rest: &self.rest,
+        }
+    }
+}
+
+/// The newest block of a domain and hour, if it is small and has room for `room` more rows.
+async fn small_block(
+    tx: &mut Tx,
+    domain_id: i64,
+    hour: i64,
+    room: usize,
+) -> Result<Option<StoredBlock>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {} FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 AND max_ts < $3 \
+         ORDER BY max_ts DESC, id DESC LIMIT 1",
+        StoredBlock::COLUMNS
+    );
+    let row = sqlx::query(&sql)
+        .bind(domain_id)
+        .bind(hour)
+        .bind(hour + block::HOUR_US)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let b = StoredBlock::from_row(&row)?;
+    Ok((b.rows < block::SMALL && b.rows <= room).then_some(b))
+}
+
+/// Stores one encoded block and what finds it by status.
+pub async fn insert_block(
+    tx: &mut Tx,
+    domain_id: i64,
+    hour: i64,
+    e: &Encoded,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO access_log_blocks (domain_id, hour, min_ts, max_ts, n, hist, ts_data, \
+         status_data, method_data, path_data, rest_data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+    )
+    .bind(domain_id)
+    .bind(hour)
+    .bind(e.min_ts)
+    .bind(e.max_ts)
+    .bind(e.rows as i64)
+    .bind(&e.hist[..])
+    .bind(&e.ts[..])
+    .bind(&e.status[..])
+    .bind(&e.method[..])
+    .bind(&e.path[..])
+    .bind(&e.rest[..])
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)?;
+    for chunk in e.statuses.chunks(STATUS_ROWS) {
+        let mut q = sqlx::query(postings_sql(chunk.len()));
+        for &s in chunk {
+            q = q.bind(s).bind(e.max_ts).bind(id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(id)
+}
+
+/// Removes a block and what finds it by status (`statuses`: its distinct statuses).
+pub async fn delete_block(
+    tx: &mut Tx,
+    id: i64,
+    max_ts: i64,
+    statuses: &[i64],
+) -> Result<(), sqlx::Error> {
+    for &s in statuses {
+        sqlx::query("DELETE FROM access_log_block_statuses WHERE status = $1 AND max_ts = $2 AND block_id = $3")
+            .bind(s)
+            .bind(max_ts)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM access_log_blocks WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+const STATUS_ROWS: usize = 16;
+
+/// `INSERT` of `n` status postings (fixed texts, so each is prepared once per connection).
+fn postings_sql(n: usize) -> &'static str {
+    static SQL: OnceLock<Vec<String>> = OnceLock::new();
+    &SQL.get_or_init(|| {
+        (0..=STATUS_ROWS)
+            .map(|n| {
+                let values: Vec<String> = (0..n)
+                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
                     .collect();
-                // OR FAIL (SQLite): a failing row fails the statement without undoing the rows
-                // before it, so SQLite keeps no statement journal (a copy of every page each
-                // multi-row statement touches); the whole transaction is rolled back anyway.
                 format!(
-                    "INSERT {}INTO access_logs (ts, domain_id, method, path, status, latency_us, ip, size, protocol, user_agent) VALUES {}",
-                    if anonymous { "OR FAIL " } else { "" },
-                    values.join(",")
+                    "INSERT INTO access_log_block_statuses (status, max_ts, block_id) VALUES {}",
+                    values.join(", ")
                 )
             })
             .collect()
-    }));
-    &all[usize::from(sqlite)][CHUNKS.iter().position(|&c| c == n).expect("a chunk size")]
-}
-
-async fn insert(tx: &mut Tx, rows: &[(&Entry<'_>, &i64)], sqlite: bool) -> Result<(), sqlx::Error> {
-    let mut q = sqlx::query(insert_sql(rows.len(), sqlite));
-    for &(e, &domain_id) in rows {
-        q = q
-            .bind(e.ts_us)
-            .bind(domain_id)
-            .bind(e.method.as_ref())
-            .bind(e.path.as_ref())
-            .bind(e.status)
-            .bind(e.latency_us)
-            .bind(e.ip.as_ref())
-            .bind(e.size)
-            .bind(e.protocol.as_ref())
-            .bind(e.user_agent.as_ref());
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
+    })[n]
 }
 
 /// Rows stored, and lines skipped over all files.

@@ -1,0 +1,32 @@
+-- Requests are stored in blocks (see src/logs/block.rs): up to 1,024 requests of one domain
+-- within one clock hour, newest first, each column packed on its own.
+CREATE TABLE access_log_blocks (
+    id BIGSERIAL PRIMARY KEY,
+    domain_id BIGINT NOT NULL,
+    hour BIGINT NOT NULL,
+    min_ts BIGINT NOT NULL,
+    max_ts BIGINT NOT NULL,
+    n BIGINT NOT NULL,
+    hist BYTEA NOT NULL,
+    ts_data BYTEA NOT NULL,
+    status_data BYTEA NOT NULL,
+    method_data BYTEA NOT NULL,
+    path_data BYTEA NOT NULL,
+    rest_data BYTEA NOT NULL
+);
+CREATE INDEX access_log_blocks_max_ts ON access_log_blocks (max_ts, id);
+CREATE INDEX access_log_blocks_domain ON access_log_blocks (domain_id, max_ts, id);
+CREATE TABLE access_log_block_statuses (
+    status BIGINT NOT NULL,
+    max_ts BIGINT NOT NULL,
+    block_id BIGINT NOT NULL,
+    PRIMARY KEY (status, max_ts, block_id)
+);
+
+DROP INDEX access_logs_ts;
+DROP INDEX access_logs_domain_ts;
+DROP INDEX access_logs_status_ts;
+DROP INDEX access_logs_domain_status_ts;
+ALTER TABLE access_logs RENAME TO access_logs_legacy;
+
+DROP TABLE traffic_minutes;
