@@ -77,23 +77,26 @@ pub fn encode(rows: &[Row<'_>]) -> Encoded {
     }
     let mut status = Vec::with_capacity(n * 2);
     let mut statuses: Vec<i64> = Vec::new();
-    let mut hist: HashMap<(u8, u8), u64> = HashMap::new();
+    let mut hist = [[0u64; 6]; 60];
     for r in rows {
         put_i(&mut status, r.status);
         if let Err(i) = statuses.binary_search(&r.status) {
             statuses.insert(i, r.status);
         }
-        let minute = (r.ts_us.rem_euclid(HOUR_US) / 60_000_000) as u8;
-        *hist.entry((minute, class(r.status))).or_default() += 1;
+        let minute = (r.ts_us.rem_euclid(HOUR_US) / 60_000_000) as usize;
+        hist[minute][usize::from(class(r.status))] += 1;
     }
-    let mut hist: Vec<_> = hist.into_iter().collect();
-    hist.sort_unstable();
-    let mut hist_bytes = Vec::with_capacity(hist.len() * 3 + 2);
-    put_u(&mut hist_bytes, hist.len() as u64);
-    for ((m, c), k) in hist {
-        hist_bytes.push(m);
-        hist_bytes.push(c);
-        put_u(&mut hist_bytes, k);
+    let cells = hist.iter().flatten().filter(|&&k| k > 0).count();
+    let mut hist_bytes = Vec::with_capacity(cells * 3 + 2);
+    put_u(&mut hist_bytes, cells as u64);
+    for (m, classes) in hist.iter().enumerate() {
+        for (c, &k) in classes.iter().enumerate() {
+            if k > 0 {
+                hist_bytes.push(m as u8);
+                hist_bytes.push(c as u8);
+                put_u(&mut hist_bytes, k);
+            }
+        }
     }
     let mut path = Vec::with_capacity(rows.iter().map(|r| r.path.len() + 1).sum());
     for r in rows {

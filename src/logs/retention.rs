@@ -103,7 +103,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             let kept: Vec<_> = decoded.rows().take(b.rows - excess as usize).collect();
             store::delete_block(&mut tx, b.id, b.max_ts, &decoded.statuses()).await?;
             let (domain_id, hour) = (oldest.try_get("domain_id")?, oldest.try_get("hour")?);
-            store::insert_block(&mut tx, domain_id, hour, &block::encode(&kept)).await?;
+            store::insert_block_indexed(&mut tx, domain_id, hour, &block::encode(&kept)).await?;
             excess as u64
         };
         forget(&mut tx, n).await?;

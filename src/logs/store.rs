@@ -62,13 +62,15 @@ pub async fn commit(
     }
     let resolved = domains.resolve(&mut tx, batch.entries).await?;
     let rows: Vec<Row> = batch.entries.iter().map(Entry::row).collect();
-    write_rows(&mut tx, &rows, &resolved.ids).await?;
-    let hits = batch.entries.iter().map(|e| crate::traffic::Hit {
-        ts: e.ts_us.div_euclid(1_000_000),
-        domain: &e.domain,
-        status: e.status,
+    let counts = write_rows(&mut tx, &rows, &resolved.ids).await?;
+    let hours = counts.iter().flat_map(|g| {
+        let domain: &str = &batch.entries[g.first].domain;
+        let hour = g.hour_us / 1_000_000;
+        (0..6i64)
+            .filter(move |&c| g.classes[c as usize] > 0)
+            .map(move |c| (hour, domain, c, g.classes[c as usize]))
     });
-    crate::traffic::record(&mut tx, hits).await?;
+    crate::traffic::record(&mut tx, hours).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)
@@ -130,14 +132,25 @@ async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u6
     Ok(None)
 }
 
+/// Requests of one domain and clock hour in a batch, by status class (index 0..=5): what
+/// the hour rollups add. `first` is the index of one of its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCount {
+    pub domain_id: i64,
+    pub hour_us: i64,
+    pub first: usize,
+    pub classes: [i64; 6],
+}
+
 /// Stores requests as blocks: grouped by domain and clock hour, newest first, at most
-/// [`BLOCK_ROWS`] a block. A group whose domain and hour already end in a small block is
-/// merged into it (the block is rewritten), so small batches do not leave small blocks.
+/// [`BLOCK_ROWS`] a block. A small group (fewer than [`block::SMALL`] requests: a quiet
+/// proxy's batch) is merged into a small block of its domain and hour when there is one
+/// (the block is rewritten), so a quiet proxy does not leave a block per request.
 pub async fn write_rows(
     tx: &mut Tx,
     rows: &[Row<'_>],
     domain_ids: &[i64],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<GroupCount>, sqlx::Error> {
     let mut groups: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
     for (i, (r, &d)) in rows.iter().zip(domain_ids).enumerate() {
         groups
@@ -147,6 +160,16 @@ pub async fn write_rows(
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_unstable_by_key(|g| g.0);
+    let small_hours = groups
+        .iter()
+        .filter(|g| g.1.len() < block::SMALL)
+        .map(|g| g.0 .1);
+    let mut small = match (small_hours.clone().min(), small_hours.max()) {
+        (Some(first), Some(last)) => small_blocks(tx, first, last).await?,
+        _ => HashMap::new(),
+    };
+    let mut counts = Vec::with_capacity(groups.len());
+    let mut postings = Vec::new();
     for ((domain_id, hour), mut idx) in groups {
         // Newest first; of two requests logged at the same microsecond, the later line first.
         idx.sort_unstable_by(|&a, &b| {
@@ -155,28 +178,49 @@ pub async fn write_rows(
                 .cmp(&rows[a as usize].ts_us)
                 .then(b.cmp(&a))
         });
+        let mut classes = [0i64; 6];
+        for &i in &idx {
+            classes[usize::from(block::class(rows[i as usize].status))] += 1;
+        }
+        counts.push(GroupCount {
+            domain_id,
+            hour_us: hour,
+            first: idx[0] as usize,
+            classes,
+        });
         let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();
-        let small = if fresh.len() < BLOCK_ROWS {
-            small_block(tx, domain_id, hour, BLOCK_ROWS - fresh.len()).await?
-        } else {
-            None
+        let old = match fresh.len() < block::SMALL {
+            true => small.remove(&(domain_id, hour)),
+            false => None,
         };
-        match small {
+        match old {
             None => {
-                for chunk in fresh.chunks(BLOCK_ROWS) {
-                    insert_block(tx, domain_id, hour, &block::encode(chunk)).await?;
+                // Oldest chunk first: the newest requests get the highest block id, which
+                // orders requests of the same microsecond across chunks.
+                for chunk in fresh.chunks(BLOCK_ROWS).rev() {
+                    let e = block::encode(chunk);
+                    let id = insert_block(tx, domain_id, hour, &e).await?;
+                    postings.extend(e.statuses.iter().map(|&s| (s, e.max_ts, id)));
                 }
             }
             Some(old) => {
-                let columns = old.columns();
-                let decoded = Decoded::decode(&columns)?;
+                let decoded = Decoded::decode(&old.columns())?;
                 let merged = merge_newest_first(&fresh, decoded.rows());
                 delete_block(tx, old.id, old.max_ts, &decoded.statuses()).await?;
-                insert_block(tx, domain_id, hour, &block::encode(&merged)).await?;
+                let e = block::encode(&merged);
+                let id = insert_block(tx, domain_id, hour, &e).await?;
+                postings.extend(e.statuses.iter().map(|&s| (s, e.max_ts, id)));
             }
         }
     }
-    Ok(())
+    for chunk in postings.chunks(STATUS_ROWS) {
+        let mut q = sqlx::query(postings_sql(chunk.len()));
+        for &(s, max_ts, id) in chunk {
+            q = q.bind(s).bind(max_ts).bind(id);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(counts)
 }
 
 /// Two newest-first lists as one; on equal timestamps `fresh` (logged later) comes first.
@@ -234,30 +278,36 @@ impl StoredBlock {
     }
 }
 
-/// The newest block of a domain and hour, if it is small and has room for `room` more rows.
-async fn small_block(
+/// The small blocks (fewer than [`block::SMALL`] requests) of the hours `first..=last`
+/// (epoch microseconds), one per domain and hour: one query for a whole batch.
+async fn small_blocks(
     tx: &mut Tx,
-    domain_id: i64,
-    hour: i64,
-    room: usize,
-) -> Result<Option<StoredBlock>, sqlx::Error> {
+    first: i64,
+    last: i64,
+) -> Result<HashMap<(i64, i64), StoredBlock>, sqlx::Error> {
     let sql = format!(
-        "SELECT {} FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 AND max_ts < $3 \
-         ORDER BY max_ts DESC, id DESC LIMIT 1",
+        "SELECT domain_id, hour, {} FROM access_log_blocks WHERE max_ts >= $1 AND max_ts < $2 \
+         AND n < $3 ORDER BY max_ts, id",
         StoredBlock::COLUMNS
     );
-    let row = sqlx::query(&sql)
-        .bind(domain_id)
-        .bind(hour)
-        .bind(hour + block::HOUR_US)
-        .fetch_optional(&mut **tx)
+    let rows = sqlx::query(&sql)
+        .bind(first)
+        .bind(last.saturating_add(block::HOUR_US))
+        .bind(block::SMALL as i64)
+        .fetch_all(&mut **tx)
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let b = StoredBlock::from_row(&row)?;
-    Ok((b.rows < block::SMALL && b.rows <= room).then_some(b))
+    let mut small = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        // Ascending: the newest small block of a domain and hour wins.
+        small.insert(
+            (r.try_get("domain_id")?, r.try_get("hour")?),
+            StoredBlock::from_row(r)?,
+        );
+    }
+    Ok(small)
 }
 
-/// Stores one encoded block and what finds it by status.
+/// Stores one encoded block (its status postings are the caller's); returns its id.
 pub async fn insert_block(
     tx: &mut Tx,
     domain_id: i64,
@@ -283,6 +333,17 @@ pub async fn insert_block(
     .fetch_one(&mut **tx)
     .await?
     .try_get(0)?;
+    Ok(id)
+}
+
+/// Stores a block with its status postings; returns its id.
+pub async fn insert_block_indexed(
+    tx: &mut Tx,
+    domain_id: i64,
+    hour: i64,
+    e: &Encoded,
+) -> Result<i64, sqlx::Error> {
+    let id = insert_block(tx, domain_id, hour, e).await?;
     for chunk in e.statuses.chunks(STATUS_ROWS) {
         let mut q = sqlx::query(postings_sql(chunk.len()));
         for &s in chunk {
@@ -315,7 +376,7 @@ pub async fn delete_block(
     Ok(())
 }
 
-const STATUS_ROWS: usize = 16;
+const STATUS_ROWS: usize = 64;
 
 /// `INSERT` of `n` status postings (fixed texts, so each is prepared once per connection).
 fn postings_sql(n: usize) -> &'static str {
