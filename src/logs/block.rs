@@ -1,5 +1,5 @@
 //! How requests are stored: in blocks of up to [`BLOCK_ROWS`] requests of one domain within
-//! one clock hour, newest first, each column packed on its own (integers as varints, repeated
+//! one UTC day, newest first, each column packed on its own (integers as varints, repeated
 //! strings through a per-block dictionary). One SQLite row per block instead of one row and
 //! four index entries per request is what lets ingest run at several hundred thousand lines
 //! a second on one core; queries find blocks by domain, status and time and decode only the
@@ -10,11 +10,12 @@ use foldhash::{HashMap, HashMapExt};
 /// Requests per block at most: bounds what a query decodes to show one row.
 pub const BLOCK_ROWS: usize = 1024;
 /// A stored block with fewer requests than this takes in the next batch's requests of its
-/// domain and hour (rewritten as one), so a quiet proxy's many small batches do not leave a
+/// domain and day (rewritten as one), so a quiet proxy's many small batches do not leave a
 /// block per request.
 pub const SMALL: usize = 128;
-/// Every request of a block lies within one clock hour: `max_ts - min_ts < HOUR_US`.
-pub const HOUR_US: i64 = 3_600_000_000;
+/// Every request of a block lies within one UTC day: `max_ts - min_ts < DAY_US`. (Blocks
+/// of a sparse domain hold a day, not an hour, of its requests: fewer blocks to read.)
+pub const DAY_US: i64 = 86_400_000_000;
 
 /// One request, borrowed from a parsed line or a decoded block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +32,9 @@ pub struct Row<'a> {
     pub user_agent: &'a str,
 }
 
-/// The hour (epoch microseconds of its start) a timestamp falls in.
-pub fn hour_of(ts_us: i64) -> i64 {
-    ts_us - ts_us.rem_euclid(HOUR_US)
+/// The UTC day (epoch microseconds of its start) a timestamp falls in.
+pub fn day_of(ts_us: i64) -> i64 {
+    ts_us - ts_us.rem_euclid(DAY_US)
 }
 
 /// A status's class for the traffic counts: 2..5 for 2xx..5xx, 0 for anything else.
@@ -50,9 +51,9 @@ pub struct Encoded {
     pub rows: usize,
     pub min_ts: i64,
     pub max_ts: i64,
-    /// The distinct statuses, ascending.
-    pub statuses: Vec<i64>,
-    /// Requests per minute of the hour and status class.
+    /// The distinct statuses, ascending, with how many requests have each.
+    pub statuses: Vec<(i64, i64)>,
+    /// Requests per minute of the day and status class.
     pub hist: Vec<u8>,
     pub ts: Vec<u8>,
     pub status: Vec<u8>,
@@ -62,7 +63,7 @@ pub struct Encoded {
     pub rest: Vec<u8>,
 }
 
-/// Packs `rows`, which must be newest first and all within one clock hour.
+/// Packs `rows`, which must be newest first and all within one UTC day.
 pub fn encode(rows: &[Row<'_>]) -> Encoded {
     debug_assert!(rows.windows(2).all(|w| w[0].ts_us >= w[1].ts_us));
     let n = rows.len();
@@ -76,28 +77,43 @@ pub fn encode(rows: &[Row<'_>]) -> Encoded {
         prev = Some(r.ts_us);
     }
     let mut status = Vec::with_capacity(n * 2);
-    let mut statuses: Vec<i64> = Vec::new();
-    let mut hist = [[0u64; 6]; 60];
-    for r in rows {
-        put_i(&mut status, r.status);
-        if let Err(i) = statuses.binary_search(&r.status) {
-            statuses.insert(i, r.status);
-        }
-        let minute = (r.ts_us.rem_euclid(HOUR_US) / 60_000_000) as usize;
-        hist[minute][usize::from(class(r.status))] += 1;
-    }
-    let cells = hist.iter().flatten().filter(|&&k| k > 0).count();
-    let mut hist_bytes = Vec::with_capacity(cells * 3 + 2);
-    put_u(&mut hist_bytes, cells as u64);
-    for (m, classes) in hist.iter().enumerate() {
-        for (c, &k) in classes.iter().enumerate() {
-            if k > 0 {
-                hist_bytes.push(m as u8);
-                hist_bytes.push(c as u8);
-                put_u(&mut hist_bytes, k);
+    let mut statuses: Vec<(i64, i64)> = Vec::new();
+    // Rows are newest first, so each minute's rows are consecutive: (minute, class) counts
+    // are written as each minute ends.
+    let mut hist = Vec::with_capacity(64);
+    let mut cells = 0u64;
+    let mut minute = None;
+    let mut counts = [0u64; 6];
+    let mut flush = |hist: &mut Vec<u8>, m: u64, counts: &mut [u64; 6]| {
+        for (c, k) in counts.iter_mut().enumerate() {
+            if *k > 0 {
+                put_u(hist, m);
+                hist.push(c as u8);
+                put_u(hist, *k);
+                cells += 1;
+                *k = 0;
             }
         }
+    };
+    for r in rows {
+        put_i(&mut status, r.status);
+        match statuses.binary_search_by_key(&r.status, |s| s.0) {
+            Ok(i) => statuses[i].1 += 1,
+            Err(i) => statuses.insert(i, (r.status, 1)),
+        }
+        let m = (r.ts_us.rem_euclid(DAY_US) / 60_000_000) as u64;
+        if minute.is_some_and(|p| p != m) {
+            flush(&mut hist, minute.unwrap_or(m), &mut counts);
+        }
+        minute = Some(m);
+        counts[usize::from(class(r.status))] += 1;
     }
+    if let Some(m) = minute {
+        flush(&mut hist, m, &mut counts);
+    }
+    let mut hist_bytes = Vec::with_capacity(hist.len() + 2);
+    put_u(&mut hist_bytes, cells);
+    hist_bytes.extend_from_slice(&hist);
     let mut path = Vec::with_capacity(rows.iter().map(|r| r.path.len() + 1).sum());
     for r in rows {
         put_str(&mut path, r.path);
@@ -260,16 +276,20 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// Requests per (epoch second of the minute, class) counted in a block's `hist`.
-pub fn decode_hist(hist: &[u8], hour_us: i64) -> Result<Vec<(i64, u8, u64)>, Corrupt> {
+/// Requests per (epoch second of the minute, class) counted in a block's `hist`; `day_us`
+/// is the block's day.
+pub fn decode_hist(hist: &[u8], day_us: i64) -> Result<Vec<(i64, u8, u64)>, Corrupt> {
     let mut r = Reader(hist);
     let n = r.u()? as usize;
-    let mut out = Vec::with_capacity(n.min(300));
+    let mut out = Vec::with_capacity(n.min(1024));
     for _ in 0..n {
-        let minute = r.byte()?;
+        let minute = r.u()?;
         let class = r.byte()?;
         let count = r.u()?;
-        out.push((hour_us / 1_000_000 + i64::from(minute) * 60, class, count));
+        if minute >= 1440 {
+            return Err(Corrupt("minute out of the day"));
+        }
+        out.push((day_us / 1_000_000 + minute as i64 * 60, class, count));
     }
     Ok(out)
 }
@@ -396,7 +416,7 @@ mod tests {
             (e.rows, e.min_ts, e.max_ts),
             (4, base, base + 3_599_999_999)
         );
-        assert_eq!(e.statuses, [200, 404, 503]);
+        assert_eq!(e.statuses, [(200, 2), (404, 1), (503, 1)]);
         let c = Columns {
             rows: e.rows,
             ts: &e.ts,
@@ -407,12 +427,13 @@ mod tests {
         };
         let d = Decoded::decode(&c).unwrap();
         assert_eq!(d.rows().collect::<Vec<_>>(), rows);
-        let hist = decode_hist(&e.hist, hour_of(base)).unwrap();
+        let mut hist = decode_hist(&e.hist, day_of(base)).unwrap();
+        hist.sort_unstable();
         let s = base / 1_000_000;
         assert_eq!(
             hist,
             [(s, 4, 1), (s + 60, 2, 2), (s + 59 * 60, 5, 1)],
-            "per minute of the hour and class"
+            "per minute of the day and class"
         );
     }
 
@@ -434,9 +455,9 @@ mod tests {
     }
 
     #[test]
-    fn hours_and_classes() {
-        assert_eq!(hour_of(HOUR_US + 5), HOUR_US);
-        assert_eq!(hour_of(-1), -HOUR_US);
+    fn days_and_classes() {
+        assert_eq!(day_of(DAY_US + 5), DAY_US);
+        assert_eq!(day_of(-1), -DAY_US);
         assert_eq!(
             [200, 304, 404, 503, 0, 101, 99].map(class),
             [2, 3, 4, 5, 0, 0, 0]

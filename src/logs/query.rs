@@ -13,7 +13,7 @@ use foldhash::{HashMap, HashMapExt};
 use sqlx::{any::AnyRow, Row as _};
 
 use super::{
-    block::{self, Decoded, HOUR_US},
+    block::{self, Decoded, DAY_US},
     domains,
     store::StoredBlock,
 };
@@ -97,49 +97,66 @@ impl Ord for Open {
     }
 }
 
-/// Visits the requests passing `f`'s domain, status and time filters, newest first (ties:
-/// newer block, then order in the block), telling for each whether `method`, `q` and the
-/// status class match too, until `visit` stops or none are left. Returns whether all were
-/// visited. Run it in a [`db::begin_read`] transaction: one snapshot throughout.
-pub async fn scan(
-    tx: &mut Tx,
-    f: &Filter,
+/// The requests passing a filter's domain, status and time filters, newest first (ties:
+/// newer block, then order in the block), each with whether `method`, `q` and the status
+/// class match too. Run it in a [`db::begin_read`] transaction: one snapshot throughout.
+pub struct Scan {
+    f: Filter,
+    q: Option<String>,
     paths: bool,
-    mut visit: impl FnMut(&Hit, bool) -> Flow,
-) -> Result<bool, sqlx::Error> {
-    let domain_id = match &f.domain {
-        None => None,
-        Some(d) => {
+    /// The filter's domain is not stored: nothing matches.
+    none: bool,
+    blocks: Blocks,
+    heap: BinaryHeap<Open>,
+}
+
+impl Scan {
+    /// `paths`: fill [`Hit::path`].
+    pub async fn new(tx: &mut Tx, f: &Filter, paths: bool) -> Result<Scan, sqlx::Error> {
+        let mut domain_id = None;
+        let mut none = false;
+        if let Some(d) = &f.domain {
             let id = sqlx::query("SELECT id FROM access_log_domains WHERE name = $1")
                 .bind(d)
                 .fetch_optional(&mut **tx)
                 .await?;
             match id {
-                Some(r) => Some(r.try_get::<i64, _>(0)?),
-                None => return Ok(true),
+                Some(r) => domain_id = Some(r.try_get::<i64, _>(0)?),
+                None => none = true,
             }
         }
-    };
-    let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
-    let mut blocks = Blocks::new(f, domain_id, paths || q.is_some());
-    let mut heap: BinaryHeap<Open> = BinaryHeap::new();
-    loop {
+        let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
+        Ok(Scan {
+            blocks: Blocks::new(f, domain_id, paths || q.is_some()),
+            f: f.clone(),
+            q,
+            paths,
+            none,
+            heap: BinaryHeap::new(),
+        })
+    }
+
+    /// The next request, and whether it matches the residual filters too.
+    pub async fn next(&mut self, tx: &mut Tx) -> Result<Option<(Hit, bool)>, sqlx::Error> {
+        if self.none {
+            return Ok(None);
+        }
         // A stored block may hold a newer request than the newest open row: open it first.
-        while let Some((max_ts, id)) = blocks.peek(tx).await? {
-            if heap.peek().is_some_and(|o| {
+        while let Some((max_ts, id)) = self.blocks.peek(tx).await? {
+            if self.heap.peek().is_some_and(|o| {
                 let (ts, bid, _) = o.key();
                 (ts, bid) > (max_ts, id)
             }) {
                 break;
             }
-            let row = blocks.take().expect("peeked");
-            let open = open_block(&row, f, q.as_deref(), paths)?;
+            let row = self.blocks.take().expect("peeked");
+            let open = open_block(&row, &self.f, self.q.as_deref(), self.paths)?;
             if !open.rows.is_empty() {
-                heap.push(open);
+                self.heap.push(open);
             }
         }
-        let Some(mut top) = heap.pop() else {
-            return Ok(true);
+        let Some(mut top) = self.heap.pop() else {
+            return Ok(None);
         };
         let (ts_us, pos, status, matched) = top.rows[top.next];
         let hit = Hit {
@@ -150,14 +167,100 @@ pub async fn scan(
             status,
             path: top.paths.get(top.next).cloned(),
         };
+        top.next += 1;
+        if top.next < top.rows.len() {
+            self.heap.push(top);
+        }
+        Ok(Some((hit, matched)))
+    }
+
+    /// How many requests are left (domain, status and time filters only), counted up to
+    /// `cap`, mostly from stored counts: a block wholly inside the time range is not read.
+    /// Returns the count and whether it is all of them.
+    pub async fn count_rest(&mut self, tx: &mut Tx, cap: i64) -> Result<(i64, bool), sqlx::Error> {
+        if self.none {
+            return Ok((0, true));
+        }
+        let mut n: i64 = self
+            .heap
+            .iter()
+            .map(|o| (o.rows.len() - o.next) as i64)
+            .sum();
+        // Blocks fetched for opening but not opened yet.
+        for r in std::mem::take(&mut self.blocks.fetched) {
+            if n >= cap {
+                return Ok((n, false));
+            }
+            n += open_block(&r, &self.f, None, false)?.rows.len() as i64;
+        }
+        if self.blocks.done {
+            return Ok((n, true));
+        }
+        let mut after = self.blocks.after;
+        loop {
+            if n >= cap {
+                return Ok((n, false));
+            }
+            let mut q = sqlx::query(&self.blocks.count_sql);
+            for &b in &self.blocks.binds {
+                q = q.bind(b);
+            }
+            let rows = q
+                .bind(after.0)
+                .bind(after.1)
+                .bind(after.2)
+                .bind(256i64)
+                .fetch_all(&mut **tx)
+                .await?;
+            for r in &rows {
+                let (min_ts, max_ts): (i64, i64) = (r.try_get("min_ts")?, r.try_get("max_ts")?);
+                let inside = self.f.from_us.is_none_or(|t| min_ts >= t)
+                    && self.f.to_us.is_none_or(|t| max_ts <= t);
+                n += if inside {
+                    r.try_get::<i64, _>("n")?
+                } else {
+                    self.count_in_block(tx, r.try_get("id")?).await?
+                };
+            }
+            match rows.last() {
+                Some(last) if rows.len() == 256 => {
+                    after = (
+                        last.try_get("max_ts")?,
+                        last.try_get("min_ts")?,
+                        last.try_get("id")?,
+                    )
+                }
+                _ => return Ok((n, true)),
+            }
+        }
+    }
+
+    /// The requests of a block partly inside the time range that pass the filters.
+    async fn count_in_block(&self, tx: &mut Tx, id: i64) -> Result<i64, sqlx::Error> {
+        let r = sqlx::query(
+            "SELECT id, domain_id, n, ts_data, status_data FROM access_log_blocks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(open_block(&r, &self.f, None, false)?.rows.len() as i64)
+    }
+}
+
+/// Visits what a [`Scan`] finds until `visit` stops or nothing is left; whether all was visited.
+pub async fn scan(
+    tx: &mut Tx,
+    f: &Filter,
+    paths: bool,
+    mut visit: impl FnMut(&Hit, bool) -> Flow,
+) -> Result<bool, sqlx::Error> {
+    let mut s = Scan::new(tx, f, paths).await?;
+    while let Some((hit, matched)) = s.next(tx).await? {
         if visit(&hit, matched) == Flow::Stop {
             return Ok(false);
         }
-        top.next += 1;
-        if top.next < top.rows.len() {
-            heap.push(top);
-        }
     }
+    Ok(true)
 }
 
 /// Decodes what the filters need of one block and keeps its candidate rows.
@@ -221,11 +324,14 @@ fn contains_ignore_ascii_case(hay: &str, needle_lower: &str) -> bool {
 }
 
 /// The blocks a filter may find rows in, newest first, fetched a few at a time (keyset
-/// pagination on `(max_ts, id)`, through the block or status index).
+/// pagination on `(max_ts, min_ts, id)`, the order of the block and status indexes).
 struct Blocks {
+    /// Fetches blocks with what opening them needs.
     sql: String,
+    /// Fetches only what counting them needs (`id, min_ts, max_ts, n`), from the index.
+    count_sql: String,
     binds: Vec<i64>,
-    after: (i64, i64),
+    after: (i64, i64, i64),
     fetched: std::collections::VecDeque<AnyRow>,
     page: i64,
     done: bool,
@@ -233,7 +339,8 @@ struct Blocks {
 
 impl Blocks {
     fn new(f: &Filter, domain_id: Option<i64>, paths: bool) -> Self {
-        let mut cols = String::from("b.id, b.domain_id, b.max_ts, b.n, b.ts_data, b.status_data");
+        let mut cols =
+            String::from("b.id, b.domain_id, b.min_ts, b.max_ts, b.n, b.ts_data, b.status_data");
         if f.method.is_some() {
             cols += ", b.method_data";
         }
@@ -246,53 +353,57 @@ impl Blocks {
             binds.push(v);
             format!("${}", binds.len())
         };
-        // Through the status index when a status (and no domain) narrows it best.
-        let (from, key) = match (domain_id, f.status) {
-            (Some(d), _) => {
-                cond.push(format!("b.domain_id = {}", bind(&mut binds, d)));
-                ("access_log_blocks b", "b.max_ts")
-            }
-            (None, Some(s)) => {
+        // A status narrows best through its postings, which also count the block's requests
+        // of that status; otherwise the block index (by domain or overall).
+        let (t, id) = match f.status {
+            Some(s) => {
                 cond.push(format!("s.status = {}", bind(&mut binds, s)));
-                (
-                    "access_log_block_statuses s JOIN access_log_blocks b ON b.id = s.block_id",
-                    "s.max_ts",
-                )
+                ("s", "s.block_id")
             }
-            (None, None) => ("access_log_blocks b", "b.max_ts"),
+            None => ("b", "b.id"),
         };
-        let id = if key == "s.max_ts" {
-            "s.block_id"
-        } else {
-            "b.id"
-        };
-        if let Some(t) = f.from_us {
-            cond.push(format!("{key} >= {}", bind(&mut binds, t)));
+        if let Some(d) = domain_id {
+            cond.push(format!("{t}.domain_id = {}", bind(&mut binds, d)));
         }
-        if let Some(t) = f.to_us {
-            // A block's rows span less than an hour: blocks ending later cannot hold any.
+        if let Some(v) = f.from_us {
+            cond.push(format!("{t}.max_ts >= {}", bind(&mut binds, v)));
+        }
+        if let Some(v) = f.to_us {
+            // A block's rows span less than a day: blocks ending later cannot hold any.
             cond.push(format!(
-                "{key} < {}",
-                bind(&mut binds, t.saturating_add(HOUR_US))
+                "{t}.max_ts < {}",
+                bind(&mut binds, v.saturating_add(DAY_US))
             ));
-            cond.push(format!("b.min_ts <= {}", bind(&mut binds, t)));
+            cond.push(format!("{t}.min_ts <= {}", bind(&mut binds, v)));
         }
         let k = binds.len();
         cond.push(format!(
-            "{key} <= ${} AND ({key} < ${} OR {id} < ${})",
+            "({t}.max_ts, {t}.min_ts, {id}) < (${}, ${}, ${})",
             k + 1,
-            k + 1,
-            k + 2
-        ));
-        let sql = format!(
-            "SELECT {cols} FROM {from} WHERE {} ORDER BY {key} DESC, {id} DESC LIMIT ${}",
-            cond.join(" AND "),
+            k + 2,
             k + 3
+        ));
+        let order = format!(
+            "WHERE {} ORDER BY {t}.max_ts DESC, {t}.min_ts DESC, {id} DESC LIMIT ${}",
+            cond.join(" AND "),
+            k + 4
         );
+        let (sql, count_sql) = if t == "s" {
+            (
+                format!("SELECT {cols} FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = s.block_id {order}"),
+                format!("SELECT s.block_id AS id, s.min_ts, s.max_ts, s.n FROM access_log_block_statuses s {order}"),
+            )
+        } else {
+            (
+                format!("SELECT {cols} FROM access_log_blocks b {order}"),
+                format!("SELECT b.id, b.min_ts, b.max_ts, b.n FROM access_log_blocks b {order}"),
+            )
+        };
         Blocks {
             sql,
+            count_sql,
             binds,
-            after: (i64::MAX, i64::MAX),
+            after: (i64::MAX, i64::MAX, i64::MAX),
             fetched: Default::default(),
             page: 4,
             done: false,
@@ -309,13 +420,18 @@ impl Blocks {
             let rows = q
                 .bind(self.after.0)
                 .bind(self.after.1)
+                .bind(self.after.2)
                 .bind(self.page)
                 .fetch_all(&mut **tx)
                 .await?;
             self.done = (rows.len() as i64) < self.page;
             self.page = (self.page * 2).min(128);
             if let Some(last) = rows.last() {
-                self.after = (last.try_get("max_ts")?, last.try_get("id")?);
+                self.after = (
+                    last.try_get("max_ts")?,
+                    last.try_get("min_ts")?,
+                    last.try_get("id")?,
+                );
             }
             self.fetched.extend(rows);
         }
@@ -363,33 +479,59 @@ pub async fn page(
     offset: i64,
     stored: i64,
 ) -> Result<Page, sqlx::Error> {
-    let count = !f.is_empty();
+    let mut tx = db::begin_read(db).await?;
+    let mut scan = Scan::new(&mut tx, f, false).await?;
     let (mut seen, mut matched) = (0i64, 0i64);
     let mut hits = Vec::new();
-    let mut tx = db::begin_read(db).await?;
-    let all = scan(&mut tx, f, false, |hit, is_match| {
+    while seen < WINDOW && matched < offset + limit {
+        let Some((hit, is_match)) = scan.next(&mut tx).await? else {
+            break;
+        };
         seen += 1;
         if is_match {
-            if (offset..offset + limit).contains(&matched) {
-                hits.push(hit.clone());
+            if matched >= offset {
+                hits.push(hit);
             }
             matched += 1;
         }
-        // Without filters the total is known: stop at the page. With them, count the window.
-        if (!count && matched >= offset + limit) || seen >= WINDOW {
-            Flow::Stop
-        } else {
-            Flow::More
-        }
-    })
-    .await?;
+    }
     let rows = fetch(&mut tx, &hits).await?;
-    let (total, exact) = if count {
-        (matched, all)
+    if f.is_empty() {
+        // The total is the store's counter.
+        return Ok(Page {
+            rows,
+            total: stored,
+            exact: true,
+        });
+    }
+    let all = if f.method.is_some() || f.q.is_some() || f.status_class.is_some() {
+        // What matches is known only by looking: count within the window.
+        while seen < WINDOW {
+            let Some((_, is_match)) = scan.next(&mut tx).await? else {
+                return Ok(Page {
+                    rows,
+                    total: matched,
+                    exact: true,
+                });
+            };
+            seen += 1;
+            matched += i64::from(is_match);
+        }
+        false
+    } else if seen < WINDOW {
+        let (rest, counted_all) = scan.count_rest(&mut tx, WINDOW - seen).await?;
+        matched += rest;
+        counted_all
     } else {
-        (stored, true)
+        scan.next(&mut tx).await?.is_none()
     };
-    Ok(Page { rows, total, exact })
+    // From the window on, the total is a lower bound: "10,000 or more".
+    let exact = all && matched < WINDOW;
+    Ok(Page {
+        rows,
+        total: matched.min(WINDOW),
+        exact,
+    })
 }
 
 /// The full requests behind `hits`, in the same order.
@@ -482,19 +624,36 @@ mod tests {
         let b = Blocks::new(&f, None, false);
         assert_eq!(
             b.sql,
-            "SELECT b.id, b.domain_id, b.max_ts, b.n, b.ts_data, b.status_data, b.method_data \
-             FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = s.block_id \
-             WHERE s.status = $1 AND s.max_ts >= $2 AND s.max_ts < $3 AND b.min_ts <= $4 AND \
-             s.max_ts <= $5 AND (s.max_ts < $5 OR s.block_id < $6) ORDER BY s.max_ts DESC, \
-             s.block_id DESC LIMIT $7"
+            "SELECT b.id, b.domain_id, b.min_ts, b.max_ts, b.n, b.ts_data, b.status_data, \
+             b.method_data FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = \
+             s.block_id WHERE s.status = $1 AND s.max_ts >= $2 AND s.max_ts < $3 AND s.min_ts \
+             <= $4 AND (s.max_ts, s.min_ts, s.block_id) < ($5, $6, $7) ORDER BY s.max_ts DESC, \
+             s.min_ts DESC, s.block_id DESC LIMIT $8"
         );
-        assert_eq!(b.binds, [500, 10, 20 + HOUR_US, 20]);
-        let d = Blocks::new(&f, Some(7), true);
+        assert_eq!(b.binds, [500, 10, 20 + DAY_US, 20]);
+        let ds = Blocks::new(&f, Some(7), false);
+        assert!(
+            ds.sql
+                .contains("WHERE s.status = $1 AND s.domain_id = $2 AND"),
+            "{}",
+            ds.sql
+        );
+        let unfiltered_status = Filter {
+            status: None,
+            ..f.clone()
+        };
+        let d = Blocks::new(&unfiltered_status, Some(7), true);
         assert!(
             d.sql
                 .contains("FROM access_log_blocks b WHERE b.domain_id = $1 AND b.max_ts >= $2"),
             "{}",
             d.sql
+        );
+        assert!(
+            d.count_sql
+                .starts_with("SELECT b.id, b.min_ts, b.max_ts, b.n FROM access_log_blocks b WHERE"),
+            "counting reads the index only: {}",
+            d.count_sql
         );
     }
 }

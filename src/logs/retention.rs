@@ -47,7 +47,7 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
 
 /// Deletes what `keep` no longer allows, oldest first; returns how many rows went. Age is
 /// applied to whole blocks (a block goes when its newest request is older than the period:
-/// requests outlive it by less than an hour); the row budget is kept exactly, the oldest
+/// requests outlive it by less than a day); the row budget is kept exactly, the oldest
 /// block that straddles it being rewritten with its newest requests.
 pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now_us - i64::from(keep.days) * 86_400 * 1_000_000;
@@ -57,7 +57,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
     loop {
         let mut tx = db::begin_write(db).await?;
         let old = sqlx::query(
-            "SELECT id, max_ts, n, status_data FROM access_log_blocks WHERE max_ts < $1 \
+            "SELECT id, min_ts, max_ts, n, status_data FROM access_log_blocks WHERE max_ts < $1 \
              ORDER BY max_ts, id LIMIT $2",
         )
         .bind(cutoff)
@@ -88,7 +88,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             break;
         }
         let sql = format!(
-            "SELECT domain_id, hour, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
+            "SELECT domain_id, day, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
             StoredBlock::COLUMNS
         );
         let Some(oldest) = sqlx::query(&sql).fetch_optional(&mut *tx).await? else {
@@ -101,9 +101,9 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             // Keep the block's newest requests (they come first).
             let decoded = Decoded::decode(&b.columns())?;
             let kept: Vec<_> = decoded.rows().take(b.rows - excess as usize).collect();
-            store::delete_block(&mut tx, b.id, b.max_ts, &decoded.statuses()).await?;
-            let (domain_id, hour) = (oldest.try_get("domain_id")?, oldest.try_get("hour")?);
-            store::insert_block_indexed(&mut tx, domain_id, hour, &block::encode(&kept)).await?;
+            store::delete_block(&mut tx, (b.id, b.min_ts, b.max_ts), &decoded.statuses()).await?;
+            let (domain_id, day) = (oldest.try_get("domain_id")?, oldest.try_get("day")?);
+            store::insert_block_indexed(&mut tx, domain_id, day, &block::encode(&kept)).await?;
             excess as u64
         };
         forget(&mut tx, n).await?;
@@ -114,13 +114,15 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
     Ok(deleted)
 }
 
-/// Deletes the block of a row holding its `id`, `max_ts`, `n` and `status_data`; its size.
+/// Deletes the block of a row holding its `id`, `min_ts`, `max_ts`, `n` and `status_data`;
+/// returns its size.
 async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<u64, sqlx::Error> {
     let n = b.try_get::<i64, _>("n")?;
     let mut statuses = block::decode_ints(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
     statuses.sort_unstable();
     statuses.dedup();
-    store::delete_block(tx, b.try_get("id")?, b.try_get("max_ts")?, &statuses).await?;
+    let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
+    store::delete_block(tx, key, &statuses).await?;
     Ok(n as u64)
 }
 

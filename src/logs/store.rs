@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use sqlx::{any::AnyRow, Row as _};
 
 use super::{
@@ -63,14 +63,16 @@ pub async fn commit(
     let resolved = domains.resolve(&mut tx, batch.entries).await?;
     let rows: Vec<Row> = batch.entries.iter().map(Entry::row).collect();
     let counts = write_rows(&mut tx, &rows, &resolved.ids).await?;
-    let hours = counts.iter().flat_map(|g| {
+    let mut hours = Vec::new();
+    for g in &counts {
         let domain: &str = &batch.entries[g.first].domain;
-        let hour = g.hour_us / 1_000_000;
-        (0..6i64)
-            .filter(move |&c| g.classes[c as usize] > 0)
-            .map(move |c| (hour, domain, c, g.classes[c as usize]))
-    });
-    crate::traffic::record(&mut tx, hours).await?;
+        for (hour_us, classes) in &g.hours {
+            for (c, &n) in classes.iter().enumerate().filter(|c| *c.1 > 0) {
+                hours.push((hour_us / 1_000_000, domain, c as i64, n));
+            }
+        }
+    }
+    crate::traffic::record(&mut tx, hours.into_iter()).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)
@@ -132,19 +134,18 @@ async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u6
     Ok(None)
 }
 
-/// Requests of one domain and clock hour in a batch, by status class (index 0..=5): what
-/// the hour rollups add. `first` is the index of one of its rows.
+/// Requests of one domain in a batch per clock hour (epoch microseconds) and status class
+/// (index 0..=5): what the hour rollups add. `first` is the index of one of its rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupCount {
     pub domain_id: i64,
-    pub hour_us: i64,
     pub first: usize,
-    pub classes: [i64; 6],
+    pub hours: Vec<(i64, [i64; 6])>,
 }
 
-/// Stores requests as blocks: grouped by domain and clock hour, newest first, at most
+/// Stores requests as blocks: grouped by domain and UTC day, newest first, at most
 /// [`BLOCK_ROWS`] a block. A small group (fewer than [`block::SMALL`] requests: a quiet
-/// proxy's batch) is merged into a small block of its domain and hour when there is one
+/// proxy's batch) is merged into a small block of its domain and day when there is one
 /// (the block is rewritten), so a quiet proxy does not leave a block per request.
 pub async fn write_rows(
     tx: &mut Tx,
@@ -154,23 +155,21 @@ pub async fn write_rows(
     let mut groups: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
     for (i, (r, &d)) in rows.iter().zip(domain_ids).enumerate() {
         groups
-            .entry((d, block::hour_of(r.ts_us)))
+            .entry((d, block::day_of(r.ts_us)))
             .or_default()
             .push(i as u32);
     }
     let mut groups: Vec<_> = groups.into_iter().collect();
     groups.sort_unstable_by_key(|g| g.0);
-    let small_hours = groups
+    let wanted: Vec<(i64, i64)> = groups
         .iter()
         .filter(|g| g.1.len() < block::SMALL)
-        .map(|g| g.0 .1);
-    let mut small = match (small_hours.clone().min(), small_hours.max()) {
-        (Some(first), Some(last)) => small_blocks(tx, first, last).await?,
-        _ => HashMap::new(),
-    };
+        .map(|g| g.0)
+        .collect();
+    let mut small = small_blocks(tx, &wanted).await?;
     let mut counts = Vec::with_capacity(groups.len());
     let mut postings = Vec::new();
-    for ((domain_id, hour), mut idx) in groups {
+    for ((domain_id, day), mut idx) in groups {
         // Newest first; of two requests logged at the same microsecond, the later line first.
         idx.sort_unstable_by(|&a, &b| {
             rows[b as usize]
@@ -178,19 +177,25 @@ pub async fn write_rows(
                 .cmp(&rows[a as usize].ts_us)
                 .then(b.cmp(&a))
         });
-        let mut classes = [0i64; 6];
+        let mut hours: Vec<(i64, [i64; 6])> = Vec::new();
         for &i in &idx {
-            classes[usize::from(block::class(rows[i as usize].status))] += 1;
+            let r = &rows[i as usize];
+            let hour = r.ts_us - r.ts_us.rem_euclid(3_600_000_000);
+            if hours.last().is_none_or(|h| h.0 != hour) {
+                hours.push((hour, [0; 6]));
+            }
+            if let Some(h) = hours.last_mut() {
+                h.1[usize::from(block::class(r.status))] += 1;
+            }
         }
         counts.push(GroupCount {
             domain_id,
-            hour_us: hour,
             first: idx[0] as usize,
-            classes,
+            hours,
         });
         let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();
         let old = match fresh.len() < block::SMALL {
-            true => small.remove(&(domain_id, hour)),
+            true => small.remove(&(domain_id, day)),
             false => None,
         };
         match old {
@@ -199,27 +204,30 @@ pub async fn write_rows(
                 // orders requests of the same microsecond across chunks.
                 for chunk in fresh.chunks(BLOCK_ROWS).rev() {
                     let e = block::encode(chunk);
-                    let id = insert_block(tx, domain_id, hour, &e).await?;
-                    postings.extend(e.statuses.iter().map(|&s| (s, e.max_ts, id)));
+                    let id = insert_block(tx, domain_id, day, &e).await?;
+                    postings.extend(
+                        e.statuses
+                            .iter()
+                            .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n]),
+                    );
                 }
             }
             Some(old) => {
                 let decoded = Decoded::decode(&old.columns())?;
                 let merged = merge_newest_first(&fresh, decoded.rows());
-                delete_block(tx, old.id, old.max_ts, &decoded.statuses()).await?;
+                let key = (old.id, old.min_ts, old.max_ts);
+                delete_block(tx, key, &decoded.statuses()).await?;
                 let e = block::encode(&merged);
-                let id = insert_block(tx, domain_id, hour, &e).await?;
-                postings.extend(e.statuses.iter().map(|&s| (s, e.max_ts, id)));
+                let id = insert_block(tx, domain_id, day, &e).await?;
+                postings.extend(
+                    e.statuses
+                        .iter()
+                        .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n]),
+                );
             }
         }
     }
-    for chunk in postings.chunks(STATUS_ROWS) {
-        let mut q = sqlx::query(postings_sql(chunk.len()));
-        for &(s, max_ts, id) in chunk {
-            q = q.bind(s).bind(max_ts).bind(id);
-        }
-        q.execute(&mut **tx).await?;
-    }
+    insert_postings(tx, &postings).await?;
     Ok(counts)
 }
 
@@ -240,6 +248,7 @@ fn merge_newest_first<'a>(fresh: &[Row<'a>], old: impl Iterator<Item = Row<'a>>)
 /// A stored block's columns, owned.
 pub struct StoredBlock {
     pub id: i64,
+    pub min_ts: i64,
     pub max_ts: i64,
     pub rows: usize,
     pub ts: Vec<u8>,
@@ -251,11 +260,12 @@ pub struct StoredBlock {
 
 impl StoredBlock {
     pub const COLUMNS: &'static str =
-        "id, max_ts, n, ts_data, status_data, method_data, path_data, rest_data";
+        "id, min_ts, max_ts, n, ts_data, status_data, method_data, path_data, rest_data";
 
     pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(StoredBlock {
             id: r.try_get("id")?,
+            min_ts: r.try_get("min_ts")?,
             max_ts: r.try_get("max_ts")?,
             rows: r.try_get::<i64, _>("n")? as usize,
             ts: r.try_get("ts_data")?,
@@ -278,31 +288,73 @@ impl StoredBlock {
     }
 }
 
-/// The small blocks (fewer than [`block::SMALL`] requests) of the hours `first..=last`
-/// (epoch microseconds), one per domain and hour: one query for a whole batch.
+/// The newest small block (fewer than [`block::SMALL`] requests) of each wanted domain and
+/// day that has one. A batch from a tailed log spans seconds: one query over its days finds
+/// them all; a batch of old lines may span months: then one lookup per group.
 async fn small_blocks(
     tx: &mut Tx,
-    first: i64,
-    last: i64,
+    wanted: &[(i64, i64)],
 ) -> Result<HashMap<(i64, i64), StoredBlock>, sqlx::Error> {
-    let sql = format!(
-        "SELECT domain_id, hour, {} FROM access_log_blocks WHERE max_ts >= $1 AND max_ts < $2 \
-         AND n < $3 ORDER BY max_ts, id",
+    let mut small = HashMap::with_capacity(wanted.len());
+    let (Some(first), Some(last)) = (
+        wanted.iter().map(|w| w.1).min(),
+        wanted.iter().map(|w| w.1).max(),
+    ) else {
+        return Ok(small);
+    };
+    let by_id = format!(
+        "SELECT domain_id, day, {} FROM access_log_blocks WHERE id IN ",
         StoredBlock::COLUMNS
     );
-    let rows = sqlx::query(&sql)
+    let mut ids = Vec::new();
+    if last - first <= 2 * block::DAY_US {
+        let wanted: HashSet<(i64, i64)> = wanted.iter().copied().collect();
+        let found = sqlx::query(
+            "SELECT id, domain_id, day FROM access_log_blocks \
+             WHERE max_ts >= $1 AND max_ts < $2 AND n < $3 ORDER BY max_ts DESC, id DESC",
+        )
         .bind(first)
-        .bind(last.saturating_add(block::HOUR_US))
+        .bind(last + block::DAY_US)
         .bind(block::SMALL as i64)
         .fetch_all(&mut **tx)
         .await?;
-    let mut small = HashMap::with_capacity(rows.len());
-    for r in &rows {
-        // Ascending: the newest small block of a domain and hour wins.
-        small.insert(
-            (r.try_get("domain_id")?, r.try_get("hour")?),
-            StoredBlock::from_row(r)?,
-        );
+        let mut seen = HashSet::new();
+        for r in &found {
+            let key = (r.try_get("domain_id")?, r.try_get("day")?);
+            if wanted.contains(&key) && seen.insert(key) {
+                ids.push(r.try_get::<i64, _>("id")?);
+            }
+        }
+    } else {
+        for &(domain_id, day) in wanted {
+            let id = sqlx::query(
+                "SELECT id FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
+                 AND max_ts < $3 AND n < $4 ORDER BY max_ts DESC, id DESC LIMIT 1",
+            )
+            .bind(domain_id)
+            .bind(day)
+            .bind(day + block::DAY_US)
+            .bind(block::SMALL as i64)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(r) = id {
+                ids.push(r.try_get::<i64, _>(0)?);
+            }
+        }
+    }
+    for chunk in ids.chunks(256) {
+        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{by_id}({})", list.join(", "));
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            small.insert(
+                (r.try_get("domain_id")?, r.try_get("day")?),
+                StoredBlock::from_row(&r)?,
+            );
+        }
     }
     Ok(small)
 }
@@ -311,16 +363,16 @@ async fn small_blocks(
 pub async fn insert_block(
     tx: &mut Tx,
     domain_id: i64,
-    hour: i64,
+    day: i64,
     e: &Encoded,
 ) -> Result<i64, sqlx::Error> {
     let id: i64 = sqlx::query(
-        "INSERT INTO access_log_blocks (domain_id, hour, min_ts, max_ts, n, hist, ts_data, \
+        "INSERT INTO access_log_blocks (domain_id, day, min_ts, max_ts, n, hist, ts_data, \
          status_data, method_data, path_data, rest_data) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(domain_id)
-    .bind(hour)
+    .bind(day)
     .bind(e.min_ts)
     .bind(e.max_ts)
     .bind(e.rows as i64)
@@ -340,34 +392,50 @@ pub async fn insert_block(
 pub async fn insert_block_indexed(
     tx: &mut Tx,
     domain_id: i64,
-    hour: i64,
+    day: i64,
     e: &Encoded,
 ) -> Result<i64, sqlx::Error> {
-    let id = insert_block(tx, domain_id, hour, e).await?;
-    for chunk in e.statuses.chunks(STATUS_ROWS) {
-        let mut q = sqlx::query(postings_sql(chunk.len()));
-        for &s in chunk {
-            q = q.bind(s).bind(e.max_ts).bind(id);
-        }
-        q.execute(&mut **tx).await?;
-    }
+    let id = insert_block(tx, domain_id, day, e).await?;
+    let postings: Vec<[i64; 6]> = e
+        .statuses
+        .iter()
+        .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n])
+        .collect();
+    insert_postings(tx, &postings).await?;
     Ok(id)
 }
 
-/// Removes a block and what finds it by status (`statuses`: its distinct statuses).
+/// Stores `(status, domain_id, max_ts, min_ts, block_id, n)` postings.
+async fn insert_postings(tx: &mut Tx, postings: &[[i64; 6]]) -> Result<(), sqlx::Error> {
+    for chunk in postings.chunks(STATUS_ROWS) {
+        let mut q = sqlx::query(postings_sql(chunk.len()));
+        for p in chunk {
+            for &v in p {
+                q = q.bind(v);
+            }
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Removes a block and its status postings (`statuses`: its distinct statuses).
 pub async fn delete_block(
     tx: &mut Tx,
-    id: i64,
-    max_ts: i64,
+    (id, min_ts, max_ts): (i64, i64, i64),
     statuses: &[i64],
 ) -> Result<(), sqlx::Error> {
     for &s in statuses {
-        sqlx::query("DELETE FROM access_log_block_statuses WHERE status = $1 AND max_ts = $2 AND block_id = $3")
-            .bind(s)
-            .bind(max_ts)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM access_log_block_statuses \
+             WHERE status = $1 AND max_ts = $2 AND min_ts = $3 AND block_id = $4",
+        )
+        .bind(s)
+        .bind(max_ts)
+        .bind(min_ts)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
     sqlx::query("DELETE FROM access_log_blocks WHERE id = $1")
         .bind(id)
@@ -385,10 +453,13 @@ fn postings_sql(n: usize) -> &'static str {
         (0..=STATUS_ROWS)
             .map(|n| {
                 let values: Vec<String> = (0..n)
-                    .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                    .map(|i| {
+                        let p: Vec<String> = (1..=6).map(|c| format!("${}", 6 * i + c)).collect();
+                        format!("({})", p.join(", "))
+                    })
                     .collect();
                 format!(
-                    "INSERT INTO access_log_block_statuses (status, max_ts, block_id) VALUES {}",
+                    "INSERT INTO access_log_block_statuses (status, domain_id, max_ts, min_ts, block_id, n) VALUES {}",
                     values.join(", ")
                 )
             })
@@ -408,4 +479,78 @@ pub async fn counts(db: &Db) -> Result<(i64, i64), sqlx::Error> {
             .await?
             .get(0);
     Ok((rows, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::query::{self, Filter};
+
+    fn request(ts_us: i64, path: &str) -> Row<'_> {
+        Row {
+            ts_us,
+            method: "GET",
+            path,
+            status: 200,
+            latency_us: 1,
+            ip: "192.0.2.1",
+            size: 2,
+            protocol: "HTTP/1.1",
+            user_agent: "t",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_quiet_proxys_small_batches_fill_blocks_and_keep_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        // 2025-01-15T10:00:00Z; 300 batches of one or two requests each, some logged out of
+        // order (a slow request is written after quicker later ones).
+        let hour = 1_736_935_200_000_000;
+        let paths: Vec<String> = (0..500).map(|i| format!("/r/{i}")).collect();
+        let ts = |i: usize| {
+            hour + (i as i64) * 1_000_000 - if i.is_multiple_of(7) { 1_500_000 } else { 0 }
+        };
+        let mut i = 0;
+        while i < 500 {
+            let n = if i % 3 == 0 { 2 } else { 1 };
+            let rows: Vec<Row> = (i..(i + n).min(500))
+                .map(|k| request(ts(k), &paths[k]))
+                .collect();
+            let mut tx = db::begin_write(&db).await.unwrap();
+            write_rows(&mut tx, &rows, &vec![1; rows.len()])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            i += n;
+        }
+        let (blocks, rows): (i64, i64) = {
+            let r = sqlx::query(
+                "SELECT COUNT(*) AS b, CAST(SUM(n) AS BIGINT) AS r FROM access_log_blocks",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            (r.get("b"), r.get("r"))
+        };
+        assert_eq!(rows, 500);
+        assert!(blocks <= 4, "500 requests in {blocks} blocks");
+        sqlx::query("INSERT INTO access_log_domains (id, name) VALUES (1, 'a.example.com')")
+            .execute(&db)
+            .await
+            .unwrap();
+        let page = query::page(&db, &Filter::default(), 500, 0, 500)
+            .await
+            .unwrap();
+        let mut expected: Vec<usize> = (0..500).collect();
+        expected.sort_by_key(|&k| std::cmp::Reverse((ts(k), k)));
+        let got: Vec<&str> = page.rows.iter().map(|r| r.path.as_str()).collect();
+        let want: Vec<&str> = expected.iter().map(|&k| paths[k].as_str()).collect();
+        assert_eq!(
+            got, want,
+            "newest first; the later line first on equal times"
+        );
+    }
 }
