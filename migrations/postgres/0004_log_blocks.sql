@@ -28,6 +28,10 @@ CREATE TABLE access_log_block_statuses (
 CREATE INDEX access_log_block_statuses_domain
     ON access_log_block_statuses (status, domain_id, max_ts, min_ts, block_id, n);
 
+-- The longest time any block spans (never lowered): a time range's blocks end no later than
+-- `to` plus this, the bound of its index range.
+ALTER TABLE access_log_stats ADD COLUMN max_span BIGINT NOT NULL DEFAULT 0;
+
 DROP INDEX access_logs_ts;
 DROP INDEX access_logs_domain_ts;
 DROP INDEX access_logs_status_ts;

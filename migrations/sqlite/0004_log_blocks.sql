@@ -38,6 +38,10 @@ CREATE INDEX access_log_block_statuses_domain
 
 -- Rows stored one per request before blocks existed: converted into blocks at start-up,
 -- then dropped (src/logs/legacy.rs).
+-- The longest time any block spans (never lowered): a time range's blocks end no later than
+-- `to` plus this, the bound of its index range.
+ALTER TABLE access_log_stats ADD COLUMN max_span BIGINT NOT NULL DEFAULT 0;
+
 DROP INDEX access_logs_ts;
 DROP INDEX access_logs_domain_ts;
 DROP INDEX access_logs_status_ts;

@@ -188,6 +188,41 @@ pub fn decode_paths(data: &[u8], n: usize) -> Result<Vec<&str>, Corrupt> {
     (0..n).map(|_| r.str()).collect()
 }
 
+/// A block's path column, decoded row by row as far as it is read.
+pub struct PathCursor {
+    data: Vec<u8>,
+    rows: usize,
+    /// Byte offset of row `row`'s path.
+    at: usize,
+    row: usize,
+}
+
+impl PathCursor {
+    pub fn new(data: Vec<u8>, rows: usize) -> Self {
+        PathCursor {
+            data,
+            rows,
+            at: 0,
+            row: 0,
+        }
+    }
+
+    /// The path of row `i`; rows are read in order (`i` never goes back).
+    pub fn get(&mut self, i: usize) -> Result<&str, Corrupt> {
+        if i < self.row || i >= self.rows {
+            return Err(Corrupt("path row out of order"));
+        }
+        let mut r = Reader(&self.data[self.at..]);
+        while self.row < i {
+            r.str()?;
+            self.row += 1;
+        }
+        self.at = self.data.len() - r.0.len();
+        let mut peek = Reader(&self.data[self.at..]);
+        peek.str()
+    }
+}
+
 /// What only a shown row needs, for each of a block's `n` rows.
 pub struct Rest<'a> {
     pub latency_us: Vec<i64>,
@@ -274,6 +309,43 @@ impl<'a> Decoded<'a> {
             user_agent: self.rest.user_agent(i),
         })
     }
+}
+
+/// Row `i` of a block, decoding only what leads to it (a page shows a row or two of most of
+/// the blocks it draws from).
+pub fn row_at<'a>(c: &Columns<'a>, i: usize) -> Result<Row<'a>, Corrupt> {
+    if i >= c.rows {
+        return Err(Corrupt("row out of range"));
+    }
+    let n = c.rows;
+    let ts = decode_ts(c.ts, i + 1)?[i];
+    let mut r = Reader(c.status);
+    let status = r.nth_int(i)?;
+    let method = Reader(c.method).dict_at(n, i)?;
+    let mut r = Reader(c.path);
+    for _ in 0..i {
+        r.skip_str()?;
+    }
+    let path = r.str()?;
+    let mut r = Reader(c.rest);
+    let latency_us = r.nth_int(i)?;
+    r.skip_ints(n - i - 1)?;
+    let size = r.nth_int(i)?;
+    r.skip_ints(n - i - 1)?;
+    let ip = r.dict_at(n, i)?;
+    let protocol = r.dict_at(n, i)?;
+    let user_agent = r.dict_at(n, i)?;
+    Ok(Row {
+        ts_us: ts,
+        method,
+        path,
+        status,
+        latency_us,
+        ip,
+        size,
+        protocol,
+        user_agent,
+    })
 }
 
 /// Requests per (epoch second of the minute, class) counted in a block's `hist`; `day_us`
@@ -363,6 +435,49 @@ impl<'a> Reader<'a> {
         self.0 = rest;
         std::str::from_utf8(s).map_err(|_| Corrupt("invalid UTF-8"))
     }
+    fn skip_str(&mut self) -> Result<(), Corrupt> {
+        let len = self.u()? as usize;
+        if len > self.0.len() {
+            return Err(Corrupt("truncated string"));
+        }
+        self.0 = &self.0[len..];
+        Ok(())
+    }
+    fn skip_ints(&mut self, k: usize) -> Result<(), Corrupt> {
+        for _ in 0..k {
+            self.u()?;
+        }
+        Ok(())
+    }
+    /// Skips `i` integers and reads the next.
+    fn nth_int(&mut self, i: usize) -> Result<i64, Corrupt> {
+        self.skip_ints(i)?;
+        self.i()
+    }
+    /// Row `i`'s value of a dictionary column of `n` rows; leaves the reader after it.
+    fn dict_at(&mut self, n: usize, i: usize) -> Result<&'a str, Corrupt> {
+        let len = self.u()? as usize;
+        if len > n.max(1) {
+            return Err(Corrupt("dictionary larger than its rows"));
+        }
+        let mut values = Vec::with_capacity(len);
+        for _ in 0..len {
+            let k = self.u()? as usize;
+            if k > self.0.len() {
+                return Err(Corrupt("truncated string"));
+            }
+            let (v, rest) = self.0.split_at(k);
+            values.push(v);
+            self.0 = rest;
+        }
+        self.skip_ints(i)?;
+        let code = self.u()? as usize;
+        self.skip_ints(n - i - 1)?;
+        let v = values
+            .get(code)
+            .ok_or(Corrupt("dictionary code out of range"))?;
+        std::str::from_utf8(v).map_err(|_| Corrupt("invalid UTF-8"))
+    }
     fn dict(&mut self, n: usize) -> Result<(Vec<&'a str>, Vec<u32>), Corrupt> {
         let len = self.u()? as usize;
         if len > n.max(1) {
@@ -427,6 +542,9 @@ mod tests {
         };
         let d = Decoded::decode(&c).unwrap();
         assert_eq!(d.rows().collect::<Vec<_>>(), rows);
+        let one_by_one: Vec<_> = (0..4).map(|i| row_at(&c, i).unwrap()).collect();
+        assert_eq!(one_by_one, rows, "a row alone decodes the same");
+        assert!(row_at(&c, 4).is_err());
         let mut hist = decode_hist(&e.hist, day_of(base)).unwrap();
         hist.sort_unstable();
         let s = base / 1_000_000;

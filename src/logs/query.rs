@@ -7,13 +7,13 @@
 //! pages reach back [`WINDOW`] requests. Every filter value is bound or compared in Rust,
 //! never pasted into SQL.
 
-use std::{cmp::Ordering, collections::BinaryHeap};
+use std::collections::BinaryHeap;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use sqlx::{any::AnyRow, Row as _};
 
 use super::{
-    block::{self, Decoded, DAY_US},
+    block::{self, DAY_US},
     domains,
     store::StoredBlock,
 };
@@ -63,37 +63,60 @@ pub enum Flow {
     Stop,
 }
 
-/// A block being merged: its candidate rows (those passing domain, status and time), newest
-/// first, each with whether it also passes `method`, `q` and the status class.
+/// The merge order of a row: newest first, then the newer block, then first in its block.
+type Key = (i64, i64, std::cmp::Reverse<usize>);
+
+/// A block being merged. Timestamps and statuses are decoded when it is opened; paths only as
+/// far as rows are visited (most opened blocks contribute a few rows to a page).
+#[derive(Default)]
 struct Open {
     id: i64,
     domain_id: i64,
-    rows: Vec<(i64, u32, i64, bool)>,
-    paths: Vec<String>,
+    ts: Vec<i64>,
+    status: Vec<i64>,
+    /// Whether each method of the block's dictionary is the one asked for, and each row's.
+    methods: Option<(Vec<bool>, Vec<u32>)>,
+    paths: Option<block::PathCursor>,
+    /// The next candidate row (passing the status and time filters); `ts.len()` when done.
     next: usize,
 }
 
 impl Open {
-    fn key(&self) -> (i64, i64, std::cmp::Reverse<u32>) {
-        let (ts, pos, ..) = self.rows[self.next];
-        (ts, self.id, std::cmp::Reverse(pos))
+    fn key(&self) -> Key {
+        (self.ts[self.next], self.id, std::cmp::Reverse(self.next))
     }
-}
 
-impl PartialEq for Open {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
+    fn done(&self) -> bool {
+        self.next >= self.ts.len()
     }
-}
-impl Eq for Open {}
-impl PartialOrd for Open {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+
+    /// Whether row `i` passes the status and time filters.
+    fn candidate(&self, f: &Filter, i: usize) -> bool {
+        f.status.is_none_or(|x| x == self.status[i])
+            && f.from_us.is_none_or(|x| self.ts[i] >= x)
+            && f.to_us.is_none_or(|x| self.ts[i] <= x)
     }
-}
-impl Ord for Open {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+
+    /// Moves `next` to the first candidate at or after `from`.
+    fn seek(&mut self, f: &Filter, from: usize) {
+        let n = self.ts.len();
+        let mut i = from;
+        while i < n && !self.candidate(f, i) {
+            // Newest first: past `from`, nothing further can pass.
+            if f.from_us.is_some_and(|x| self.ts[i] < x) {
+                i = n;
+                break;
+            }
+            i += 1;
+        }
+        self.next = i;
+    }
+
+    /// Candidates from `next` on.
+    fn remaining(&self, f: &Filter) -> i64 {
+        (self.next..self.ts.len())
+            .filter(|&i| self.candidate(f, i))
+            .count() as i64
     }
 }
 
@@ -107,7 +130,10 @@ pub struct Scan {
     /// The filter's domain is not stored: nothing matches.
     none: bool,
     blocks: Blocks,
-    heap: BinaryHeap<Open>,
+    /// Open blocks by slot; the heap holds each one's next key and slot (small entries:
+    /// a block's data never moves while the heap reorders).
+    opens: Vec<Open>,
+    heap: BinaryHeap<(Key, usize)>,
 }
 
 impl Scan {
@@ -126,12 +152,18 @@ impl Scan {
             }
         }
         let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
+        // How long after `to` a block holding a request of the range may end.
+        let span: i64 = sqlx::query("SELECT max_span FROM access_log_stats WHERE id = 1")
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?;
         Ok(Scan {
-            blocks: Blocks::new(f, domain_id, paths || q.is_some()),
+            blocks: Blocks::new(f, domain_id, paths || q.is_some(), span.clamp(0, DAY_US)),
             f: f.clone(),
             q,
             paths,
             none,
+            opens: Vec::new(),
             heap: BinaryHeap::new(),
         })
     }
@@ -143,33 +175,56 @@ impl Scan {
         }
         // A stored block may hold a newer request than the newest open row: open it first.
         while let Some((max_ts, id)) = self.blocks.peek(tx).await? {
-            if self.heap.peek().is_some_and(|o| {
-                let (ts, bid, _) = o.key();
-                (ts, bid) > (max_ts, id)
-            }) {
+            if self
+                .heap
+                .peek()
+                .is_some_and(|((ts, bid, _), _)| (*ts, *bid) > (max_ts, id))
+            {
                 break;
             }
             let row = self.blocks.take().expect("peeked");
-            let open = open_block(&row, &self.f, self.q.as_deref(), self.paths)?;
-            if !open.rows.is_empty() {
-                self.heap.push(open);
+            let open = open_block(&row, &self.f, self.paths || self.q.is_some())?;
+            if !open.done() {
+                self.heap.push((open.key(), self.opens.len()));
+                self.opens.push(open);
             }
         }
-        let Some(mut top) = self.heap.pop() else {
+        let Some((_, slot)) = self.heap.pop() else {
             return Ok(None);
         };
-        let (ts_us, pos, status, matched) = top.rows[top.next];
+        let top = &mut self.opens[slot];
+        let i = top.next;
+        let status = top.status[i];
+        let path = match &mut top.paths {
+            Some(p) => Some(p.get(i)?),
+            None => None,
+        };
+        let matched = self.f.status_class.is_none_or(|c| status / 100 == c)
+            && top
+                .methods
+                .as_ref()
+                .is_none_or(|(ok, codes)| ok[codes[i] as usize])
+            && match (&self.q, path) {
+                (Some(q), Some(p)) => contains_ignore_ascii_case(p, q),
+                _ => true,
+            };
         let hit = Hit {
             block: top.id,
-            pos,
-            ts_us,
+            pos: i as u32,
+            ts_us: top.ts[i],
             domain_id: top.domain_id,
             status,
-            path: top.paths.get(top.next).cloned(),
+            path: match self.paths {
+                true => path.map(str::to_string),
+                false => None,
+            },
         };
-        top.next += 1;
-        if top.next < top.rows.len() {
-            self.heap.push(top);
+        top.seek(&self.f, i + 1);
+        if top.done() {
+            // Its data is not needed any more.
+            *top = Open::default();
+        } else {
+            self.heap.push((top.key(), slot));
         }
         Ok(Some((hit, matched)))
     }
@@ -184,14 +239,14 @@ impl Scan {
         let mut n: i64 = self
             .heap
             .iter()
-            .map(|o| (o.rows.len() - o.next) as i64)
+            .map(|(_, slot)| self.opens[*slot].remaining(&self.f))
             .sum();
         // Blocks fetched for opening but not opened yet.
-        for r in std::mem::take(&mut self.blocks.fetched) {
+        for (_, r) in std::mem::take(&mut self.blocks.fetched) {
             if n >= cap {
                 return Ok((n, false));
             }
-            n += open_block(&r, &self.f, None, false)?.rows.len() as i64;
+            n += open_block(&r, &self.f, false)?.remaining(&self.f);
         }
         if self.blocks.done {
             return Ok((n, true));
@@ -243,7 +298,7 @@ impl Scan {
         .bind(id)
         .fetch_one(&mut **tx)
         .await?;
-        Ok(open_block(&r, &self.f, None, false)?.rows.len() as i64)
+        Ok(open_block(&r, &self.f, false)?.remaining(&self.f))
     }
 }
 
@@ -263,58 +318,35 @@ pub async fn scan(
     Ok(true)
 }
 
-/// Decodes what the filters need of one block and keeps its candidate rows.
-fn open_block(r: &AnyRow, f: &Filter, q: Option<&str>, paths: bool) -> Result<Open, sqlx::Error> {
+/// Opens a block: decodes its timestamps and statuses (and method codes when asked), keeps
+/// its paths for decoding on demand, and finds its first candidate row.
+fn open_block(r: &AnyRow, f: &Filter, paths: bool) -> Result<Open, sqlx::Error> {
     let n = r.try_get::<i64, _>("n")? as usize;
     let ts = block::decode_ts(&r.try_get::<Vec<u8>, _>("ts_data")?, n)?;
     let status = block::decode_ints(&r.try_get::<Vec<u8>, _>("status_data")?, n)?;
-    let method_data: Option<Vec<u8>> = match f.method {
-        Some(_) => Some(r.try_get("method_data")?),
+    let methods = match &f.method {
         None => None,
+        Some(m) => {
+            let data: Vec<u8> = r.try_get("method_data")?;
+            let (dict, codes) = block::decode_dict(&data, n)?;
+            Some((dict.iter().map(|d| d == m).collect(), codes))
+        }
     };
-    let methods = method_data
-        .as_deref()
-        .map(|m| block::decode_dict(m, n))
-        .transpose()?;
-    let path_data: Option<Vec<u8>> = match q.is_some() || paths {
-        true => Some(r.try_get("path_data")?),
+    let paths = match paths {
+        true => Some(block::PathCursor::new(r.try_get("path_data")?, n)),
         false => None,
     };
-    let path_list = path_data
-        .as_deref()
-        .map(|p| block::decode_paths(p, n))
-        .transpose()?;
-    let mut rows = Vec::new();
-    let mut kept_paths = Vec::new();
-    for i in 0..n {
-        let (t, s) = (ts[i], status[i]);
-        if f.status.is_some_and(|x| x != s)
-            || f.from_us.is_some_and(|x| t < x)
-            || f.to_us.is_some_and(|x| t > x)
-        {
-            continue;
-        }
-        let matched = f.status_class.is_none_or(|c| s / 100 == c)
-            && match (&f.method, &methods) {
-                (Some(m), Some((dict, codes))) => dict[codes[i] as usize] == m,
-                _ => true,
-            }
-            && match (q, &path_list) {
-                (Some(q), Some(p)) => contains_ignore_ascii_case(p[i], q),
-                _ => true,
-            };
-        rows.push((t, i as u32, s, matched));
-        if paths {
-            kept_paths.push(path_list.as_ref().map_or("", |p| p[i]).to_string());
-        }
-    }
-    Ok(Open {
+    let mut open = Open {
         id: r.try_get("id")?,
         domain_id: r.try_get("domain_id")?,
-        rows,
-        paths: kept_paths,
+        ts,
+        status,
+        methods,
+        paths,
         next: 0,
-    })
+    };
+    open.seek(f, 0);
+    Ok(open)
 }
 
 /// `hay` contains `needle_lower` (ASCII lower case), ignoring ASCII case like SQL's LIKE.
@@ -332,13 +364,15 @@ struct Blocks {
     count_sql: String,
     binds: Vec<i64>,
     after: (i64, i64, i64),
-    fetched: std::collections::VecDeque<AnyRow>,
+    /// Fetched blocks not opened yet, with their `(max_ts, id)`.
+    fetched: std::collections::VecDeque<((i64, i64), AnyRow)>,
     page: i64,
     done: bool,
 }
 
 impl Blocks {
-    fn new(f: &Filter, domain_id: Option<i64>, paths: bool) -> Self {
+    /// `span`: the longest time a stored block spans.
+    fn new(f: &Filter, domain_id: Option<i64>, paths: bool, span: i64) -> Self {
         let mut cols =
             String::from("b.id, b.domain_id, b.min_ts, b.max_ts, b.n, b.ts_data, b.status_data");
         if f.method.is_some() {
@@ -369,10 +403,10 @@ impl Blocks {
             cond.push(format!("{t}.max_ts >= {}", bind(&mut binds, v)));
         }
         if let Some(v) = f.to_us {
-            // A block's rows span less than a day: blocks ending later cannot hold any.
+            // Blocks ending later than `to` plus the longest span cannot hold any.
             cond.push(format!(
-                "{t}.max_ts < {}",
-                bind(&mut binds, v.saturating_add(DAY_US))
+                "{t}.max_ts <= {}",
+                bind(&mut binds, v.saturating_add(span))
             ));
             cond.push(format!("{t}.min_ts <= {}", bind(&mut binds, v)));
         }
@@ -425,7 +459,7 @@ impl Blocks {
                 .fetch_all(&mut **tx)
                 .await?;
             self.done = (rows.len() as i64) < self.page;
-            self.page = (self.page * 2).min(128);
+            self.page = (self.page * 2).min(32);
             if let Some(last) = rows.last() {
                 self.after = (
                     last.try_get("max_ts")?,
@@ -433,16 +467,16 @@ impl Blocks {
                     last.try_get("id")?,
                 );
             }
-            self.fetched.extend(rows);
+            for r in rows {
+                self.fetched
+                    .push_back(((r.try_get("max_ts")?, r.try_get("id")?), r));
+            }
         }
-        match self.fetched.front() {
-            None => Ok(None),
-            Some(r) => Ok(Some((r.try_get("max_ts")?, r.try_get("id")?))),
-        }
+        Ok(self.fetched.front().map(|f| f.0))
     }
 
     fn take(&mut self) -> Option<AnyRow> {
-        self.fetched.pop_front()
+        self.fetched.pop_front().map(|f| f.1)
     }
 }
 
@@ -567,15 +601,13 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
         .map(StoredBlock::from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let names = domains::names(tx, &domain_ids).await?;
-    let mut decoded = HashMap::with_capacity(stored.len());
-    for b in &stored {
-        decoded.insert(b.id, Decoded::decode(&b.columns())?);
-    }
+    let by_id: HashMap<i64, &StoredBlock> = stored.iter().map(|b| (b.id, b)).collect();
     let mut out = Vec::with_capacity(hits.len());
     for h in hits {
-        let Some(r) = decoded.get(&h.block).and_then(|d| d.row(h.pos as usize)) else {
+        let Some(b) = by_id.get(&h.block) else {
             continue;
         };
+        let r = block::row_at(&b.columns(), h.pos as usize)?;
         out.push(Request {
             ts_us: r.ts_us,
             domain: names.get(&h.domain_id).cloned().unwrap_or_default(),
@@ -621,17 +653,17 @@ mod tests {
             method: Some("GET' OR 1=1".into()),
             ..Filter::default()
         };
-        let b = Blocks::new(&f, None, false);
+        let b = Blocks::new(&f, None, false, DAY_US);
         assert_eq!(
             b.sql,
             "SELECT b.id, b.domain_id, b.min_ts, b.max_ts, b.n, b.ts_data, b.status_data, \
              b.method_data FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = \
-             s.block_id WHERE s.status = $1 AND s.max_ts >= $2 AND s.max_ts < $3 AND s.min_ts \
+             s.block_id WHERE s.status = $1 AND s.max_ts >= $2 AND s.max_ts <= $3 AND s.min_ts \
              <= $4 AND (s.max_ts, s.min_ts, s.block_id) < ($5, $6, $7) ORDER BY s.max_ts DESC, \
              s.min_ts DESC, s.block_id DESC LIMIT $8"
         );
         assert_eq!(b.binds, [500, 10, 20 + DAY_US, 20]);
-        let ds = Blocks::new(&f, Some(7), false);
+        let ds = Blocks::new(&f, Some(7), false, DAY_US);
         assert!(
             ds.sql
                 .contains("WHERE s.status = $1 AND s.domain_id = $2 AND"),
@@ -642,7 +674,7 @@ mod tests {
             status: None,
             ..f.clone()
         };
-        let d = Blocks::new(&unfiltered_status, Some(7), true);
+        let d = Blocks::new(&unfiltered_status, Some(7), true, DAY_US);
         assert!(
             d.sql
                 .contains("FROM access_log_blocks b WHERE b.domain_id = $1 AND b.max_ts >= $2"),

@@ -228,6 +228,12 @@ pub async fn write_rows(
         }
     }
     insert_postings(tx, &postings).await?;
+    if let Some(span) = postings.iter().map(|p| p[2] - p[3]).max() {
+        sqlx::query("UPDATE access_log_stats SET max_span = $1 WHERE id = 1 AND max_span < $1")
+            .bind(span)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(counts)
 }
 
