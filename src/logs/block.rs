@@ -147,7 +147,7 @@ pub fn encode(rows: &[Row<'_>]) -> Encoded {
 /// A block's bytes that do not decode: the store was damaged or written by something else.
 #[derive(Debug, thiserror::Error)]
 #[error("a stored access-log block is damaged ({0})")]
-pub struct Corrupt(&'static str);
+pub struct Corrupt(pub &'static str);
 
 impl From<Corrupt> for sqlx::Error {
     fn from(e: Corrupt) -> Self {

@@ -13,7 +13,7 @@ use foldhash::HashMap;
 use sqlx::{any::AnyRow, Row as _};
 
 use super::{
-    block::{self, DAY_US},
+    block::{self, Decoded, DAY_US},
     domains,
     store::StoredBlock,
 };
@@ -267,16 +267,18 @@ impl Scan {
                 .bind(256i64)
                 .fetch_all(&mut **tx)
                 .await?;
+            let mut partial = Vec::new();
             for r in &rows {
                 let (min_ts, max_ts): (i64, i64) = (r.try_get("min_ts")?, r.try_get("max_ts")?);
                 let inside = self.f.from_us.is_none_or(|t| min_ts >= t)
                     && self.f.to_us.is_none_or(|t| max_ts <= t);
-                n += if inside {
-                    r.try_get::<i64, _>("n")?
+                if inside {
+                    n += r.try_get::<i64, _>("n")?;
                 } else {
-                    self.count_in_block(tx, r.try_get("id")?).await?
-                };
+                    partial.push(r.try_get::<i64, _>("id")?);
+                }
             }
+            n += self.count_in_blocks(tx, &partial).await?;
             match rows.last() {
                 Some(last) if rows.len() == 256 => {
                     after = (
@@ -290,15 +292,24 @@ impl Scan {
         }
     }
 
-    /// The requests of a block partly inside the time range that pass the filters.
-    async fn count_in_block(&self, tx: &mut Tx, id: i64) -> Result<i64, sqlx::Error> {
-        let r = sqlx::query(
-            "SELECT id, domain_id, n, ts_data, status_data FROM access_log_blocks WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(open_block(&r, &self.f, false)?.remaining(&self.f))
+    /// The requests of blocks partly inside the time range that pass the filters.
+    async fn count_in_blocks(&self, tx: &mut Tx, ids: &[i64]) -> Result<i64, sqlx::Error> {
+        let mut n = 0;
+        for chunk in ids.chunks(256) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, domain_id, n, ts_data, status_data FROM access_log_blocks WHERE id IN ({})",
+                list.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut **tx).await? {
+                n += open_block(&r, &self.f, false)?.remaining(&self.f);
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -602,12 +613,28 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let names = domains::names(tx, &domain_ids).await?;
     let by_id: HashMap<i64, &StoredBlock> = stored.iter().map(|b| (b.id, b)).collect();
+    // A block that shows many rows is decoded once; one that shows a few, row by row.
+    let mut shown: HashMap<i64, usize> = HashMap::default();
+    for h in hits {
+        *shown.entry(h.block).or_default() += 1;
+    }
+    let mut whole = HashMap::default();
+    for (id, b) in &by_id {
+        if shown.get(id).is_some_and(|&k| k >= 8) {
+            whole.insert(*id, Decoded::decode(&b.columns())?);
+        }
+    }
     let mut out = Vec::with_capacity(hits.len());
     for h in hits {
         let Some(b) = by_id.get(&h.block) else {
             continue;
         };
-        let r = block::row_at(&b.columns(), h.pos as usize)?;
+        let r = match whole.get(&h.block) {
+            Some(d) => d
+                .row(h.pos as usize)
+                .ok_or(block::Corrupt("row out of range"))?,
+            None => block::row_at(&b.columns(), h.pos as usize)?,
+        };
         out.push(Request {
             ts_us: r.ts_us,
             domain: names.get(&h.domain_id).cloned().unwrap_or_default(),
