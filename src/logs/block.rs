@@ -13,6 +13,8 @@ pub const BLOCK_ROWS: usize = 1024;
 /// domain and day (rewritten as one), so a quiet proxy's many small batches do not leave a
 /// block per request.
 pub const SMALL: usize = 128;
+/// Small blocks are merged only while they span less than this.
+pub const MERGE_SPAN_US: i64 = 3_600_000_000;
 /// Every request of a block lies within one UTC day: `max_ts - min_ts < DAY_US`. (Blocks
 /// of a sparse domain hold a day, not an hour, of its requests: fewer blocks to read.)
 pub const DAY_US: i64 = 86_400_000_000;

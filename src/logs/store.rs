@@ -194,8 +194,13 @@ pub async fn write_rows(
             hours,
         });
         let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();
+        // Merged blocks stay within an hour: a time range's index range reaches as far past
+        // its end as the longest block spans.
+        let (newest, oldest) = (fresh[0].ts_us, fresh[fresh.len() - 1].ts_us);
         let old = match fresh.len() < block::SMALL {
-            true => small.remove(&(domain_id, day)),
+            true => small
+                .remove(&(domain_id, day))
+                .filter(|b| newest.max(b.max_ts) - oldest.min(b.min_ts) < block::MERGE_SPAN_US),
             false => None,
         };
         match old {
