@@ -103,6 +103,14 @@ pub async fn begin_read(db: &Db) -> Result<Tx, sqlx::Error> {
     }
 }
 
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` list of `n` bound values.
+pub fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Whether the pool is SQLite (some statements differ from PostgreSQL's).
 pub fn is_sqlite(db: &Db) -> bool {
     db.connect_options().database_url.scheme() == "sqlite"

@@ -18,6 +18,7 @@ use crate::{
     logs::{
         block, domains,
         query::{self, Filter, Flow},
+        store,
     },
     timestamps,
 };
@@ -153,21 +154,23 @@ async fn minute_counts(
     let from_us = start * 1_000_000;
     let to_us = end * 1_000_000 + 999_999;
     let mut sql = String::from(
-        "SELECT domain_id, day, hist FROM access_log_blocks WHERE max_ts >= $1 AND max_ts < $2 AND min_ts <= $3",
+        "SELECT domain_id, day, hist FROM access_log_blocks WHERE max_ts >= $1 AND max_ts <= $2 AND min_ts <= $3",
     );
     if domain.is_some() {
         sql += " AND domain_id = (SELECT id FROM access_log_domains WHERE name = $4)";
     }
+    let mut conn = db.acquire().await?;
+    let span = store::max_span(&mut conn).await?;
     let mut q = sqlx::query(&sql)
         .bind(from_us)
-        .bind(to_us + block::DAY_US)
+        .bind(to_us + span)
         .bind(to_us);
     if let Some(d) = domain {
         q = q.bind(d);
     }
     let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
     let mut by_domain: HashMap<i64, i64> = HashMap::new();
-    for r in q.fetch_all(db).await? {
+    for r in q.fetch_all(&mut *conn).await? {
         let hist: Vec<u8> = r.try_get("hist")?;
         for (minute, c, n) in block::decode_hist(&hist, r.try_get("day")?)? {
             if (start..=end).contains(&minute) {

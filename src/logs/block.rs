@@ -178,6 +178,17 @@ pub fn decode_ints(data: &[u8], n: usize) -> Result<Vec<i64>, Corrupt> {
     (0..n).map(|_| r.i()).collect()
 }
 
+/// The distinct statuses of a status column of `n` rows, ascending.
+pub fn decode_statuses(data: &[u8], n: usize) -> Result<Vec<i64>, Corrupt> {
+    Ok(distinct(decode_ints(data, n)?))
+}
+
+fn distinct(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 /// A dictionary column: the distinct values and each row's index into them.
 pub fn decode_dict(data: &[u8], n: usize) -> Result<(Vec<&str>, Vec<u32>), Corrupt> {
     let mut r = Reader(data);
@@ -289,10 +300,7 @@ impl<'a> Decoded<'a> {
     }
     /// The distinct statuses, ascending.
     pub fn statuses(&self) -> Vec<i64> {
-        let mut s = self.status.clone();
-        s.sort_unstable();
-        s.dedup();
-        s
+        distinct(self.status.clone())
     }
     pub fn rows(&self) -> impl Iterator<Item = Row<'a>> + '_ {
         (0..self.ts.len()).filter_map(|i| self.row(i))

@@ -73,10 +73,9 @@ pub async fn names(
 ) -> Result<HashMap<i64, String>, sqlx::Error> {
     let mut names = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT id, name FROM access_log_domains WHERE id IN ({})",
-            list.join(", ")
+            crate::db::placeholders(chunk.len())
         );
         let mut q = sqlx::query(&sql);
         for id in chunk {

@@ -15,7 +15,7 @@ use sqlx::{any::AnyRow, Row as _};
 use super::{
     block::{self, Decoded, DAY_US},
     domains,
-    store::StoredBlock,
+    store::{self, StoredBlock},
 };
 use crate::db::{self, Db, Tx};
 
@@ -153,12 +153,12 @@ impl Scan {
         }
         let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
         // How long after `to` a block holding a request of the range may end.
-        let span: i64 = sqlx::query("SELECT max_span FROM access_log_stats WHERE id = 1")
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get(0)?;
+        let span = match f.to_us {
+            Some(_) => store::max_span(tx).await?,
+            None => DAY_US,
+        };
         Ok(Scan {
-            blocks: Blocks::new(f, domain_id, paths || q.is_some(), span.clamp(0, DAY_US)),
+            blocks: Blocks::new(f, domain_id, paths || q.is_some(), span),
             f: f.clone(),
             q,
             paths,
@@ -295,19 +295,9 @@ impl Scan {
     /// The requests of blocks partly inside the time range that pass the filters.
     async fn count_in_blocks(&self, tx: &mut Tx, ids: &[i64]) -> Result<i64, sqlx::Error> {
         let mut n = 0;
-        for chunk in ids.chunks(256) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT id, domain_id, n, ts_data, status_data FROM access_log_blocks WHERE id IN ({})",
-                list.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut **tx).await? {
-                n += open_block(&r, &self.f, false)?.remaining(&self.f);
-            }
+        let columns = "id, domain_id, n, ts_data, status_data";
+        for r in store::blocks_by_id(tx, columns, ids).await? {
+            n += open_block(&r, &self.f, false)?.remaining(&self.f);
         }
         Ok(n)
     }
@@ -590,23 +580,7 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
     let mut domain_ids: Vec<i64> = hits.iter().map(|h| h.domain_id).collect();
     domain_ids.sort_unstable();
     domain_ids.dedup();
-    let list = |n: usize| {
-        (1..=n)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let sql = format!(
-        "SELECT {} FROM access_log_blocks WHERE id IN ({})",
-        StoredBlock::COLUMNS,
-        list(ids.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for id in &ids {
-        q = q.bind(*id);
-    }
-    let stored = q
-        .fetch_all(&mut **tx)
+    let stored = store::blocks_by_id(tx, StoredBlock::COLUMNS, &ids)
         .await?
         .iter()
         .map(StoredBlock::from_row)

@@ -118,9 +118,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
 /// returns its size.
 async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<u64, sqlx::Error> {
     let n = b.try_get::<i64, _>("n")?;
-    let mut statuses = block::decode_ints(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
-    statuses.sort_unstable();
-    statuses.dedup();
+    let statuses = block::decode_statuses(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
     let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
     store::delete_block(tx, key, &statuses).await?;
     Ok(n as u64)

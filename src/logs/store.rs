@@ -210,11 +210,7 @@ pub async fn write_rows(
                 for chunk in fresh.chunks(BLOCK_ROWS).rev() {
                     let e = block::encode(chunk);
                     let id = insert_block(tx, domain_id, day, &e).await?;
-                    postings.extend(
-                        e.statuses
-                            .iter()
-                            .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n]),
-                    );
+                    postings.extend(postings_of(&e, domain_id, id));
                 }
             }
             Some(old) => {
@@ -224,11 +220,7 @@ pub async fn write_rows(
                 delete_block(tx, key, &decoded.statuses()).await?;
                 let e = block::encode(&merged);
                 let id = insert_block(tx, domain_id, day, &e).await?;
-                postings.extend(
-                    e.statuses
-                        .iter()
-                        .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n]),
-                );
+                postings.extend(postings_of(&e, domain_id, id));
             }
         }
     }
@@ -313,10 +305,6 @@ async fn small_blocks(
     ) else {
         return Ok(small);
     };
-    let by_id = format!(
-        "SELECT domain_id, day, {} FROM access_log_blocks WHERE id IN ",
-        StoredBlock::COLUMNS
-    );
     let mut ids = Vec::new();
     if last - first <= 2 * block::DAY_US {
         let wanted: HashSet<(i64, i64)> = wanted.iter().copied().collect();
@@ -353,21 +341,45 @@ async fn small_blocks(
             }
         }
     }
+    let columns = format!("domain_id, day, {}", StoredBlock::COLUMNS);
+    for r in blocks_by_id(tx, &columns, &ids).await? {
+        small.insert(
+            (r.try_get("domain_id")?, r.try_get("day")?),
+            StoredBlock::from_row(&r)?,
+        );
+    }
+    Ok(small)
+}
+
+/// `columns` of the blocks `ids`, a query per 256 ids (in no particular order).
+pub async fn blocks_by_id(
+    tx: &mut Tx,
+    columns: &str,
+    ids: &[i64],
+) -> Result<Vec<AnyRow>, sqlx::Error> {
+    let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(256) {
-        let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("{by_id}({})", list.join(", "));
+        let sql = format!(
+            "SELECT {columns} FROM access_log_blocks WHERE id IN ({})",
+            db::placeholders(chunk.len())
+        );
         let mut q = sqlx::query(&sql);
         for id in chunk {
             q = q.bind(*id);
         }
-        for r in q.fetch_all(&mut **tx).await? {
-            small.insert(
-                (r.try_get("domain_id")?, r.try_get("day")?),
-                StoredBlock::from_row(&r)?,
-            );
-        }
+        rows.extend(q.fetch_all(&mut **tx).await?);
     }
-    Ok(small)
+    Ok(rows)
+}
+
+/// The longest time a stored block spans (at most a day): blocks holding requests up to `t`
+/// end no later than `t` plus this.
+pub async fn max_span(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+    let span: i64 = sqlx::query("SELECT max_span FROM access_log_stats WHERE id = 1")
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?;
+    Ok(span.clamp(0, block::DAY_US))
 }
 
 /// Stores one encoded block (its status postings are the caller's); returns its id.
@@ -407,13 +419,16 @@ pub async fn insert_block_indexed(
     e: &Encoded,
 ) -> Result<i64, sqlx::Error> {
     let id = insert_block(tx, domain_id, day, e).await?;
-    let postings: Vec<[i64; 6]> = e
-        .statuses
-        .iter()
-        .map(|&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n])
-        .collect();
+    let postings: Vec<[i64; 6]> = postings_of(e, domain_id, id).collect();
     insert_postings(tx, &postings).await?;
     Ok(id)
+}
+
+/// A stored block's status postings: `(status, domain_id, max_ts, min_ts, block_id, n)`.
+fn postings_of(e: &Encoded, domain_id: i64, id: i64) -> impl Iterator<Item = [i64; 6]> + '_ {
+    e.statuses
+        .iter()
+        .map(move |&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n])
 }
 
 /// Stores `(status, domain_id, max_ts, min_ts, block_id, n)` postings.
