@@ -64,6 +64,11 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
                     conn.execute("PRAGMA cache_size = -65536").await?;
                     // Checkpoints (each with an fsync) every 40 MiB of WAL, not every 4 MiB.
                     conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
+                    // Reads map the file instead of copying each page into a cache of their
+                    // own: a query over a big access log reads hundreds of pages it never read
+                    // before (measured: the one-hour log query at 10M requests took ~half its
+                    // time in pread, page copies and growing the page cache).
+                    conn.execute("PRAGMA mmap_size = 1073741824").await?;
                 }
                 Ok(())
             })

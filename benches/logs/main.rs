@@ -37,7 +37,11 @@ async fn run(full: bool, cpu: Option<usize>) {
     } else {
         (3_000, 30_000, 2)
     };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-logs");
+    // The smoke run has its own directory: it never removes a kept benchmark's stores.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(match full {
+        true => "bench-logs",
+        false => "bench-logs-smoke",
+    });
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     println!(

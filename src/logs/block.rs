@@ -159,23 +159,77 @@ impl From<Corrupt> for sqlx::Error {
 
 /// The timestamps of a block's `n` rows, newest first.
 pub fn decode_ts(data: &[u8], n: usize) -> Result<Vec<i64>, Corrupt> {
-    let mut r = Reader(data);
-    let mut out = Vec::with_capacity(n);
-    if n > 0 {
-        let mut t = r.i()?;
-        out.push(t);
-        for _ in 1..n {
-            t -= r.u()? as i64;
-            out.push(t);
-        }
-    }
-    Ok(out)
+    IntCursor::timestamps(data, n).all()
 }
 
 /// A column of `n` integers (statuses).
 pub fn decode_ints(data: &[u8], n: usize) -> Result<Vec<i64>, Corrupt> {
-    let mut r = Reader(data);
-    (0..n).map(|_| r.i()).collect()
+    IntCursor::ints(data, n).all()
+}
+
+/// An integer column of a block (timestamps or statuses), decoded as far as it is read: a
+/// query opening a block often needs its first rows only.
+#[derive(Default)]
+pub struct IntCursor<D> {
+    data: D,
+    rows: usize,
+    /// Timestamps are stored as the first value then differences to the previous (older) row.
+    deltas: bool,
+    /// Byte offset of the first row not decoded yet.
+    at: usize,
+    values: Vec<i64>,
+}
+
+impl<D: AsRef<[u8]>> IntCursor<D> {
+    /// A timestamp column of `rows` rows.
+    pub fn timestamps(data: D, rows: usize) -> Self {
+        Self::new(data, rows, true)
+    }
+
+    /// A column of `rows` plain integers.
+    pub fn ints(data: D, rows: usize) -> Self {
+        Self::new(data, rows, false)
+    }
+
+    fn new(data: D, rows: usize, deltas: bool) -> Self {
+        IntCursor {
+            data,
+            rows,
+            deltas,
+            at: 0,
+            values: Vec::new(),
+        }
+    }
+
+    /// Row `i`'s value (0 is the newest), decoding the rows up to it.
+    pub fn get(&mut self, i: usize) -> Result<i64, Corrupt> {
+        if let Some(&v) = self.values.get(i) {
+            return Ok(v);
+        }
+        if i >= self.rows {
+            return Err(Corrupt("row out of range"));
+        }
+        let data = self.data.as_ref();
+        let mut r = Reader(&data[self.at..]);
+        self.values.reserve(i + 1 - self.values.len());
+        while self.values.len() <= i {
+            let v = match (self.deltas, self.values.last()) {
+                (true, Some(&newer)) => newer.wrapping_sub(r.u()? as i64),
+                _ => r.i()?,
+            };
+            self.values.push(v);
+        }
+        self.at = data.len() - r.0.len();
+        Ok(self.values[i])
+    }
+
+    /// Every row's value.
+    pub fn all(mut self) -> Result<Vec<i64>, Corrupt> {
+        if self.rows > 0 {
+            self.get(self.rows - 1)?;
+        }
+        Ok(self.values)
+    }
 }
 
 /// The distinct statuses of a status column of `n` rows, ascending.
@@ -328,7 +382,7 @@ pub fn row_at<'a>(c: &Columns<'a>, i: usize) -> Result<Row<'a>, Corrupt> {
         return Err(Corrupt("row out of range"));
     }
     let n = c.rows;
-    let ts = decode_ts(c.ts, i + 1)?[i];
+    let ts = IntCursor::timestamps(c.ts, c.rows).get(i)?;
     let mut r = Reader(c.status);
     let status = r.nth_int(i)?;
     let method = Reader(c.method).dict_at(n, i)?;
