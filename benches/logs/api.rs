@@ -8,11 +8,12 @@ use reqwest::Client;
 use crate::gen::{host, HOSTS};
 
 /// The kinds of query measured: filters alone and combined, first and deep pages.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "newest page",
     "domain",
     "domain + status",
     "status=500",
+    "status=5xx",
     "method=DELETE",
     "1-hour from/to",
     "q=/login",
@@ -28,14 +29,15 @@ fn query(kind: usize, r: &mut StdRng, end: f64, span: f64) -> String {
         1 => format!("domain={d}"),
         2 => format!("domain={d}&status=404"),
         3 => "status=500".into(),
-        4 => "method=DELETE".into(),
-        5 => {
+        4 => "status=5xx".into(),
+        5 => "method=DELETE".into(),
+        6 => {
             let from = end - r.gen::<f64>() * (span - 3600.0) - 3600.0;
             format!("from={}&to={}", iso(from), iso(from + 3600.0))
         }
-        6 => "q=/login".into(),
-        7 => format!("domain={d}&method=POST&q=orders"),
-        8 => "page=100".into(),
+        7 => "q=/login".into(),
+        8 => format!("domain={d}&method=POST&q=orders"),
+        9 => "page=100".into(),
         _ => format!("domain={d}&page=20&limit=500"),
     }
 }

@@ -2,10 +2,10 @@
 //!
 //! `domain`, `status` (a code), `from` and `to` pick blocks through their indexes, newest
 //! block first; the blocks' rows are merged newest first (blocks of different domains overlap
-//! in time). `method`, `q` and a status class are applied to the [`WINDOW`] newest requests
-//! that pass the other filters; totals are counted within the same window (exact below it);
-//! pages reach back [`WINDOW`] requests. Every filter value is bound or compared in Rust,
-//! never pasted into SQL.
+//! in time). A status class is the codes of that class the store holds, one scan each, merged.
+//! `method` and `q` are applied to the [`WINDOW`] newest requests that pass the other filters;
+//! totals are counted within the same window (exact below it); pages reach back [`WINDOW`]
+//! requests. Every filter value is bound or compared in Rust, never pasted into SQL.
 
 use std::collections::BinaryHeap;
 
@@ -557,7 +557,7 @@ pub async fn page(
     stored: i64,
 ) -> Result<Page, sqlx::Error> {
     let mut tx = db::begin_read(db).await?;
-    let mut scan = Scan::new(&mut tx, f, false).await?;
+    let mut scan = Merged::new(&mut tx, f).await?;
     let (mut seen, mut matched) = (0i64, 0i64);
     let mut hits = Vec::new();
     while seen < WINDOW && matched < offset + limit {
@@ -581,7 +581,7 @@ pub async fn page(
             exact: true,
         });
     }
-    let all = if f.method.is_some() || f.q.is_some() || f.status_class.is_some() {
+    let all = if f.method.is_some() || f.q.is_some() {
         // What matches is known only by looking: count within the window.
         while seen < WINDOW {
             let Some((_, is_match)) = scan.next(&mut tx).await? else {
@@ -609,6 +609,102 @@ pub async fn page(
         total: matched.min(WINDOW),
         exact,
     })
+}
+
+/// What [`page`] reads: one [`Scan`], or for a status class one per code of the class the
+/// store holds, merged newest first (a request has one code: none is met twice).
+struct Merged {
+    scans: Vec<Scan>,
+    /// Each scan's next request, read ahead; `None` once it has no more.
+    heads: Vec<Option<(Hit, bool)>>,
+}
+
+impl Merged {
+    async fn new(tx: &mut Tx, f: &Filter) -> Result<Merged, sqlx::Error> {
+        let mut scans = Vec::new();
+        match f.status_class {
+            Some(class) if f.status.is_none() => {
+                for code in codes_of_class(tx, class).await? {
+                    let one = Filter {
+                        status: Some(code),
+                        status_class: None,
+                        ..f.clone()
+                    };
+                    scans.push(Scan::new(tx, &one, false).await?);
+                }
+            }
+            _ => scans.push(Scan::new(tx, f, false).await?),
+        }
+        let mut heads = Vec::with_capacity(scans.len());
+        if scans.len() > 1 {
+            for s in &mut scans {
+                heads.push(s.next(tx).await?);
+            }
+        }
+        Ok(Merged { scans, heads })
+    }
+
+    async fn next(&mut self, tx: &mut Tx) -> Result<Option<(Hit, bool)>, sqlx::Error> {
+        if let [one] = &mut self.scans[..] {
+            return one.next(tx).await;
+        }
+        let newest = self
+            .heads
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| h.as_ref().map(|(h, _)| (key_of(h), i)))
+            .max();
+        let Some((_, i)) = newest else {
+            return Ok(None);
+        };
+        let next = self.scans[i].next(tx).await?;
+        Ok(std::mem::replace(&mut self.heads[i], next))
+    }
+
+    /// [`Scan::count_rest`] over all scans.
+    async fn count_rest(&mut self, tx: &mut Tx, cap: i64) -> Result<(i64, bool), sqlx::Error> {
+        let mut n = self.heads.iter().flatten().count() as i64;
+        for s in &mut self.scans {
+            if n >= cap {
+                return Ok((n, false));
+            }
+            let (k, all) = s.count_rest(tx, cap - n).await?;
+            n += k;
+            if !all {
+                return Ok((n, false));
+            }
+        }
+        Ok((n, true))
+    }
+}
+
+/// A hit's place in the merge order (the order of [`Key`]).
+fn key_of(h: &Hit) -> Key {
+    (h.ts_us, h.block, std::cmp::Reverse(h.pos as usize))
+}
+
+/// The status codes of class `class` (5 for 500–599) found in the store, ascending: one index
+/// seek each.
+async fn codes_of_class(tx: &mut Tx, class: i64) -> Result<Vec<i64>, sqlx::Error> {
+    let (mut after, end) = (class * 100 - 1, class * 100 + 100);
+    let mut codes = Vec::new();
+    loop {
+        let code: Option<i64> = sqlx::query(
+            "SELECT MIN(status) FROM access_log_block_statuses WHERE status > $1 AND status < $2",
+        )
+        .bind(after)
+        .bind(end)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+        match code {
+            Some(c) => {
+                codes.push(c);
+                after = c;
+            }
+            None => return Ok(codes),
+        }
+    }
 }
 
 /// The full requests behind `hits`, in the same order.
@@ -744,11 +840,11 @@ mod tests {
         let stored = all.len() as i64;
         for round in 0..300 {
             let from = start + r.gen_range(0..2 * DAY_US);
-            let f = Filter {
+            let mut f = Filter {
                 domain: r
                     .gen_bool(0.4)
                     .then(|| ["a", "b", "c", "d"][r.gen_range(0..4)].to_string() + ".example.com"),
-                status: r.gen_bool(0.4).then(|| statuses[r.gen_range(0..6)]),
+                status: None,
                 status_class: None,
                 from_us: r.gen_bool(0.6).then_some(from),
                 to_us: r.gen_bool(0.6).then(|| from + r.gen_range(0..DAY_US / 2)),
@@ -758,6 +854,11 @@ mod tests {
                 q: r.gen_bool(0.1)
                     .then(|| format!("/p/{}", r.gen_range(0..20))),
             };
+            match r.gen_range(0..5) {
+                0 | 1 => f.status = Some(statuses[r.gen_range(0..6)]),
+                2 => f.status_class = Some(r.gen_range(2..=5)),
+                _ => {}
+            }
             let (limit, offset) = (r.gen_range(1..60), r.gen_range(0..200));
             let domain_id = f.domain.as_deref().map(|d| match d {
                 "a.example.com" => 1,
@@ -772,6 +873,7 @@ mod tests {
                 .filter(|(row, d)| {
                     domain_id.is_none_or(|x| x == *d)
                         && f.status.is_none_or(|s| s == row.status)
+                        && f.status_class.is_none_or(|c| c == row.status / 100)
                         && f.from_us.is_none_or(|t| row.ts_us >= t)
                         && f.to_us.is_none_or(|t| row.ts_us <= t)
                 })

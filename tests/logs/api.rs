@@ -189,7 +189,11 @@ async fn totals_past_the_window_are_lower_bounds_and_say_so() {
                     "small.example.com"
                 },
                 "GET",
-                200,
+                match i {
+                    0..12 => 503,
+                    12..20 => 502,
+                    _ => 200,
+                },
                 base + i as f64 / 10.0,
             )
         })
@@ -211,6 +215,21 @@ async fn totals_past_the_window_are_lower_bounds_and_say_so() {
         (small["total"].as_i64(), small["totalExact"].as_bool()),
         (Some(30), Some(true))
     );
+    // The oldest requests failed: a status class finds them past the 10,000 newest, exactly.
+    let errors = logs(&api, "status=5xx&limit=500").await;
+    assert_eq!(
+        (errors["total"].as_i64(), errors["totalExact"].as_bool()),
+        (Some(20), Some(true))
+    );
+    let want: Vec<String> = (0..20).rev().map(|i| format!("/req/{i}")).collect();
+    assert_eq!(paths(&errors), want);
+    assert_eq!(errors["logs"][0]["status"], 502);
+    let ok = logs(&api, "status=2xx").await;
+    assert_eq!(
+        (ok["total"].as_i64(), ok["totalExact"].as_bool()),
+        (Some(10_000), Some(false))
+    );
+    assert_eq!(logs(&api, "status=4xx").await["total"], 0);
     let deepest = logs(&api, "domain=big.example.com&page=20&limit=500").await;
     assert_eq!(
         deepest["logs"][499]["path"], "/req/20",
