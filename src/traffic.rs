@@ -43,6 +43,36 @@ pub async fn record<'a>(
     upsert(conn, "traffic_hours", "hour, domain, class", hours).await
 }
 
+/// Takes `(hour, domain, class, requests)` counts (each key once) off the hour rollups: the
+/// requests were pruned. A rollup that reaches zero goes.
+pub async fn subtract<'a>(
+    conn: &mut AnyConnection,
+    hours: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    for (hour, domain, class, n) in hours {
+        sqlx::query(
+            "UPDATE traffic_hours SET requests = requests - $1 \
+             WHERE hour = $2 AND domain = $3 AND class = $4",
+        )
+        .bind(n)
+        .bind(hour)
+        .bind(domain)
+        .bind(class)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "DELETE FROM traffic_hours \
+             WHERE hour = $1 AND domain = $2 AND class = $3 AND requests <= 0",
+        )
+        .bind(hour)
+        .bind(domain)
+        .bind(class)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Rows per upsert statement: a few fixed sizes, so each is prepared once per connection.
 const CHUNKS: [usize; 4] = [256, 32, 4, 1];
 

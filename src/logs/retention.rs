@@ -1,7 +1,7 @@
 //! Pruning the oldest rows: older than the retention period, or beyond the row budget.
 //! Small batches, each its own short transaction, so readers and the tailer never wait long.
 
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 use tokio::sync::watch;
 
@@ -9,6 +9,7 @@ use sqlx::{any::AnyRow, Row as _};
 
 use super::{
     block::{self, Decoded},
+    domains,
     store::{self, StoredBlock},
 };
 use crate::db::{self, Db, Tx};
@@ -88,21 +89,29 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             break;
         }
         let sql = format!(
-            "SELECT domain_id, day, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
+            "SELECT domain_id, day, hist, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
             StoredBlock::COLUMNS
         );
         let Some(oldest) = sqlx::query(&sql).fetch_optional(&mut *tx).await? else {
             break;
         };
         let b = StoredBlock::from_row(&oldest)?;
+        let (domain_id, day): (i64, i64) = (oldest.try_get("domain_id")?, oldest.try_get("day")?);
         let n = if b.rows as i64 <= excess {
+            let hist = block::decode_hist(&oldest.try_get::<Vec<u8>, _>("hist")?, day)?;
+            unroll(&mut tx, domain_id, hist.into_iter()).await?;
             drop_block(&mut tx, &oldest).await?
         } else {
             // Keep the block's newest requests (they come first).
             let decoded = Decoded::decode(&b.columns())?;
-            let kept: Vec<_> = decoded.rows().take(b.rows - excess as usize).collect();
+            let keep = b.rows - excess as usize;
+            let gone = decoded
+                .rows()
+                .skip(keep)
+                .map(|r| (r.ts_us.div_euclid(1_000_000), block::class(r.status), 1));
+            unroll(&mut tx, domain_id, gone).await?;
+            let kept: Vec<_> = decoded.rows().take(keep).collect();
             store::delete_block(&mut tx, (b.id, b.min_ts, b.max_ts), &decoded.statuses()).await?;
-            let (domain_id, day) = (oldest.try_get("domain_id")?, oldest.try_get("day")?);
             store::insert_block_indexed(&mut tx, domain_id, day, &block::encode(&kept)).await?;
             excess as u64
         };
@@ -122,6 +131,29 @@ async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<u64, sqlx::Error> {
     let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
     store::delete_block(tx, key, &statuses).await?;
     Ok(n as u64)
+}
+
+/// Takes requests pruned for the row budget off the hour rollups, so the traffic chart counts
+/// what is stored. `gone`: `(epoch second, class, requests)`.
+async fn unroll(
+    tx: &mut Tx,
+    domain_id: i64,
+    gone: impl Iterator<Item = (i64, u8, u64)>,
+) -> Result<(), sqlx::Error> {
+    let mut hours: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    for (t, class, n) in gone {
+        *hours
+            .entry((t - t.rem_euclid(3600), i64::from(class)))
+            .or_default() += n as i64;
+    }
+    let names = domains::names(tx, &[domain_id]).await?;
+    let Some(domain) = names.get(&domain_id) else {
+        return Ok(());
+    };
+    let counts = hours
+        .into_iter()
+        .map(|((h, c), n)| (h, domain.as_str(), c, n));
+    crate::traffic::subtract(tx, counts).await
 }
 
 async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {

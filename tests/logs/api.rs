@@ -268,4 +268,18 @@ async fn retention_prunes_old_rows_and_keeps_the_row_budget() {
         kept["logs"][99]["path"], "/req/70",
         "the newest 100 are kept"
     );
+    // The traffic chart counts what is stored: hour buckets (a period over two hours) and
+    // minute buckets alike.
+    for from in [now() - 3.0 * 3600.0, now() - 1800.0] {
+        let r = app
+            .client
+            .get(format!("{}/api/logs/stats?from={}", app.base, iso(from)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let stats: Value = r.json().await.unwrap();
+        assert_eq!(stats["total"], 100, "{stats}");
+        assert_eq!(stats["topDomains"][0]["count"], 100, "{stats}");
+    }
 }
