@@ -100,6 +100,12 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_AUTH_RATE_LIMIT", default_value_t = 3)]
     pub auth_rate_limit: u32,
 
+    /// Addresses (IPs or CIDR ranges, comma-separated) of reverse proxies in front of proxyhub:
+    /// for a request from one of them, the client address (what sign-in attempts are limited
+    /// by) is taken from `X-Forwarded-For`. Empty: the connection's address, always.
+    #[arg(long, env = "PROXYHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Seconds between checks that the proxy runs the desired config.
     #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
     pub reconcile_interval: u64,
@@ -111,6 +117,14 @@ pub struct Config {
     /// The most access-log rows to keep; the oldest are pruned first.
     #[arg(long, env = "PROXYHUB_LOG_MAX_ROWS", default_value_t = 10_000_000)]
     pub log_max_rows: u64,
+}
+
+/// `10.0.0.0/8`, or one address (`192.0.2.7`, `::1`).
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or a CIDR range like 10.0.0.0/8"))
 }
 
 impl Config {
@@ -154,6 +168,7 @@ impl std::fmt::Debug for Config {
             .field("https_port", &self.https_port)
             .field("public_url", &self.public_url)
             .field("allow_signup", &self.allow_signup)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }

@@ -88,6 +88,7 @@ pub async fn serve(
         public_url: None,
         allow_signup: false,
         auth_rate_limit: 1000,
+        trusted_proxies: Vec::new(),
         reconcile_interval: 3600,
         log_retention_days: 3650,
         log_max_rows: u64::MAX,

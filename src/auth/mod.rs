@@ -5,7 +5,7 @@ pub mod password;
 pub mod ratelimit;
 pub mod store;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, State},
@@ -45,11 +45,41 @@ struct SignIn {
     password: String,
 }
 
-fn limit(state: &AppState, peer: SocketAddr) -> Result<()> {
+fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<()> {
+    let client = client_ip(&state.config.trusted_proxies, peer.ip(), headers);
     state
         .auth_limiter
-        .check(peer.ip())
+        .check(client)
         .map_err(ApiError::rate_limited)
+}
+
+/// The client's address: the connection's, unless it comes from a trusted reverse proxy;
+/// then the nearest address in `X-Forwarded-For` (read from the right, each proxy appending
+/// the address it was reached from) that is not a trusted proxy itself. Addresses left of
+/// it are the client's own say and are never believed.
+pub fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            // Not an address: nothing further left can be attributed.
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 /// An account's display name, trimmed: 1 to 100 characters.
@@ -88,7 +118,7 @@ async fn sign_up(
     session: Session,
     AppJson(body): AppJson<SignUp>,
 ) -> Result<Json<Value>> {
-    limit(&state, peer)?;
+    limit(&state, peer, &headers)?;
     if !users::any_exist(&state.db).await? && !guard::setup_host_trusted(&state, &headers) {
         return Err(ApiError::forbidden(
             "create the first account through http://localhost:PORT, the server's IP address, or PROXYHUB_PUBLIC_URL",
@@ -132,10 +162,11 @@ fn signup_closed() -> ApiError {
 async fn sign_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignIn>,
 ) -> Result<Json<Value>> {
-    limit(&state, peer)?;
+    limit(&state, peer, &headers)?;
     let user = users::by_email(&state.db, body.email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = password::verify(body.password, hash).await?;
@@ -193,4 +224,88 @@ async fn get_session(State(state): State<AppState>, session: Session) -> Result<
         },
         "user": user,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn the_client_address_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> =
+            vec!["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let h = forwarded(&["198.51.100.7, 203.0.113.5"]);
+        assert_eq!(
+            client_ip(&trusted, ip("192.0.2.1"), &h),
+            ip("192.0.2.1"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(client_ip(&trusted, ip("10.1.2.3"), &h), ip("203.0.113.5"));
+        assert_eq!(
+            client_ip(
+                &trusted,
+                ip("10.1.2.3"),
+                &forwarded(&["198.51.100.7", "203.0.113.5, 10.9.9.9"])
+            ),
+            ip("203.0.113.5"),
+            "trusted hops (a chain of proxies, several headers) are skipped; what the client \
+             claimed to the left is not believed"
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("::1"), &forwarded(&["2001:db8::1"])),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("10.1.2.3"), &HeaderMap::new()),
+            ip("10.1.2.3"),
+            "no header: the proxy itself"
+        );
+        assert_eq!(
+            client_ip(
+                &trusted,
+                ip("10.1.2.3"),
+                &forwarded(&["203.0.113.5, garbage"])
+            ),
+            ip("10.1.2.3"),
+            "an unreadable hop ends the walk"
+        );
+        assert_eq!(
+            client_ip(&[], ip("10.1.2.3"), &h),
+            ip("10.1.2.3"),
+            "no trusted proxies: the connection's address"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            config: crate::config::Config,
+        }
+        let c = Cli::try_parse_from(["proxyhub", "--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1"])
+            .unwrap();
+        let nets: Vec<String> = c
+            .config
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
+        let err = Cli::try_parse_from(["proxyhub", "--trusted-proxies", "10.0.0.0/33"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("not an IP address or a CIDR range"), "{err}");
+    }
 }

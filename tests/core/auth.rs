@@ -271,13 +271,16 @@ async fn sign_in_is_rate_limited_per_client() {
         },
     )
     .await;
-    for _ in 0..3 {
+    // X-Forwarded-For from a client that is not a trusted proxy is not believed.
+    for i in 0..3 {
         let r = app
-            .post(
-                "/api/auth/sign-in/email",
-                json!({"email": "x@example.com", "password": "password123"}),
-            )
-            .await;
+            .client
+            .post(app.url("/api/auth/sign-in/email"))
+            .header("X-Forwarded-For", format!("198.51.100.{i}"))
+            .json(&json!({"email": "x@example.com", "password": "password123"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
     let r = app
@@ -451,4 +454,54 @@ async fn malformed_paths_and_unknown_assets_answer_in_the_error_shape() {
     expect_error(r, 400, "BAD_REQUEST").await;
     expect_error(app.get("/assets/nope.js").await, 404, "NOT_FOUND").await;
     expect_error(app.delete("/api/vhosts/%C0").await, 400, "BAD_REQUEST").await;
+}
+
+/// A sign-in through the proxy (Caddy, listening on `port`) for `hub.example.com`, from a
+/// client bound to `local` (any 127.x.y.z is a loopback address of its own).
+async fn sign_in_through_proxy(port: u16, local: &str, forwarded: &str) -> reqwest::Response {
+    let ip: std::net::IpAddr = local.parse().unwrap();
+    reqwest::Client::builder()
+        .local_address(ip)
+        .build()
+        .unwrap()
+        .post(format!("http://127.0.0.1:{port}/api/auth/sign-in/email"))
+        .header("Host", "hub.example.com")
+        .header("X-Forwarded-For", forwarded)
+        .json(&json!({"email": "x@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_sign_in_is_limited_per_client_not_per_proxy() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn_with(
+        &caddy,
+        Options {
+            auth_rate_limit: 3,
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..Default::default()
+        },
+    )
+    .await;
+    app.sign_up_admin().await;
+    // proxyhub served through the Caddy it manages, as a team would put it on a domain.
+    let hub = app.base.trim_start_matches("http://").to_string();
+    app.create_vhost(json!({"domain": "hub.example.com", "upstream": hub}))
+        .await;
+    // Caddy replaces what the client claims with the address it was reached from.
+    for i in 0..3 {
+        let r =
+            sign_in_through_proxy(caddy.http_port, "127.0.0.2", &format!("203.0.113.{i}")).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = sign_in_through_proxy(caddy.http_port, "127.0.0.2", "203.0.113.9").await;
+    expect_error(r, 429, "TOO_MANY_REQUESTS").await;
+    let other = sign_in_through_proxy(caddy.http_port, "127.0.0.3", "127.0.0.2").await;
+    assert_eq!(
+        other.status(),
+        StatusCode::UNAUTHORIZED,
+        "another client behind the same proxy has its own limit"
+    );
 }

@@ -93,6 +93,7 @@ impl Drop for Upstream {
 pub struct Options {
     pub allow_signup: bool,
     pub auth_rate_limit: u32,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub public_url: Option<String>,
     pub caddy_admin: Option<String>,
     pub log_retention_days: u32,
@@ -104,6 +105,7 @@ impl Default for Options {
         Self {
             allow_signup: false,
             auth_rate_limit: 1000,
+            trusted_proxies: Vec::new(),
             public_url: None,
             caddy_admin: None,
             log_retention_days: 30,
@@ -172,6 +174,7 @@ impl TestApp {
             public_url: opts.public_url,
             allow_signup: opts.allow_signup,
             auth_rate_limit: opts.auth_rate_limit,
+            trusted_proxies: opts.trusted_proxies,
             reconcile_interval: 1,
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,
