@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::{
     app::AppState,
-    error::{AppQuery, Result},
+    error::{ApiError, AppQuery, Result},
     timestamps,
     users::User,
 };
@@ -89,28 +89,45 @@ pub fn diff(old: &Value, new: &Value) -> Option<String> {
 #[serde(deny_unknown_fields)]
 struct Filter {
     domain: Option<String>,
+    /// Entries older than this id (the last id of the previous page).
+    before: Option<i64>,
+    limit: Option<i64>,
 }
 
+/// Newest first, `limit` (1–500, default 100) at a time; `before` pages back by id.
 async fn list(
     State(state): State<AppState>,
     AppQuery(filter): AppQuery<Filter>,
 ) -> Result<Json<Vec<Entry>>> {
-    const COLUMNS: &str =
-        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog";
-    let rows = match filter
+    let limit = filter.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be 1 to 500, got {limit}"
+        )));
+    }
+    if filter.before.is_some_and(|b| b < 1) {
+        return Err(ApiError::bad_request(
+            "before must be an entry id (1 or more)",
+        ));
+    }
+    let domain = filter
         .domain
         .map(|d| d.trim().to_lowercase())
-        .filter(|d| !d.is_empty())
-    {
-        Some(domain) => {
-            let sql = format!("{COLUMNS} WHERE domain = $1 ORDER BY id DESC LIMIT 100");
-            sqlx::query(&sql).bind(domain).fetch_all(&state.db).await?
-        }
-        None => {
-            let sql = format!("{COLUMNS} ORDER BY id DESC LIMIT 100");
-            sqlx::query(&sql).fetch_all(&state.db).await?
-        }
-    };
+        .filter(|d| !d.is_empty());
+    let mut sql = String::from(
+        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog WHERE id < $1",
+    );
+    if domain.is_some() {
+        sql += " AND domain = $3";
+    }
+    sql += " ORDER BY id DESC LIMIT $2";
+    let mut q = sqlx::query(&sql)
+        .bind(filter.before.unwrap_or(i64::MAX))
+        .bind(limit);
+    if let Some(d) = domain {
+        q = q.bind(d);
+    }
+    let rows = q.fetch_all(&state.db).await?;
     let entries = rows
         .iter()
         .map(|r| {

@@ -31,17 +31,32 @@
       e.diff ? diffTable(e.diff) : null);
   }
 
-  document.addEventListener('DOMContentLoaded', async () => {
+  // Pages of 100, newest first; "Older changes" appends the next page.
+  const PAGE = 100;
+
+  document.addEventListener('DOMContentLoaded', () => {
     const params = new URLSearchParams(location.search);
     const domain = params.get('domain') || '';
     $('c-domain').value = domain;
-    try {
-      const q = domain ? `?domain=${encodeURIComponent(domain)}` : '';
-      const entries = await api('GET', `/api/changelog${q}`);
-      $('changelog').replaceChildren(...entries.map(entry));
-      $('changelog-empty').hidden = entries.length > 0;
-    } catch (e) {
-      showError($('page-error'), e);
+    let before = null;
+    async function load() {
+      const q = new URLSearchParams({ limit: String(PAGE) });
+      if (domain) q.set('domain', domain);
+      if (before !== null) q.set('before', String(before));
+      $('older').disabled = true;
+      try {
+        const entries = await api('GET', `/api/changelog?${q}`);
+        $('changelog').append(...entries.map(entry));
+        if (entries.length) before = entries[entries.length - 1].id;
+        $('changelog-empty').hidden = $('changelog').children.length > 0;
+        $('older').hidden = entries.length < PAGE;
+      } catch (e) {
+        showError($('page-error'), e);
+      } finally {
+        $('older').disabled = false;
+      }
     }
+    $('older').addEventListener('click', load);
+    load();
   });
 })();

@@ -101,6 +101,54 @@ async fn a_vhost_is_served_by_caddy_through_its_whole_life() {
         .iter()
         .filter(|e| e["action"] != "update")
         .all(|e| e["diff"].is_null()));
+
+    // Paging back by id, with a domain filter or not.
+    let mut paged = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page: Vec<Value> = app
+            .get(&format!(
+                "/api/changelog?limit=2&domain=App.example.com{before}"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        before = format!("&before={}", last["id"]);
+        paged.extend(
+            page.iter()
+                .map(|e| e["action"].as_str().unwrap().to_string()),
+        );
+    }
+    assert_eq!(paged, actions);
+    let older: Vec<Value> = app
+        .get(&format!("/api/changelog?before={}", log[1]["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        older.len(),
+        3,
+        "the three entries older than the second newest"
+    );
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "before=0",
+        "before=abc",
+        "limit=x",
+        "page=2",
+    ] {
+        expect_error(
+            app.get(&format!("/api/changelog?{bad}")).await,
+            400,
+            "BAD_REQUEST",
+        )
+        .await;
+    }
 }
 
 #[tokio::test]

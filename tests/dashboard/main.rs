@@ -164,6 +164,35 @@ async fn first_run_then_a_vhost_from_creation_to_deletion() {
         .unwrap();
     assert_eq!(marked, "upstream", "the changed field is highlighted");
 
+    // A long history pages back: 120 more entries, 100 a page.
+    let db = app.db().await;
+    for i in 0..120 {
+        sqlx::query(
+            "INSERT INTO changelog (user_id, user_name, action, domain, diff, created_at) \
+             VALUES (NULL, 'Old Operator', 'create', $1, NULL, '2025-01-15T10:00:00.000Z')",
+        )
+        .bind(format!("old-{i:03}.example.com"))
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    db.close().await;
+    b.goto(&app.url("/changelog")).await;
+    b.wait_text("#changelog li:nth-child(100)", "old-020.example.com")
+        .await;
+    assert!(
+        b.find("#older").await.is_displayed().await.unwrap(),
+        "a full page offers older changes"
+    );
+    b.click("#older").await;
+    b.wait_text("#changelog li:last-child", "shop.example.com")
+        .await;
+    let older = b.find("#older").await;
+    assert!(
+        !older.is_displayed().await.unwrap(),
+        "no button once the oldest entry is shown"
+    );
+
     // Delete behind a confirmation.
     b.goto(&app.url("/vhosts")).await;
     b.click("tr[data-domain='shop.example.com'] button.danger")
