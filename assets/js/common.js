@@ -119,5 +119,15 @@ const PH = (() => {
     setInterval(refreshStatus, 10000);
   });
 
-  return { api, el, showError, hide, canEdit, timeAgo, formatTime, ApiError };
+  // Opens a confirmation <dialog> (a form with method="dialog"); resolves to whether it was
+  // closed with the button whose value is `yes`.
+  function confirmWith(dialog, yes) {
+    return new Promise((resolve) => {
+      dialog.returnValue = '';
+      dialog.onclose = () => resolve(dialog.returnValue === yes);
+      dialog.showModal();
+    });
+  }
+
+  return { api, el, showError, hide, canEdit, timeAgo, formatTime, confirmWith, ApiError };
 })();

@@ -31,7 +31,8 @@
   }
 
   async function remove(u) {
-    if (!window.confirm(`Delete the account ${u.email}? Its sessions end at once.`)) return;
+    $('confirm-email').textContent = u.email;
+    if (!await PH.confirmWith($('confirm-delete-user'), 'delete')) return;
     try {
       await api('DELETE', `/api/users/${encodeURIComponent(u.id)}`);
       hide($('page-error'));

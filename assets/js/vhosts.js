@@ -92,20 +92,15 @@
     }
   }
 
-  function confirmDelete(v) {
-    const dialog = $('confirm-delete');
+  async function confirmDelete(v) {
     $('confirm-domain').textContent = v.domain;
-    dialog.returnValue = '';
-    dialog.onclose = async () => {
-      if (dialog.returnValue !== 'delete') return;
-      try {
-        await api('DELETE', `/api/vhosts/${v.id}`);
-        await load();
-      } catch (e) {
-        showError($('page-error'), e);
-      }
-    };
-    dialog.showModal();
+    if (!await PH.confirmWith($('confirm-delete'), 'delete')) return;
+    try {
+      await api('DELETE', `/api/vhosts/${v.id}`);
+      await load();
+    } catch (e) {
+      showError($('page-error'), e);
+    }
   }
 
   document.addEventListener('DOMContentLoaded', () => {

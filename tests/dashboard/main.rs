@@ -231,6 +231,34 @@ async fn a_viewer_sees_everything_and_can_change_nothing() {
     b.fill("#u-password", "viewer password").await;
     b.click("#user-form button[type=submit]").await;
     b.wait_text("#users-table", "vera@example.com").await;
+
+    // Deleting an account asks first; Cancel keeps it.
+    b.fill("#u-name", "Tom Temp").await;
+    b.fill("#u-email", "tom@example.com").await;
+    b.fill("#u-password", "temporary password").await;
+    b.click("#user-form button[type=submit]").await;
+    b.wait_text("#users-table", "tom@example.com").await;
+    let delete_tom = "tr[data-email='tom@example.com'] button.danger";
+    b.click(delete_tom).await;
+    b.wait_text("#confirm-email", "tom@example.com").await;
+    b.click("#confirm-delete-user button[value=cancel]").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let users: Value = app.get("/api/users").await.json().await.unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 3, "Cancel deletes nothing");
+    b.click(delete_tom).await;
+    b.click("#confirm-user-yes").await;
+    let mut gone = false;
+    for _ in 0..150 {
+        let table = b.find("#users-table").await.text().await.unwrap();
+        if !table.contains("tom@example.com") {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the account is deleted once confirmed");
+    let users: Value = app.get("/api/users").await.json().await.unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 2, "{users}");
     b.click("#sign-out").await;
     b.wait_path("/sign-in").await;
 
