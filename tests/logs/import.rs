@@ -5,16 +5,14 @@ use std::{io::Write, process::Command};
 use crate::{
     lines::{append, expect_requests, expect_total, numbered},
     server::Server,
+    support::database_url,
 };
 
-fn import(db: &std::path::Path, files: &[&std::path::Path]) -> String {
+fn import(db: &str, files: &[&std::path::Path]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_proxyhub"))
         .args(["logs", "import"])
         .args(files)
-        .env(
-            "PROXYHUB_DATABASE_URL",
-            format!("sqlite://{}", db.display()),
-        )
+        .env("PROXYHUB_DATABASE_URL", db)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -29,7 +27,7 @@ fn import(db: &std::path::Path, files: &[&std::path::Path]) -> String {
 #[tokio::test]
 async fn importing_the_same_files_twice_stores_each_request_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("proxyhub.db");
+    let db = &database_url(dir.path()).await;
     let plain = dir.path().join("old-1.log");
     let gz = dir.path().join("old-2.log.gz");
     append(&plain, &numbered(0, 300));
@@ -43,16 +41,16 @@ async fn importing_the_same_files_twice_stores_each_request_once() {
     }
     enc.finish().unwrap();
 
-    let first = import(&db, &[&plain, &gz, &dir.path().join("garbage.log")]);
+    let first = import(db, &[&plain, &gz, &dir.path().join("garbage.log")]);
     assert!(first.contains("501 lines (500 rows, 1 skipped)"), "{first}");
     assert!(first.contains("lines/s"), "{first}");
-    let again = import(&db, &[&plain, &gz]);
+    let again = import(db, &[&plain, &gz]);
     assert!(again.contains("0 lines (0 rows, 0 skipped)"), "{again}");
 
     // The tailer sees the same store: a live log whose start was imported is not read again.
     let log = dir.path().join("access.log");
     append(&log, &numbered(500, 520));
-    import(&db, &[&log]);
+    import(db, &[&log]);
     let server = Server::start(dir.path()).await;
     append(&log, &numbered(520, 530));
     let api = server.api();

@@ -9,11 +9,14 @@ use std::{
 use reqwest::Client;
 use serde_json::json;
 
-use crate::{lines::Api, support::free_port};
+use crate::{
+    lines::Api,
+    support::{database_url, free_port},
+};
 
 pub struct Server {
     pub log: PathBuf,
-    dir: PathBuf,
+    database_url: String,
     port: u16,
     caddy_admin: String,
     base: String,
@@ -27,7 +30,7 @@ impl Server {
         let port = free_port();
         let mut s = Self {
             log: dir.join("access.log"),
-            dir: dir.to_path_buf(),
+            database_url: database_url(dir).await,
             port,
             // Nothing listens there: these tests only read logs.
             caddy_admin: format!("http://127.0.0.1:{}", free_port()),
@@ -59,10 +62,7 @@ impl Server {
         let child = Command::new(env!("CARGO_BIN_EXE_proxyhub"))
             .arg("serve")
             .env("PROXYHUB_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env(
-                "PROXYHUB_DATABASE_URL",
-                format!("sqlite://{}", self.dir.join("proxyhub.db").display()),
-            )
+            .env("PROXYHUB_DATABASE_URL", &self.database_url)
             .env("PROXYHUB_ACCESS_LOG", &self.log)
             .env("PROXYHUB_CADDY_ADMIN", &self.caddy_admin)
             .env("PROXYHUB_AUTH_RATE_LIMIT", "1000")

@@ -5,8 +5,13 @@
 pub mod browser;
 pub mod caddy;
 pub mod nginx;
+pub mod postgres;
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use proxyhub::{
     app::Application,
@@ -39,6 +44,16 @@ pub fn require_binary(name: &str, install_hint: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!("`{name}` is not installed; these tests need the real one: {install_hint}")
         })
+}
+
+/// The store for a test whose files live in `dir`: `dir/proxyhub.db` (SQLite), or with
+/// `PROXYHUB_TEST_BACKEND=postgres` a database of its own on a real PostgreSQL.
+pub async fn database_url(dir: &Path) -> String {
+    if postgres::enabled() {
+        postgres::database_url(dir).await
+    } else {
+        format!("sqlite://{}", dir.join("proxyhub.db").display())
+    }
 }
 
 /// A real HTTP upstream that answers every request with `name path`.
@@ -121,6 +136,7 @@ pub struct TestApp {
     pub http_port: u16,
     pub dir: tempfile::TempDir,
     pub access_log: PathBuf,
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
@@ -136,7 +152,8 @@ impl TestApp {
             .caddy_admin
             .clone()
             .unwrap_or_else(|| caddy.admin_url());
-        let config = Self::config(&dir, admin, caddy.http_port, opts);
+        let db = database_url(dir.path()).await;
+        let config = Self::config(&dir, db, admin, caddy.http_port, opts);
         Self::start(dir, config).await
     }
 
@@ -144,7 +161,8 @@ impl TestApp {
     pub async fn spawn_nginx(nginx: &NginxProcess) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let unused = "http://127.0.0.1:1".to_string();
-        let mut config = Self::config(&dir, unused, nginx.http_port, Options::default());
+        let db = database_url(dir.path()).await;
+        let mut config = Self::config(&dir, db, unused, nginx.http_port, Options::default());
         config.proxy = ProxyKind::Nginx;
         config.nginx_conf_dir = nginx.conf_dir();
         config.nginx_conf = nginx.main_conf();
@@ -154,13 +172,14 @@ impl TestApp {
 
     fn config(
         dir: &tempfile::TempDir,
+        database_url: String,
         caddy_admin: String,
         http_port: u16,
         opts: Options,
     ) -> Config {
         Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", dir.path().join("proxyhub.db").display()),
+            database_url,
             proxy: ProxyKind::Caddy,
             caddy_admin,
             caddy_admin_listen: None,
@@ -183,6 +202,7 @@ impl TestApp {
 
     async fn start(dir: tempfile::TempDir, config: Config) -> Self {
         let access_log = config.access_log.clone();
+        let database_url = config.database_url.clone();
         let http_port = config.http_port.unwrap_or(80);
         let app = Application::build(config).await.expect("proxyhub starts");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -200,6 +220,7 @@ impl TestApp {
             http_port,
             dir,
             access_log,
+            database_url,
             stop: Some(tx),
             done: Some(done),
         }
@@ -208,8 +229,7 @@ impl TestApp {
     /// A second connection pool on this app's own database, for tests that set up or inspect
     /// state the API does not expose.
     pub async fn db(&self) -> proxyhub::db::Db {
-        let url = format!("sqlite://{}", self.dir.path().join("proxyhub.db").display());
-        proxyhub::db::connect(&url)
+        proxyhub::db::connect(&self.database_url)
             .await
             .expect("the app's database opens")
     }
