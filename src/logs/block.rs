@@ -211,15 +211,17 @@ impl<D: AsRef<[u8]>> IntCursor<D> {
         }
         let data = self.data.as_ref();
         let mut r = Reader(&data[self.at..]);
-        self.values.reserve(i + 1 - self.values.len());
+        // Each value takes a byte at least: a damaged row count cannot make this allocate more.
+        self.values
+            .reserve((i + 1 - self.values.len()).min(r.0.len()));
         while self.values.len() <= i {
             let v = match (self.deltas, self.values.last()) {
                 (true, Some(&newer)) => newer.wrapping_sub(r.u()? as i64),
                 _ => r.i()?,
             };
             self.values.push(v);
+            self.at = data.len() - r.0.len();
         }
-        self.at = data.len() - r.0.len();
         Ok(self.values[i])
     }
 
@@ -628,6 +630,11 @@ mod tests {
             "code out of range"
         );
         assert!(decode_ts(&[0xff; 11], 1).is_err());
+        assert!(
+            decode_ints(&e.status, 1 << 42).is_err(),
+            "a damaged row count is an error, not a huge allocation"
+        );
+        assert!(decode_statuses(&e.status, (-5i64) as usize).is_err());
         assert!(decode_paths(&[2, 0xff, 0xfe], 1).is_err(), "not UTF-8");
         assert_eq!(
             decode_ts(&e.ts, 2).unwrap(),

@@ -204,13 +204,12 @@ impl Scan {
         if self.none {
             return Ok(None);
         }
-        // A stored block may hold a newer request than the newest open row: open it first.
-        while let Some((max_ts, id)) = self.blocks.peek(tx).await? {
-            if self
-                .heap
-                .peek()
-                .is_some_and(|((ts, bid, _), _)| (*ts, *bid) > (max_ts, id))
-            {
+        // A stored block may hold a request that comes before the newest open row: open it
+        // first. Blocks come by `(max_ts, min_ts, id)`, so one ending at the same time may
+        // have a higher id (first on equal times) behind one with a lower id: open all of
+        // those too.
+        while let Some((max_ts, _)) = self.blocks.peek(tx).await? {
+            if self.heap.peek().is_some_and(|((ts, _, _), _)| *ts > max_ts) {
                 break;
             }
             let row = self.blocks.take().expect("peeked");
@@ -355,7 +354,11 @@ pub async fn scan(
 /// far as rows are visited, decodes its method codes when asked, and finds its first
 /// candidate row.
 fn open_block(r: AnyRow, f: &Filter, paths: bool) -> Result<Open, sqlx::Error> {
-    let rows = r.try_get::<i64, _>("n")? as usize;
+    let n: i64 = r.try_get("n")?;
+    if !(1..=block::BLOCK_ROWS as i64).contains(&n) {
+        return Err(block::Corrupt("row count out of range").into());
+    }
+    let rows = n as usize;
     let (min_ts, max_ts): (i64, i64) = (r.try_get("min_ts")?, r.try_get("max_ts")?);
     let methods = match &f.method {
         None => None,
@@ -367,7 +370,10 @@ fn open_block(r: AnyRow, f: &Filter, paths: bool) -> Result<Open, sqlx::Error> {
     };
     let from_inside = f.from_us.is_none_or(|t| min_ts >= t);
     let inside = match from_inside && f.to_us.is_none_or(|t| max_ts <= t) {
-        true => Some(r.try_get("hits")?),
+        true => match r.try_get("hits")? {
+            hits @ 0..=BLOCK_ROWS_I64 if hits <= n => Some(hits),
+            _ => return Err(block::Corrupt("status count out of range").into()),
+        },
         false => None,
     };
     let mut open = Open {
@@ -389,6 +395,8 @@ fn open_block(r: AnyRow, f: &Filter, paths: bool) -> Result<Open, sqlx::Error> {
     open.seek(f, 0)?;
     Ok(open)
 }
+
+const BLOCK_ROWS_I64: i64 = block::BLOCK_ROWS as i64;
 
 /// `hay` contains `needle_lower` (ASCII lower case), ignoring ASCII case like SQL's LIKE.
 fn contains_ignore_ascii_case(hay: &str, needle_lower: &str) -> bool {
@@ -622,11 +630,21 @@ struct Merged {
 impl Merged {
     async fn new(tx: &mut Tx, f: &Filter) -> Result<Merged, sqlx::Error> {
         let mut scans = Vec::new();
-        match f.status_class {
-            Some(class) if f.status.is_none() => {
+        match (f.status, f.status_class) {
+            (None, Some(class)) => {
                 for code in codes_of_class(tx, class).await? {
                     let one = Filter {
                         status: Some(code),
+                        status_class: None,
+                        ..f.clone()
+                    };
+                    scans.push(Scan::new(tx, &one, false).await?);
+                }
+            }
+            // A code and a class: the code, if it is of the class; else nothing.
+            (Some(code), Some(class)) => {
+                if code / 100 == class {
+                    let one = Filter {
                         status_class: None,
                         ..f.clone()
                     };
@@ -791,10 +809,13 @@ mod tests {
                 .unwrap();
         }
         let mut r = StdRng::seed_from_u64(3);
-        // Two days and a bit from 2025-01-15T00:00:00Z; distinct microseconds (no ties).
+        // Two days and a bit from 2025-01-15T00:00:00Z; distinct microseconds (no ties: their
+        // order is another test's); more requests than the window.
         let start = 1_736_899_200_000_000i64;
-        let (methods, statuses) = (["GET", "POST", "DELETE"], [200, 200, 200, 301, 404, 500]);
-        let n = 6_000;
+        let methods = ["GET", "POST", "DELETE"];
+        // Classes of one code (4xx), of several (3xx, 5xx), and none (1xx).
+        let statuses = [200, 200, 200, 301, 304, 404, 500, 502, 503];
+        let n = 14_000;
         let mut ts: Vec<i64> = (0..n)
             .map(|_| start + r.gen_range(0..2 * DAY_US + 7_200_000_000))
             .collect();
@@ -809,7 +830,7 @@ mod tests {
                     ts_us: t,
                     method: methods[r.gen_range(0..3)],
                     path: p,
-                    status: statuses[r.gen_range(0..6)],
+                    status: statuses[r.gen_range(0..statuses.len())],
                     latency_us: 1,
                     ip: "192.0.2.1",
                     size: 2,
@@ -820,14 +841,14 @@ mod tests {
             })
             .collect();
         // Batches in time order of every size: single requests (merged into small blocks),
-        // hundreds, and one bigger than a block.
+        // hundreds, and groups bigger than a block (stored in chunks).
         let mut at = 0;
         while at < all.len() {
             let size = match r.gen_range(0..4) {
                 0 => r.gen_range(1..4),
                 1 => r.gen_range(4..100),
                 2 => r.gen_range(100..600),
-                _ => r.gen_range(600..3_000),
+                _ => r.gen_range(600..5_000),
             };
             let batch = &all[at..(at + size).min(all.len())];
             let rows: Vec<Row> = batch.iter().map(|b| b.0).collect();
@@ -838,28 +859,39 @@ mod tests {
             at += size;
         }
         let stored = all.len() as i64;
-        for round in 0..300 {
+        // What the rounds covered: past the window, classes of several codes, an empty
+        // class, deep pages.
+        let (mut over, mut several, mut empty, mut deep) = (0, 0, 0, 0);
+        for round in 0..200 {
             let from = start + r.gen_range(0..2 * DAY_US);
             let mut f = Filter {
                 domain: r
-                    .gen_bool(0.4)
+                    .gen_bool(0.25)
                     .then(|| ["a", "b", "c", "d"][r.gen_range(0..4)].to_string() + ".example.com"),
                 status: None,
                 status_class: None,
-                from_us: r.gen_bool(0.6).then_some(from),
-                to_us: r.gen_bool(0.6).then(|| from + r.gen_range(0..DAY_US / 2)),
+                from_us: r.gen_bool(0.4).then_some(from),
+                to_us: r.gen_bool(0.4).then(|| from + r.gen_range(0..DAY_US / 2)),
                 method: r
                     .gen_bool(0.2)
                     .then(|| methods[r.gen_range(0..3)].to_string()),
                 q: r.gen_bool(0.1)
                     .then(|| format!("/p/{}", r.gen_range(0..20))),
             };
-            match r.gen_range(0..5) {
-                0 | 1 => f.status = Some(statuses[r.gen_range(0..6)]),
-                2 => f.status_class = Some(r.gen_range(2..=5)),
+            match r.gen_range(0..6) {
+                0 | 1 => f.status = Some(statuses[r.gen_range(0..statuses.len())]),
+                2 | 3 => f.status_class = Some(r.gen_range(1..=5)),
+                4 => {
+                    f.status = Some(statuses[r.gen_range(0..statuses.len())]);
+                    f.status_class = Some(r.gen_range(2..=5));
+                }
                 _ => {}
             }
-            let (limit, offset) = (r.gen_range(1..60), r.gen_range(0..200));
+            let limit = r.gen_range(1..60);
+            let offset = match r.gen_bool(0.3) {
+                true => r.gen_range(0..WINDOW),
+                false => r.gen_range(0..200),
+            };
             let domain_id = f.domain.as_deref().map(|d| match d {
                 "a.example.com" => 1,
                 "b.example.com" => 2,
@@ -888,10 +920,9 @@ mod tests {
                 .map(|(row, _)| row.path)
                 .collect();
             let residual = f.method.is_some() || f.q.is_some();
-            let total = if residual {
-                matching.len()
-            } else {
-                candidates.len()
+            let total = match residual {
+                true => matching.len(),
+                false => candidates.len(),
             };
             let got = page(&db, &f, limit, offset, stored).await.unwrap();
             let want: Vec<&str> = matching
@@ -905,11 +936,81 @@ mod tests {
                 paths, want,
                 "round {round}: {f:?} limit {limit} offset {offset}"
             );
-            assert_eq!(
-                (got.total, got.exact),
-                (total.min(WINDOW as usize) as i64, total < WINDOW as usize),
-                "round {round}: {f:?}"
-            );
+            // Without filters the total is the store's counter.
+            let want_total = match f.is_empty() {
+                true => (stored, true),
+                false => (
+                    total.min(WINDOW as usize) as i64,
+                    candidates.len() < WINDOW as usize,
+                ),
+            };
+            assert_eq!((got.total, got.exact), want_total, "round {round}: {f:?}");
+            over += usize::from(candidates.len() > WINDOW as usize);
+            let class = f.status_class.filter(|_| f.status.is_none());
+            several += usize::from(matches!(class, Some(3 | 5)));
+            empty += usize::from(class == Some(1));
+            deep += usize::from(offset > 5_000 && !want.is_empty());
+        }
+        assert!(
+            over >= 10 && several >= 10 && empty >= 3 && deep >= 3,
+            "{over} {several} {empty} {deep}"
+        );
+    }
+
+    /// Requests logged at the same microsecond come newest block first, then in block order,
+    /// even when a newer block ends at the same time but starts earlier than an older one.
+    #[tokio::test]
+    async fn equal_times_come_newer_block_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        for (id, name) in [
+            (1, "a.example.com"),
+            (2, "b.example.com"),
+            (3, "c.example.com"),
+        ] {
+            sqlx::query("INSERT INTO access_log_domains (id, name) VALUES ($1, $2)")
+                .bind(id)
+                .bind(name)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+        let t = 1_736_935_200_000_000i64;
+        let row = |ts_us: i64, path: &'static str| Row {
+            ts_us,
+            method: "GET",
+            path,
+            status: 200,
+            latency_us: 1,
+            ip: "192.0.2.1",
+            size: 2,
+            protocol: "HTTP/1.1",
+            user_agent: "t",
+        };
+        // Blocks 1 (domain b), 2 (domain a), 3 (domain c), in this order.
+        for (domain, rows) in [
+            (2, [row(t, "/f0"), row(t - 1, "/f1")]),
+            (1, [row(t, "/x0"), row(t - 1, "/x1")]),
+            (3, [row(t, "/g0"), row(t - 5, "/g1")]),
+        ] {
+            let mut tx = db::begin_write(&db).await.unwrap();
+            store::write_rows(&mut tx, &rows, &[domain; 2])
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        for f in [
+            Filter::default(),
+            Filter {
+                status_class: Some(2),
+                ..Filter::default()
+            },
+        ] {
+            let p = page(&db, &f, 10, 0, 6).await.unwrap();
+            let paths: Vec<&str> = p.rows.iter().map(|r| r.path.as_str()).collect();
+            assert_eq!(paths, ["/g0", "/x0", "/f0", "/x1", "/f1", "/g1"], "{f:?}");
         }
     }
 
