@@ -51,7 +51,10 @@
       $('logs-table').tBodies[0].replaceChildren(...r.logs.map(row));
       const pages = Math.max(1, Math.ceil(r.total / r.pageSize));
       const more = r.totalExact === false ? '+' : '';
-      $('logs-summary').textContent = `${r.total}${more} requests`;
+      const since = r.searchedSince
+        ? ` (method and path filters searched requests since ${formatTime(r.searchedSince)}; set From/To to search earlier)`
+        : '';
+      $('logs-summary').textContent = `${r.total}${more} requests${since}`;
       $('page-info').textContent = `Page ${r.page} of ${pages}${more}`;
       pageLink($('prev-page'), params, page - 1, page > 1);
       pageLink($('next-page'), params, page + 1, r.logs.length === r.pageSize);

@@ -49,6 +49,9 @@ pub struct LogPage {
     /// Matching requests; a lower bound when `total_exact` is false.
     pub total: i64,
     pub total_exact: bool,
+    /// With `method`/`q` on a range of more than [`WINDOW`] requests: the time of the oldest
+    /// request searched (ISO-8601); `null` when the whole range was searched.
+    pub searched_since: Option<String>,
     pub page: i64,
     pub page_size: i64,
     /// Lines of the access log that were not requests (not JSON, other loggers).
@@ -65,17 +68,22 @@ async fn list(
         logs: found.rows.into_iter().map(entry).collect(),
         total: found.total,
         total_exact: found.exact,
+        searched_since: found.searched_since.map(iso),
         page,
         page_size: limit,
         skipped,
     }))
 }
 
-fn entry(r: Request) -> LogEntry {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.ts_us) * 1000)
+fn iso(ts_us: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts_us) * 1000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    timestamps::iso(t)
+}
+
+fn entry(r: Request) -> LogEntry {
     LogEntry {
-        timestamp: timestamps::iso(t),
+        timestamp: iso(r.ts_us),
         domain: r.domain,
         method: r.method,
         path: r.path,

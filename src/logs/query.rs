@@ -553,6 +553,9 @@ pub struct Page {
     /// Matching requests (within the window when `exact` is false, a lower bound).
     pub total: i64,
     pub exact: bool,
+    /// When `method`/`q` were applied to the window and the range holds more: the time of the
+    /// oldest request looked at (requests before it were not searched).
+    pub searched_since: Option<i64>,
 }
 
 /// The requests `offset..offset + limit` of those matching `f`, newest first. `stored` is
@@ -568,11 +571,13 @@ pub async fn page(
     let mut scan = Merged::new(&mut tx, f).await?;
     let (mut seen, mut matched) = (0i64, 0i64);
     let mut hits = Vec::new();
+    let mut oldest_seen = None;
     while seen < WINDOW && matched < offset + limit {
         let Some((hit, is_match)) = scan.next(&mut tx).await? else {
             break;
         };
         seen += 1;
+        oldest_seen = Some(hit.ts_us);
         if is_match {
             if matched >= offset {
                 hits.push(hit);
@@ -587,22 +592,27 @@ pub async fn page(
             rows,
             total: stored,
             exact: true,
+            searched_since: None,
         });
     }
-    let all = if f.method.is_some() || f.q.is_some() {
+    let residual = f.method.is_some() || f.q.is_some();
+    let all = if residual {
         // What matches is known only by looking: count within the window.
         while seen < WINDOW {
-            let Some((_, is_match)) = scan.next(&mut tx).await? else {
+            let Some((hit, is_match)) = scan.next(&mut tx).await? else {
                 return Ok(Page {
                     rows,
                     total: matched,
                     exact: true,
+                    searched_since: None,
                 });
             };
             seen += 1;
+            oldest_seen = Some(hit.ts_us);
             matched += i64::from(is_match);
         }
-        false
+        // The window is full: is there more to the range?
+        scan.next(&mut tx).await?.is_none()
     } else if seen < WINDOW {
         let (rest, counted_all) = scan.count_rest(&mut tx, WINDOW - seen).await?;
         matched += rest;
@@ -611,11 +621,12 @@ pub async fn page(
         scan.next(&mut tx).await?.is_none()
     };
     // From the window on, the total is a lower bound: "10,000 or more".
-    let exact = all && matched < WINDOW;
     Ok(Page {
         rows,
         total: matched.min(WINDOW),
-        exact,
+        // With method/q, all of a range of exactly WINDOW requests was searched.
+        exact: all && (matched < WINDOW || residual),
+        searched_since: oldest_seen.filter(|_| residual && !all),
     })
 }
 
@@ -861,7 +872,7 @@ mod tests {
         let stored = all.len() as i64;
         // What the rounds covered: past the window, classes of several codes, an empty
         // class, deep pages.
-        let (mut over, mut several, mut empty, mut deep) = (0, 0, 0, 0);
+        let (mut over, mut several, mut empty, mut deep, mut limited) = (0, 0, 0, 0, 0);
         for round in 0..200 {
             let from = start + r.gen_range(0..2 * DAY_US);
             let mut f = Filter {
@@ -936,24 +947,30 @@ mod tests {
                 paths, want,
                 "round {round}: {f:?} limit {limit} offset {offset}"
             );
-            // Without filters the total is the store's counter.
-            let want_total = match f.is_empty() {
-                true => (stored, true),
-                false => (
-                    total.min(WINDOW as usize) as i64,
-                    candidates.len() < WINDOW as usize,
-                ),
+            // Without filters the total is the store's counter; method/q search the window
+            // and say how far back.
+            let w = WINDOW as usize;
+            let want_total = match (f.is_empty(), residual) {
+                (true, _) => (stored, true),
+                (false, true) => (total.min(w) as i64, candidates.len() <= w),
+                (false, false) => (total.min(w) as i64, candidates.len() < w),
             };
             assert_eq!((got.total, got.exact), want_total, "round {round}: {f:?}");
+            let since = match residual && candidates.len() > w {
+                true => Some(candidates[w - 1].0.ts_us),
+                false => None,
+            };
+            assert_eq!(got.searched_since, since, "round {round}: {f:?}");
             over += usize::from(candidates.len() > WINDOW as usize);
+            limited += usize::from(since.is_some());
             let class = f.status_class.filter(|_| f.status.is_none());
             several += usize::from(matches!(class, Some(3 | 5)));
             empty += usize::from(class == Some(1));
             deep += usize::from(offset > 5_000 && !want.is_empty());
         }
         assert!(
-            over >= 10 && several >= 10 && empty >= 3 && deep >= 3,
-            "{over} {several} {empty} {deep}"
+            over >= 10 && several >= 10 && empty >= 3 && deep >= 3 && limited >= 3,
+            "{over} {several} {empty} {deep} {limited}"
         );
     }
 

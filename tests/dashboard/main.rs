@@ -3,7 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::path::PathBuf;
+use std::{io::Write as _, path::PathBuf};
 
 use fantoccini::Locator;
 use serde_json::{json, Value};
@@ -500,5 +500,39 @@ async fn requests_show_up_in_the_logs_and_traffic_pages() {
         .unwrap();
     assert!(!bars.is_empty(), "the chart has bars");
     b.wait_text("#top-paths", "/item/0").await;
+
+    // On a busy log, the page says how far back a method filter searched.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 7_200;
+    let mut lines = String::new();
+    for i in 0..10_100 {
+        lines += &format!(
+            r#"{{"level":"info","ts":{}.{:03},"logger":"http.log.access","msg":"handled request","request":{{"remote_ip":"10.0.0.1","client_ip":"10.0.0.1","proto":"HTTP/1.1","method":"GET","host":"busy.example.com","uri":"/b/{i}","headers":{{}}}},"duration":0.001,"size":1,"status":200}}"#,
+            start + i / 10,
+            (i % 10) * 100
+        );
+        lines.push('\n');
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&app.access_log)
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let all = support::eventually(std::time::Duration::from_secs(15), || async {
+        let r: Value = app.get("/api/logs").await.json().await.unwrap();
+        r["total"].as_i64() == Some(10_114)
+    })
+    .await;
+    assert!(all, "the tailer did not store the busy log");
+    b.goto(&app.url("/logs?method=GET")).await;
+    let summary = b.wait_text("#logs-summary", "10000+ requests").await;
+    assert!(
+        summary.contains("searched requests since") && summary.contains("From/To"),
+        "{summary}"
+    );
     b.close().await;
 }

@@ -178,7 +178,7 @@ async fn totals_past_the_window_are_lower_bounds_and_say_so() {
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
-    let base = now() - 7200.0;
+    let base = (now() - 7200.0).floor();
     let lines: Vec<String> = (0..10_050)
         .map(|i| {
             caddy_line(
@@ -230,6 +230,34 @@ async fn totals_past_the_window_are_lower_bounds_and_say_so() {
         (Some(10_000), Some(false))
     );
     assert_eq!(logs(&api, "status=4xx").await["total"], 0);
+    assert!(
+        errors["searchedSince"].is_null(),
+        "{}",
+        errors["searchedSince"]
+    );
+    // method and q search the 10,000 newest of the range, and say since when.
+    let gets = logs(&api, "method=GET&q=/req/1").await;
+    assert_eq!(gets["totalExact"], false);
+    assert_eq!(
+        gets["searchedSince"],
+        iso(base + 5.0),
+        "the 10,000th newest, /req/50"
+    );
+    assert_eq!(
+        gets["total"],
+        (50..10_050)
+            .filter(|i| format!("/req/{i}").contains("/req/1"))
+            .count()
+    );
+    let recent = logs(&api, &format!("method=GET&from={}", iso(base + 100.0))).await;
+    assert_eq!(
+        (recent["total"].as_i64(), recent["totalExact"].as_bool()),
+        (Some(9_050), Some(true))
+    );
+    assert!(
+        recent["searchedSince"].is_null(),
+        "the whole range was searched"
+    );
     let deepest = logs(&api, "domain=big.example.com&page=20&limit=500").await;
     assert_eq!(
         deepest["logs"][499]["path"], "/req/20",
