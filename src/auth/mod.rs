@@ -58,6 +58,8 @@ fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<()> 
 /// the address it was reached from) that is not a trusted proxy itself. Addresses left of
 /// it are the client's own say and are never believed.
 pub fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    // A listener on [::] sees IPv4 clients as ::ffff:a.b.c.d.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -74,7 +76,7 @@ pub fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) ->
             // Not an address: nothing further left can be attributed.
             break;
         };
-        client = ip;
+        client = ip.to_canonical();
         if !is_trusted(&ip) {
             break;
         }
@@ -263,6 +265,11 @@ mod tests {
         assert_eq!(
             client_ip(&trusted, ip("::1"), &forwarded(&["2001:db8::1"])),
             ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("::ffff:10.1.2.3"), &h),
+            ip("203.0.113.5"),
+            "an IPv4 proxy seen by an IPv6 listener is still trusted"
         );
         assert_eq!(
             client_ip(&trusted, ip("10.1.2.3"), &HeaderMap::new()),
