@@ -65,23 +65,35 @@ pub fn client_ip(trusted: &[ipnet::IpNet], peer: IpAddr, headers: &HeaderMap) ->
         return peer;
     }
     let mut client = peer;
-    let forwarded = headers
+    // Every hop, left to right, over all header lines; one that is not text cannot be read
+    // (`None`).
+    let hops: Vec<Option<&str>> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect::<Vec<_>>();
-    for hop in forwarded.iter().rev() {
-        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|hop| std::str::from_utf8(hop).ok())
+        .collect();
+    for hop in hops.iter().rev() {
+        let Some(ip) = hop.and_then(hop_address) else {
             // Not an address: nothing further left can be attributed.
             break;
         };
-        client = ip.to_canonical();
+        client = ip;
         if !is_trusted(&ip) {
             break;
         }
     }
     client
+}
+
+/// A hop of `X-Forwarded-For`: an address, or one with a port as some load balancers write
+/// (`203.0.113.5:4711`, `[2001:db8::1]:4711`); IPv4-mapped IPv6 as IPv4.
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .or_else(|_| hop.parse::<SocketAddr>().map(|a| a.ip()))
+        .ok()
+        .map(|ip| ip.to_canonical())
 }
 
 /// An account's display name, trimmed: 1 to 100 characters.
@@ -265,6 +277,40 @@ mod tests {
         assert_eq!(
             client_ip(&trusted, ip("::1"), &forwarded(&["2001:db8::1"])),
             ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(
+                &trusted,
+                ip("10.0.0.2"),
+                &forwarded(&["203.0.113.5, ::ffff:10.9.9.9"])
+            ),
+            ip("203.0.113.5"),
+            "a trusted hop written IPv4-mapped is still trusted"
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("10.0.0.2"), &forwarded(&["203.0.113.5:4711"])),
+            ip("203.0.113.5"),
+            "a hop with a port"
+        );
+        let mut odd = forwarded(&["203.0.113.5"]);
+        odd.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xe9x, 198.51.100.9").unwrap(),
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("10.0.0.2"), &odd),
+            ip("198.51.100.9"),
+            "hops that are not text do not hide the readable ones right of them"
+        );
+        let mut odd = forwarded(&["203.0.113.5"]);
+        odd.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xe9x, 10.9.9.9").unwrap(),
+        );
+        assert_eq!(
+            client_ip(&trusted, ip("10.0.0.2"), &odd),
+            ip("10.9.9.9"),
+            "a hop that is not text ends the walk: what is left of it is not believed"
         );
         assert_eq!(
             client_ip(&trusted, ip("::ffff:10.1.2.3"), &h),

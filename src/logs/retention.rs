@@ -65,10 +65,19 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         .bind(BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        let mut n = 0;
+        let mut n = Some(0);
         for b in &old {
-            n += drop_block(&mut tx, b).await?;
+            n = match drop_block(&mut tx, b).await? {
+                Some(k) => n.map(|n| n + k),
+                None => None,
+            };
         }
+        let Some(n) = n else {
+            // A block was rewritten meanwhile (a merge, on PostgreSQL): read again.
+            tx.rollback().await?;
+            tokio::time::sleep(BREATHE).await;
+            continue;
+        };
         forget(&mut tx, n).await?;
         tx.commit().await?;
         deleted += n;
@@ -111,9 +120,21 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
                 .map(|r| (r.ts_us.div_euclid(1_000_000), block::class(r.status), 1));
             unroll(&mut tx, domain_id, gone).await?;
             let kept: Vec<_> = decoded.rows().take(keep).collect();
-            store::delete_block(&mut tx, (b.id, b.min_ts, b.max_ts), &decoded.statuses()).await?;
-            store::insert_block_indexed(&mut tx, domain_id, day, &block::encode(&kept)).await?;
-            excess as u64
+            let key = (b.id, b.min_ts, b.max_ts);
+            match store::delete_block(&mut tx, key, &decoded.statuses()).await? {
+                true => {
+                    let e = block::encode(&kept);
+                    store::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
+                    Some(excess as u64)
+                }
+                false => None,
+            }
+        };
+        let Some(n) = n else {
+            // The block was rewritten meanwhile (a merge, on PostgreSQL): read again.
+            tx.rollback().await?;
+            tokio::time::sleep(BREATHE).await;
+            continue;
         };
         forget(&mut tx, n).await?;
         tx.commit().await?;
@@ -124,13 +145,14 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
 }
 
 /// Deletes the block of a row holding its `id`, `min_ts`, `max_ts`, `n` and `status_data`;
-/// returns its size.
-async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<u64, sqlx::Error> {
+/// returns its size, or `None` when another transaction removed it since it was read.
+async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<Option<u64>, sqlx::Error> {
     let n = b.try_get::<i64, _>("n")?;
     let statuses = block::decode_statuses(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
     let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
-    store::delete_block(tx, key, &statuses).await?;
-    Ok(n as u64)
+    Ok(store::delete_block(tx, key, &statuses)
+        .await?
+        .then_some(n as u64))
 }
 
 /// Takes requests pruned for the row budget off the hour rollups, so the traffic chart counts

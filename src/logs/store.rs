@@ -215,9 +215,12 @@ pub async fn write_rows(
             }
             Some(old) => {
                 let decoded = Decoded::decode(&old.columns())?;
-                let merged = merge_newest_first(&fresh, decoded.rows());
                 let key = (old.id, old.min_ts, old.max_ts);
-                delete_block(tx, key, &decoded.statuses()).await?;
+                // Pruned meanwhile: its requests must not come back.
+                let merged = match delete_block(tx, key, &decoded.statuses()).await? {
+                    true => merge_newest_first(&fresh, decoded.rows()),
+                    false => fresh,
+                };
                 let e = block::encode(&merged);
                 let id = insert_block(tx, domain_id, day, &e).await?;
                 postings.extend(postings_of(&e, domain_id, id));
@@ -445,12 +448,14 @@ async fn insert_postings(tx: &mut Tx, postings: &[[i64; 6]]) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Removes a block and its status postings (`statuses`: its distinct statuses).
+/// Removes a block and its status postings (`statuses`: its distinct statuses). Returns
+/// false when the block was not there any more: on PostgreSQL another transaction (retention,
+/// or a merge of small blocks) may have removed it since it was read.
 pub async fn delete_block(
     tx: &mut Tx,
     (id, min_ts, max_ts): (i64, i64, i64),
     statuses: &[i64],
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     for &s in statuses {
         sqlx::query(
             "DELETE FROM access_log_block_statuses \
@@ -463,11 +468,12 @@ pub async fn delete_block(
         .execute(&mut **tx)
         .await?;
     }
-    sqlx::query("DELETE FROM access_log_blocks WHERE id = $1")
+    let deleted = sqlx::query("DELETE FROM access_log_blocks WHERE id = $1")
         .bind(id)
         .execute(&mut **tx)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected();
+    Ok(deleted == 1)
 }
 
 const STATUS_ROWS: usize = 64;

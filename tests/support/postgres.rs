@@ -1,8 +1,8 @@
 //! A real PostgreSQL for the integration tests, when `PROXYHUB_TEST_BACKEND=postgres`: one
-//! server per test process (initdb'd into a directory of the temp dir named after the process
-//! on first use, listening on a free loopback port, killed when the test process exits; the
-//! next run removes directories of processes that are gone), and a database of its own for
-//! each test directory.
+//! server per test process (initdb'd into a directory of the temp dir on first use, listening
+//! on a free loopback port only, shut down when the test process exits; the next run removes
+//! directories no live run holds the lock of), and a database of its own for each test
+//! directory.
 
 use std::{
     hash::{Hash, Hasher},
@@ -29,6 +29,8 @@ pub fn enabled() -> bool {
 
 struct Server {
     port: u16,
+    /// Held (locked) for the life of the process: the directory is in use.
+    _lock: std::fs::File,
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
@@ -84,8 +86,9 @@ fn command(bin: &Path, user: Option<(libc::uid_t, libc::gid_t)>, die_with_parent
                     return Err(std::io::Error::last_os_error());
                 }
             }
-            // After the identity change, which would clear it.
-            if die_with_parent && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            // After the identity change, which would clear it. SIGQUIT: PostgreSQL's
+            // immediate shutdown, which still removes its shared memory.
+            if die_with_parent && libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -100,14 +103,22 @@ fn start() -> Server {
     let base = std::env::temp_dir().join("proxyhub-test-postgres");
     std::fs::create_dir_all(&base).unwrap();
     for e in std::fs::read_dir(&base).unwrap().flatten() {
-        let pid = e.file_name().to_string_lossy().to_string();
-        if !Path::new("/proc").join(&pid).exists() {
-            let _ = std::fs::remove_dir_all(e.path());
+        // A directory whose lock nobody holds is left from a run that is over.
+        let (path, lock_path) = match e.path().extension().is_some_and(|x| x == "lock") {
+            true => (e.path().with_extension(""), e.path()),
+            false => (e.path(), e.path().with_extension("lock")),
+        };
+        if let Some(_lock) = try_lock(&lock_path) {
+            let _ = std::fs::remove_dir_all(&path);
+            let _ = std::fs::remove_file(&lock_path);
         }
     }
-    let dir = base.join(std::process::id().to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("run-")
+        .tempdir_in(&base)
+        .unwrap()
+        .keep();
+    let lock = try_lock(&dir.with_extension("lock")).expect("a new directory's lock is free");
     if let Some((uid, gid)) = user {
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).unwrap();
     }
@@ -140,12 +151,17 @@ fn start() -> Server {
     postgres
         .arg("-D")
         .arg(&data)
-        .args(["-p", &port.to_string(), "-k"])
-        .arg(&dir)
-        // A test server: durability is not what is tested.
-        .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-        .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-        .args(["-c", "max_connections=300"])
+        .args(["-p", &port.to_string()])
+        // TCP on loopback only: no Unix socket (its path could exceed the limit in a deep
+        // temp dir). A test server: durability is not what is tested.
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ])
+        .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+        .args(["-c", "full_page_writes=off", "-c", "max_connections=1000"])
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log);
@@ -164,12 +180,26 @@ fn start() -> Server {
     rx.recv().unwrap().expect("postgres starts");
     for _ in 0..300 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Server { port };
+            return Server { port, _lock: lock };
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let log = std::fs::read_to_string(dir.join("postgres.log")).unwrap_or_default();
     panic!("PostgreSQL did not come up on port {port}:\n{log}");
+}
+
+/// `path` opened and locked (`flock`, exclusive), or `None` when another process holds it.
+fn try_lock(path: &Path) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .ok()?;
+    // SAFETY: flock on a file descriptor we own.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    locked.then_some(file)
 }
 
 /// The URL of the database for `dir` (one per test directory), created on first use.
