@@ -49,8 +49,20 @@ fn limit(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> Result<()> 
     let client = client_ip(&state.config.trusted_proxies, peer.ip(), headers);
     state
         .auth_limiter
-        .check(client)
+        .check(limit_key(client))
         .map_err(ApiError::rate_limited)
+}
+
+/// What attempts are counted by: the address, or for IPv6 its /64 (one host usually holds a
+/// whole /64 and could otherwise take a new address for every attempt).
+fn limit_key(client: IpAddr) -> IpAddr {
+    match client {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
 }
 
 /// The client's address: the connection's, unless it comes from a trusted reverse proxy;
@@ -336,6 +348,15 @@ mod tests {
             ip("10.1.2.3"),
             "no trusted proxies: the connection's address"
         );
+    }
+
+    #[test]
+    fn attempts_count_per_ipv4_address_and_per_ipv6_64() {
+        let key = |s: &str| limit_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("203.0.113.5"), "203.0.113.5");
     }
 
     #[test]
