@@ -40,6 +40,9 @@ impl Nginx {
     pub fn new(config: &Config) -> Result<Self, String> {
         let settings = RenderSettings {
             http_port: config.http_port.unwrap_or(80),
+            // Servers listen on IPv6 too when the host has it (nginx would refuse `[::]`
+            // where it has not).
+            ipv6: std::net::TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).is_ok(),
             access_log: config.access_log_absolute(),
         };
         access_log_path(&settings.access_log)?;

@@ -17,6 +17,8 @@ pub const LOG_FORMAT_FILE: &str = "proxyhub-00-log-format.conf";
 #[derive(Clone, Debug)]
 pub struct RenderSettings {
     pub http_port: u16,
+    /// Also listen on IPv6 (`[::]:port`): the host has IPv6.
+    pub ipv6: bool,
     /// Absolute, and checked by [`access_log_path`] to be safe inside double quotes.
     pub access_log: PathBuf,
 }
@@ -72,6 +74,7 @@ pub fn render(
                 site => site,
                 proxy_url => site.upstream.as_deref().map(proxy_url),
                 http_port => settings.http_port,
+                ipv6 => settings.ipv6,
                 access_log => access_log,
             })
             .map_err(|e| format!("rendering the server for {}: {e:#}", site.domain))?;
@@ -190,6 +193,7 @@ mod golden_tests {
             let s = &input["settings"];
             let settings = RenderSettings {
                 http_port: s["http_port"].as_u64().unwrap() as u16,
+                ipv6: s["ipv6"].as_bool().unwrap_or(false),
                 access_log: s["access_log"].as_str().unwrap().into(),
             };
             let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();

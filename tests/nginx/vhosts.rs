@@ -33,6 +33,22 @@ async fn a_vhost_is_served_by_nginx_through_its_whole_life() {
         app.through_proxy("app.example.com", "/hello?x=1").await,
         (200, "blue /hello?x=1 host=app.example.com".to_string())
     );
+    // IPv6 clients too (this machine has IPv6; proxyhub renders `listen [::]` when it does).
+    assert!(
+        std::net::TcpListener::bind("[::1]:0").is_ok(),
+        "these tests need IPv6 on loopback"
+    );
+    let over_ipv6 = reqwest::Client::new()
+        .get(format!("http://[::1]:{}/v6", nginx.http_port))
+        .header("Host", "app.example.com")
+        .send()
+        .await
+        .expect("nginx answers on [::1]");
+    assert_eq!(over_ipv6.status(), StatusCode::OK);
+    assert_eq!(
+        over_ipv6.text().await.unwrap(),
+        "blue /v6 host=app.example.com"
+    );
 
     let r = app
         .put(
