@@ -1,10 +1,14 @@
-//! The one path by which the store and the proxy change together: one change at a time,
-//! written in a transaction that commits only if the proxy accepted the result.
+//! The one path by which the store and the proxy change together. Changes are written in a
+//! transaction that commits only if the proxy accepted the result; changes that arrive while
+//! the proxy is busy with one are coalesced: written together (each in a savepoint), pushed
+//! once, committed together. If the proxy refuses a coalesced push, its changes are applied
+//! in halves down to the one it refuses, so each answer says what the proxy thought of that
+//! change.
 
-use std::sync::Arc;
+use std::{future::Future, pin::Pin, sync::Arc};
 
 use serde::Serialize;
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{oneshot, Mutex};
 
 use crate::{
     db::{self, Db, Tx},
@@ -14,10 +18,34 @@ use crate::{
     vhosts::store,
 };
 
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A change's writes: run in the change's transaction (perhaps more than once, when a
+/// coalesced push fails and the change is applied alone).
+pub trait Writes<T>:
+    for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, ApiError>> + Send
+{
+}
+impl<T, F> Writes<T> for F where
+    F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, ApiError>> + Send
+{
+}
+
+type Run = Box<dyn for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<(), ApiError>> + Send>;
+
+/// A change waiting for the proxy.
+struct Job {
+    run: Run,
+    done: oneshot::Sender<Result<(), ApiError>>,
+}
+
 pub struct Applier {
     db: Db,
     proxy: Arc<dyn Proxy>,
+    /// Held while the store and the proxy are brought together (changes, drift repair).
     lock: Mutex<()>,
+    /// Changes waiting, and whether a worker is taking them.
+    queue: std::sync::Mutex<(Vec<Job>, bool)>,
     status: std::sync::Mutex<ProxyStatus>,
 }
 
@@ -33,19 +61,13 @@ pub struct ProxyStatus {
     pub checked_at: Option<String>,
     pub last_apply_at: Option<String>,
     pub last_error: Option<String>,
+    /// Configurations pushed since start-up (coalesced changes count once).
+    pub pushes: u64,
 }
 
-/// A change in progress: holds the apply lock and an open write transaction. Dropping it
-/// without [`Change::push_and_commit`] rolls everything back.
-pub struct Change<'a> {
-    pub tx: Tx,
-    applier: &'a Applier,
-    _turn: MutexGuard<'a, ()>,
-}
-
-/// Armed between a successful push and the commit. If the request is cancelled there (the
-/// client went away), the proxy may run a config the store never got: dropping the armed
-/// guard makes the next drift check re-apply the store's.
+/// Armed between a successful push and the commit: if the commit does not happen, the proxy
+/// may run a config the store never got; dropping the armed guard makes the next drift check
+/// re-apply the store's.
 struct Uncommitted<'a> {
     proxy: &'a dyn Proxy,
     armed: bool,
@@ -69,6 +91,7 @@ impl Applier {
             db,
             proxy,
             lock: Mutex::new(()),
+            queue: std::sync::Mutex::new((Vec::new(), false)),
             status: std::sync::Mutex::new(status),
         }
     }
@@ -77,15 +100,158 @@ impl Applier {
         &*self.proxy
     }
 
-    /// Waits for its turn, then opens the transaction a change is written in.
-    pub async fn begin(&self) -> Result<Change<'_>, ApiError> {
-        let turn = self.lock.lock().await;
-        let tx = db::begin_write(&self.db).await?;
-        Ok(Change {
-            tx,
-            applier: self,
-            _turn: turn,
-        })
+    /// Applies a change: `writes` runs in a write transaction (with other changes waiting at
+    /// the same time), the proxy gets the config rendered from it, and it is committed only
+    /// if the proxy took it. Returns what `writes` returned. The work goes on in a task of its
+    /// own: a client that goes away does not cut a change (or others) in half.
+    pub async fn change<T: Send + 'static>(
+        self: &Arc<Self>,
+        mut writes: impl Writes<T> + 'static,
+    ) -> Result<T, ApiError> {
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let out = slot.clone();
+        let run: Run = Box::new(move |tx| {
+            let slot = slot.clone();
+            let written = writes(tx);
+            Box::pin(async move {
+                let v = written.await?;
+                *slot.lock().expect("result slot") = Some(v);
+                Ok(())
+            })
+        });
+        let (done, result) = oneshot::channel();
+        let start_worker = {
+            let mut q = self.queue.lock().expect("change queue");
+            q.0.push(Job { run, done });
+            !std::mem::replace(&mut q.1, true)
+        };
+        if start_worker {
+            let this = self.clone();
+            tokio::spawn(async move { this.work().await });
+        }
+        result
+            .await
+            .map_err(|_| ApiError::internal("the change was dropped"))??;
+        let v = out.lock().expect("result slot").take();
+        v.ok_or_else(|| ApiError::internal("the change left no result"))
+    }
+
+    /// Takes waiting changes, all of them at a time, until none are left.
+    async fn work(self: Arc<Self>) {
+        loop {
+            // The turn first: what arrives while drift repair holds it joins this batch.
+            let _turn = self.lock.lock().await;
+            let jobs = {
+                let mut q = self.queue.lock().expect("change queue");
+                if q.0.is_empty() {
+                    q.1 = false;
+                    return;
+                }
+                std::mem::take(&mut q.0)
+            };
+            self.apply_batch(jobs).await;
+        }
+    }
+
+    /// Writes, pushes and commits `jobs` together; when the proxy refuses them together,
+    /// each half apart, down to the change it refuses.
+    async fn apply_batch(&self, mut jobs: Vec<Job>) {
+        let single = jobs.len() == 1;
+        let pushed = match self.attempt(&mut jobs).await {
+            Ok(written) => written,
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let (written, result) = pushed;
+        match result {
+            Ok(()) => {
+                for job in written {
+                    let _ = job.done.send(Ok(()));
+                }
+            }
+            Err(e) if single || written.len() == 1 => {
+                for job in written {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+            }
+            Err(_) => {
+                // Which change the proxy refuses is known only by trying them apart: in
+                // halves, so one bad change among many costs a few pushes, not one each.
+                let mut first = written;
+                let second = first.split_off(first.len() / 2);
+                Box::pin(self.apply_batch(first)).await;
+                Box::pin(self.apply_batch(second)).await;
+            }
+        }
+    }
+
+    /// One transaction for `jobs`, each in a savepoint: a job whose writes fail is answered at
+    /// once and left out. Then one push for the rest, and the commit. Returns the jobs that
+    /// were written, with the outcome of push and commit for them; `Err` when the
+    /// transaction itself could not be had.
+    #[allow(clippy::type_complexity)]
+    async fn attempt(
+        &self,
+        jobs: &mut Vec<Job>,
+    ) -> Result<(Vec<Job>, Result<(), ApiError>), ApiError> {
+        let mut tx = db::begin_write(&self.db).await?;
+        let mut written = Vec::with_capacity(jobs.len());
+        for mut job in jobs.drain(..) {
+            sqlx::query("SAVEPOINT change").execute(&mut *tx).await?;
+            match (job.run)(&mut tx).await {
+                Ok(()) => {
+                    sqlx::query("RELEASE SAVEPOINT change")
+                        .execute(&mut *tx)
+                        .await?;
+                    written.push(job);
+                }
+                Err(e) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT change")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT change")
+                        .execute(&mut *tx)
+                        .await?;
+                    let _ = job.done.send(Err(e));
+                }
+            }
+        }
+        if written.is_empty() {
+            tx.rollback().await?;
+            return Ok((written, Ok(())));
+        }
+        let result = self.push_and_commit(tx).await;
+        Ok((written, result))
+    }
+
+    /// Renders the proxy config from the state inside the transaction, pushes it, and
+    /// commits only if the proxy took it.
+    async fn push_and_commit(&self, mut tx: Tx) -> Result<(), ApiError> {
+        let sites = store::enabled_sites(&mut tx).await?;
+        let mut guard = Uncommitted {
+            proxy: &*self.proxy,
+            armed: false,
+        };
+        let applied = self.proxy.apply(&sites).await;
+        self.record(&applied.as_ref().map(|_| true), false);
+        applied?;
+        guard.armed = true;
+        let committed = tx.commit().await;
+        guard.armed = false;
+        if let Err(e) = committed {
+            // The proxy runs a config the store does not hold: put the committed one back.
+            let mut conn = self.db.acquire().await?;
+            let committed = store::enabled_sites(&mut conn).await?;
+            if let Err(push) = self.proxy.apply(&committed).await {
+                tracing::error!(error = %push, "could not restore the proxy after a failed commit");
+            }
+            return Err(ApiError::internal(format!("commit after apply: {e}")));
+        }
+        Ok(())
     }
 
     /// Makes the proxy run what the store holds when it runs something else; returns whether
@@ -114,6 +280,7 @@ impl Applier {
                 s.last_error = None;
                 if *applied {
                     s.last_apply_at = Some(now.clone());
+                    s.pushes += 1;
                 }
             }
             Err(e) => {
@@ -127,33 +294,5 @@ impl Applier {
         if is_check {
             s.checked_at = Some(now);
         }
-    }
-}
-
-impl Change<'_> {
-    /// Renders the proxy config from the state inside the transaction, pushes it, and
-    /// commits only if the proxy took it.
-    pub async fn push_and_commit(mut self) -> Result<(), ApiError> {
-        let sites = store::enabled_sites(&mut self.tx).await?;
-        let mut guard = Uncommitted {
-            proxy: &*self.applier.proxy,
-            armed: false,
-        };
-        let applied = self.applier.proxy.apply(&sites).await;
-        self.applier.record(&applied.as_ref().map(|_| true), false);
-        applied?;
-        guard.armed = true;
-        let committed = self.tx.commit().await;
-        guard.armed = false;
-        if let Err(e) = committed {
-            // The proxy runs a config the store does not hold: put the committed one back.
-            let mut conn = self.applier.db.acquire().await?;
-            let committed = store::enabled_sites(&mut conn).await?;
-            if let Err(push) = self.applier.proxy.apply(&committed).await {
-                tracing::error!(error = %push, "could not restore the proxy after a failed commit");
-            }
-            return Err(ApiError::internal(format!("commit after apply: {e}")));
-        }
-        Ok(())
     }
 }

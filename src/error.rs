@@ -14,7 +14,7 @@ use crate::proxy::ProxyError;
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 /// An error answered as `{"error": CODE, "message": TEXT}` (plus `proxyMessage` for 502s).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,

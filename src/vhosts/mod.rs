@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 
 /// Fields a client may set. `config` and `upstream` distinguish "absent" from `null`
 /// (clear it) on update.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VhostInput {
     domain: Option<String>,
@@ -93,15 +93,23 @@ async fn create(
         updated_at: now,
     };
     check(&state, &mut v)?;
-    let mut change = state.applier.begin().await?;
-    if store::domain_taken(&mut change.tx, &v.domain, 0).await? {
-        return Err(domain_conflict(&v.domain));
-    }
-    v.id = store::insert(&mut change.tx, &v)
-        .await
-        .map_err(|e| unique_to_conflict(e, &v.domain))?;
-    changelog::record(&mut change.tx, who, Action::Create, &v.domain, None).await?;
-    change.push_and_commit().await?;
+    let by = who.clone();
+    let v = state
+        .applier
+        .change(move |tx| {
+            let (mut v, by) = (v.clone(), by.clone());
+            Box::pin(async move {
+                if store::domain_taken(tx, &v.domain, 0).await? {
+                    return Err(domain_conflict(&v.domain));
+                }
+                v.id = store::insert(tx, &v)
+                    .await
+                    .map_err(|e| unique_to_conflict(e, &v.domain))?;
+                changelog::record(tx, &by, Action::Create, &v.domain, None).await?;
+                Ok(v)
+            })
+        })
+        .await?;
     tracing::info!(domain = %v.domain, user = %who.email, "vhost created");
     Ok((StatusCode::CREATED, Json(v)))
 }
@@ -113,37 +121,43 @@ async fn update(
     AppJson(input): AppJson<VhostInput>,
 ) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
-    let mut change = state.applier.begin().await?;
-    let old = store::by_id(&mut change.tx, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    let mut v = old.clone();
-    if let Some(d) = input.domain {
-        v.domain = d;
-    }
-    if let Some(c) = input.config {
-        v.config = c;
-    }
-    if let Some(u) = input.upstream {
-        v.upstream = u;
-    }
-    if let Some(e) = input.enabled {
-        v.enabled = e;
-    }
-    check(&state, &mut v)?;
-    let diff = changelog::diff(&fields(&old), &fields(&v));
-    if diff.is_none() {
-        return Ok(Json(old));
-    }
-    if store::domain_taken(&mut change.tx, &v.domain, id).await? {
-        return Err(domain_conflict(&v.domain));
-    }
-    v.updated_at = timestamps::now();
-    store::update(&mut change.tx, &v)
-        .await
-        .map_err(|e| unique_to_conflict(e, &v.domain))?;
-    changelog::record(&mut change.tx, who, Action::Update, &v.domain, diff).await?;
-    change.push_and_commit().await?;
+    let (by, checks) = (who.clone(), state.clone());
+    let v = state
+        .applier
+        .change(move |tx| {
+            let (input, by, state) = (input.clone(), by.clone(), checks.clone());
+            Box::pin(async move {
+                let old = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                let mut v = old.clone();
+                if let Some(d) = input.domain {
+                    v.domain = d;
+                }
+                if let Some(c) = input.config {
+                    v.config = c;
+                }
+                if let Some(u) = input.upstream {
+                    v.upstream = u;
+                }
+                if let Some(e) = input.enabled {
+                    v.enabled = e;
+                }
+                check(&state, &mut v)?;
+                let diff = changelog::diff(&fields(&old), &fields(&v));
+                if diff.is_none() {
+                    return Ok(old);
+                }
+                if store::domain_taken(tx, &v.domain, id).await? {
+                    return Err(domain_conflict(&v.domain));
+                }
+                v.updated_at = timestamps::now();
+                store::update(tx, &v)
+                    .await
+                    .map_err(|e| unique_to_conflict(e, &v.domain))?;
+                changelog::record(tx, &by, Action::Update, &v.domain, diff).await?;
+                Ok(v)
+            })
+        })
+        .await?;
     tracing::info!(domain = %v.domain, user = %who.email, "vhost updated");
     Ok(Json(v))
 }
@@ -159,13 +173,19 @@ async fn remove(
     PathId(id): PathId,
 ) -> Result<Json<Value>> {
     let who = user.require(Role::Editor)?;
-    let mut change = state.applier.begin().await?;
-    let v = store::by_id(&mut change.tx, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    store::delete(&mut change.tx, id).await?;
-    changelog::record(&mut change.tx, who, Action::Delete, &v.domain, None).await?;
-    change.push_and_commit().await?;
+    let by = who.clone();
+    let v = state
+        .applier
+        .change(move |tx| {
+            let by = by.clone();
+            Box::pin(async move {
+                let v = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                store::delete(tx, id).await?;
+                changelog::record(tx, &by, Action::Delete, &v.domain, None).await?;
+                Ok(v)
+            })
+        })
+        .await?;
     tracing::info!(domain = %v.domain, user = %who.email, "vhost deleted");
     Ok(Json(json!({ "success": true })))
 }
@@ -176,15 +196,21 @@ async fn toggle(
     PathId(id): PathId,
 ) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
-    let mut change = state.applier.begin().await?;
-    let mut v = store::by_id(&mut change.tx, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
-    v.enabled = !v.enabled;
-    v.updated_at = timestamps::now();
-    store::update(&mut change.tx, &v).await?;
-    changelog::record(&mut change.tx, who, Action::Toggle, &v.domain, None).await?;
-    change.push_and_commit().await?;
+    let by = who.clone();
+    let v = state
+        .applier
+        .change(move |tx| {
+            let by = by.clone();
+            Box::pin(async move {
+                let mut v = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                v.enabled = !v.enabled;
+                v.updated_at = timestamps::now();
+                store::update(tx, &v).await?;
+                changelog::record(tx, &by, Action::Toggle, &v.domain, None).await?;
+                Ok(v)
+            })
+        })
+        .await?;
     tracing::info!(domain = %v.domain, enabled = v.enabled, user = %who.email, "vhost toggled");
     Ok(Json(v))
 }

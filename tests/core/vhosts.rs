@@ -401,3 +401,60 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
     assert_eq!(list[0]["config"], "respond ok");
     assert!(!std::path::Path::new("/tmp/pwned").exists());
 }
+
+/// Many changes at once: those that arrive while the proxy takes one are pushed together,
+/// and a change the proxy refuses among them is answered alone, with the proxy's message,
+/// while the others are served.
+#[tokio::test]
+async fn concurrent_changes_are_pushed_together_and_answered_each_on_its_own() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let n = 40;
+    let mut calls = Vec::new();
+    for i in 0..n {
+        let (client, url) = (app.client.clone(), app.url("/api/vhosts"));
+        let body = match i {
+            17 => json!({"domain": "typo.example.com", "config": "reverse_prox 127.0.0.1:1"}),
+            _ => {
+                json!({"domain": format!("s{i}.example.com"), "config": format!("respond \"site {i}\" 200")})
+            }
+        };
+        calls.push(tokio::spawn(async move {
+            client.post(url).json(&body).send().await.unwrap()
+        }));
+    }
+    let mut created = 0;
+    for (i, call) in calls.into_iter().enumerate() {
+        let r = call.await.unwrap();
+        if i == 17 {
+            let body = expect_error(r, 502, "PROXY_REJECTED").await;
+            assert!(
+                body["proxyMessage"]
+                    .as_str()
+                    .unwrap()
+                    .contains("unrecognized directive: reverse_prox"),
+                "{body}"
+            );
+        } else {
+            assert_eq!(r.status(), StatusCode::CREATED, "{i}");
+            created += 1;
+        }
+    }
+    for i in (0..n).filter(|&i| i != 17) {
+        assert_eq!(
+            app.through_proxy(&format!("s{i}.example.com"), "/").await,
+            (200, format!("site {i}"))
+        );
+    }
+    let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
+    assert_eq!(list.len(), created);
+    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
+    assert_eq!(log.len(), created, "one entry per change that took effect");
+    let status: Value = app.get("/api/status").await.json().await.unwrap();
+    let pushes = status["pushes"].as_u64().unwrap();
+    assert!(
+        pushes * 2 < created as u64,
+        "{created} changes in {pushes} pushes: changes waiting were pushed together"
+    );
+}
