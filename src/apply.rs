@@ -65,6 +65,22 @@ pub struct ProxyStatus {
     pub pushes: u64,
 }
 
+/// Runs a job's writes in a savepoint: kept when they succeed, undone when they fail (the
+/// job's error is the inner result; the outer one is the database's).
+async fn in_savepoint(tx: &mut Tx, run: &mut Run) -> Result<Result<(), ApiError>, sqlx::Error> {
+    sqlx::query("SAVEPOINT change").execute(&mut **tx).await?;
+    let outcome = run(tx).await;
+    if outcome.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT change")
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("RELEASE SAVEPOINT change")
+        .execute(&mut **tx)
+        .await?;
+    Ok(outcome)
+}
+
 /// Armed between a successful push and the commit: if the commit does not happen, the proxy
 /// may run a config the store never got; dropping the armed guard makes the next drift check
 /// re-apply the store's.
@@ -155,30 +171,10 @@ impl Applier {
 
     /// Writes, pushes and commits `jobs` together; when the proxy refuses them together,
     /// each half apart, down to the change it refuses.
-    async fn apply_batch(&self, mut jobs: Vec<Job>) {
-        let single = jobs.len() == 1;
-        let pushed = match self.attempt(&mut jobs).await {
-            Ok(written) => written,
-            Err(e) => {
-                for job in jobs {
-                    let _ = job.done.send(Err(e.clone()));
-                }
-                return;
-            }
-        };
-        let (written, result) = pushed;
+    async fn apply_batch(&self, jobs: Vec<Job>) {
+        let (written, result) = self.attempt(jobs).await;
         match result {
-            Ok(()) => {
-                for job in written {
-                    let _ = job.done.send(Ok(()));
-                }
-            }
-            Err(e) if single || written.len() == 1 => {
-                for job in written {
-                    let _ = job.done.send(Err(e.clone()));
-                }
-            }
-            Err(_) => {
+            Err(e) if written.len() > 1 && e.code == "PROXY_REJECTED" => {
                 // Which change the proxy refuses is known only by trying them apart: in
                 // halves, so one bad change among many costs a few pushes, not one each.
                 let mut first = written;
@@ -186,46 +182,43 @@ impl Applier {
                 Box::pin(self.apply_batch(first)).await;
                 Box::pin(self.apply_batch(second)).await;
             }
+            result => {
+                for job in written {
+                    let _ = job.done.send(result.clone());
+                }
+            }
         }
     }
 
     /// One transaction for `jobs`, each in a savepoint: a job whose writes fail is answered at
-    /// once and left out. Then one push for the rest, and the commit. Returns the jobs that
-    /// were written, with the outcome of push and commit for them; `Err` when the
-    /// transaction itself could not be had.
-    #[allow(clippy::type_complexity)]
-    async fn attempt(
-        &self,
-        jobs: &mut Vec<Job>,
-    ) -> Result<(Vec<Job>, Result<(), ApiError>), ApiError> {
-        let mut tx = db::begin_write(&self.db).await?;
+    /// once and left out. Then one push for the rest, and the commit. Returns the jobs still
+    /// to answer, with the outcome for them (of the push and commit, or the database error
+    /// that stopped the transaction).
+    async fn attempt(&self, jobs: Vec<Job>) -> (Vec<Job>, Result<(), ApiError>) {
+        let mut tx = match db::begin_write(&self.db).await {
+            Ok(tx) => tx,
+            Err(e) => return (jobs, Err(e.into())),
+        };
         let mut written = Vec::with_capacity(jobs.len());
-        for mut job in jobs.drain(..) {
-            sqlx::query("SAVEPOINT change").execute(&mut *tx).await?;
-            match (job.run)(&mut tx).await {
-                Ok(()) => {
-                    sqlx::query("RELEASE SAVEPOINT change")
-                        .execute(&mut *tx)
-                        .await?;
-                    written.push(job);
+        let mut jobs = jobs.into_iter();
+        while let Some(mut job) = jobs.next() {
+            match in_savepoint(&mut tx, &mut job.run).await {
+                Ok(Ok(())) => written.push(job),
+                Ok(Err(e)) => {
+                    let _ = job.done.send(Err(e));
                 }
                 Err(e) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT change")
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT change")
-                        .execute(&mut *tx)
-                        .await?;
-                    let _ = job.done.send(Err(e));
+                    written.push(job);
+                    written.extend(jobs);
+                    return (written, Err(e.into()));
                 }
             }
         }
         if written.is_empty() {
-            tx.rollback().await?;
-            return Ok((written, Ok(())));
+            return (written, tx.rollback().await.map_err(Into::into));
         }
         let result = self.push_and_commit(tx).await;
-        Ok((written, result))
+        (written, result)
     }
 
     /// Renders the proxy config from the state inside the transaction, pushes it, and

@@ -39,6 +39,22 @@ pub fn day_of(ts_us: i64) -> i64 {
     ts_us - ts_us.rem_euclid(DAY_US)
 }
 
+/// A GET of `path` answered 200, for tests to vary.
+#[cfg(test)]
+pub fn test_row(ts_us: i64, path: &str) -> Row<'_> {
+    Row {
+        ts_us,
+        method: "GET",
+        path,
+        status: 200,
+        latency_us: 1,
+        ip: "192.0.2.1",
+        size: 2,
+        protocol: "HTTP/1.1",
+        user_agent: "t",
+    }
+}
+
 /// A status's class for the traffic counts: 2..5 for 2xx..5xx, 0 for anything else.
 pub fn class(status: i64) -> u8 {
     match status / 100 {

@@ -208,7 +208,7 @@ impl Scan {
         // first. Blocks come by `(max_ts, min_ts, id)`, so one ending at the same time may
         // have a higher id (first on equal times) behind one with a lower id: open all of
         // those too.
-        while let Some((max_ts, _)) = self.blocks.peek(tx).await? {
+        while let Some(max_ts) = self.blocks.peek(tx).await? {
             if self.heap.peek().is_some_and(|((ts, _, _), _)| *ts > max_ts) {
                 break;
             }
@@ -413,8 +413,8 @@ struct Blocks {
     count_sql: String,
     binds: Vec<i64>,
     after: (i64, i64, i64),
-    /// Fetched blocks not opened yet, with their `(max_ts, id)`.
-    fetched: std::collections::VecDeque<((i64, i64), AnyRow)>,
+    /// Fetched blocks not opened yet, with their `max_ts`.
+    fetched: std::collections::VecDeque<(i64, AnyRow)>,
     page: i64,
     done: bool,
 }
@@ -495,8 +495,8 @@ impl Blocks {
         }
     }
 
-    /// The next block's `(max_ts, id)`, fetching more when needed.
-    async fn peek(&mut self, tx: &mut Tx) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    /// The next block's `max_ts`, fetching more when needed.
+    async fn peek(&mut self, tx: &mut Tx) -> Result<Option<i64>, sqlx::Error> {
         if self.fetched.is_empty() && !self.done {
             let mut q = sqlx::query(&self.sql);
             for &b in &self.binds {
@@ -519,8 +519,7 @@ impl Blocks {
                 );
             }
             for r in rows {
-                self.fetched
-                    .push_back(((r.try_get("max_ts")?, r.try_get("id")?), r));
+                self.fetched.push_back((r.try_get("max_ts")?, r));
             }
         }
         Ok(self.fetched.front().map(|f| f.0))
@@ -798,11 +797,8 @@ mod tests {
     use crate::logs::block::Row;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
-    /// Pages and totals from blocks equal a brute-force filter of every request, for random
-    /// filters over blocks of every kind: several domains and days, full, chunked and merged
-    /// small blocks, ranges inside, straddling and between blocks.
-    #[tokio::test]
-    async fn pages_and_totals_equal_filtering_every_request() {
+    /// A fresh store knowing domains 1, 2 and 3: a, b and c.example.com.
+    async fn store_of_three_domains() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
@@ -819,6 +815,15 @@ mod tests {
                 .await
                 .unwrap();
         }
+        (dir, db)
+    }
+
+    /// Pages and totals from blocks equal a brute-force filter of every request, for random
+    /// filters over blocks of every kind: several domains and days, full, chunked and merged
+    /// small blocks, ranges inside, straddling and between blocks.
+    #[tokio::test]
+    async fn pages_and_totals_equal_filtering_every_request() {
+        let (_dir, db) = store_of_three_domains().await;
         let mut r = StdRng::seed_from_u64(3);
         // Two days and a bit from 2025-01-15T00:00:00Z; distinct microseconds (no ties: their
         // order is another test's); more requests than the window.
@@ -838,15 +843,9 @@ mod tests {
             .zip(&paths)
             .map(|(&t, p)| {
                 let row = Row {
-                    ts_us: t,
                     method: methods[r.gen_range(0..3)],
-                    path: p,
                     status: statuses[r.gen_range(0..statuses.len())],
-                    latency_us: 1,
-                    ip: "192.0.2.1",
-                    size: 2,
-                    protocol: "HTTP/1.1",
-                    user_agent: "t",
+                    ..block::test_row(t, p)
                 };
                 (row, r.gen_range(1..=3))
             })
@@ -978,34 +977,9 @@ mod tests {
     /// even when a newer block ends at the same time but starts earlier than an older one.
     #[tokio::test]
     async fn equal_times_come_newer_block_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
-        for (id, name) in [
-            (1, "a.example.com"),
-            (2, "b.example.com"),
-            (3, "c.example.com"),
-        ] {
-            sqlx::query("INSERT INTO access_log_domains (id, name) VALUES ($1, $2)")
-                .bind(id)
-                .bind(name)
-                .execute(&db)
-                .await
-                .unwrap();
-        }
+        let (_dir, db) = store_of_three_domains().await;
         let t = 1_736_935_200_000_000i64;
-        let row = |ts_us: i64, path: &'static str| Row {
-            ts_us,
-            method: "GET",
-            path,
-            status: 200,
-            latency_us: 1,
-            ip: "192.0.2.1",
-            size: 2,
-            protocol: "HTTP/1.1",
-            user_agent: "t",
-        };
+        let row = block::test_row;
         // Blocks 1 (domain b), 2 (domain a), 3 (domain c), in this order.
         for (domain, rows) in [
             (2, [row(t, "/f0"), row(t - 1, "/f1")]),

@@ -518,19 +518,7 @@ mod tests {
     use super::*;
     use crate::logs::query::{self, Filter};
 
-    fn request(ts_us: i64, path: &str) -> Row<'_> {
-        Row {
-            ts_us,
-            method: "GET",
-            path,
-            status: 200,
-            latency_us: 1,
-            ip: "192.0.2.1",
-            size: 2,
-            protocol: "HTTP/1.1",
-            user_agent: "t",
-        }
-    }
+    use crate::logs::block::test_row as request;
 
     #[tokio::test]
     async fn a_quiet_proxys_small_batches_fill_blocks_and_keep_their_order() {
