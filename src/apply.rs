@@ -13,7 +13,7 @@ use tokio::sync::{oneshot, Mutex};
 use crate::{
     db::{self, Db, Tx},
     error::ApiError,
-    proxy::{Proxy, ProxyError},
+    proxy::{Proxy, ProxyError, Site},
     timestamps,
     vhosts::store,
 };
@@ -63,6 +63,23 @@ pub struct ProxyStatus {
     pub last_error: Option<String>,
     /// Configurations pushed since start-up (coalesced changes count once).
     pub pushes: u64,
+}
+
+/// Why a batch of changes was not applied.
+enum Failure {
+    /// The proxy did not take the configuration.
+    Proxy(ProxyError),
+    /// The store failed.
+    Store(ApiError),
+}
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Proxy(e) => e.into(),
+            Failure::Store(e) => e,
+        }
+    }
 }
 
 /// Runs a job's writes in a savepoint: kept when they succeed, undone when they fail (the
@@ -174,7 +191,7 @@ impl Applier {
     async fn apply_batch(&self, jobs: Vec<Job>) {
         let (written, result) = self.attempt(jobs).await;
         match result {
-            Err(e) if written.len() > 1 && e.code == "PROXY_REJECTED" => {
+            Err(Failure::Proxy(ProxyError::Rejected(_))) if written.len() > 1 => {
                 // Which change the proxy refuses is known only by trying them apart: in
                 // halves, so one bad change among many costs a few pushes, not one each.
                 let mut first = written;
@@ -183,6 +200,7 @@ impl Applier {
                 Box::pin(self.apply_batch(second)).await;
             }
             result => {
+                let result = result.map_err(ApiError::from);
                 for job in written {
                     let _ = job.done.send(result.clone());
                 }
@@ -190,14 +208,52 @@ impl Applier {
         }
     }
 
-    /// One transaction for `jobs`, each in a savepoint: a job whose writes fail is answered at
-    /// once and left out. Then one push for the rest, and the commit. Returns the jobs still
-    /// to answer, with the outcome for them (of the push and commit, or the database error
-    /// that stopped the transaction).
-    async fn attempt(&self, jobs: Vec<Job>) -> (Vec<Job>, Result<(), ApiError>) {
+    /// Applies `jobs` together, without holding the database while the proxy works:
+    /// 1. a trial: their writes run in a transaction (each in a savepoint; a job whose
+    ///    writes fail is answered at once and left out), the sites the proxy should then
+    ///    serve are read, and the transaction is rolled back;
+    /// 2. the push of those sites, with no transaction open, so access-log ingest and
+    ///    session writes never wait for the proxy;
+    /// 3. the writes again, committed only if they give the same sites the proxy took (all
+    ///    changes go through here, one batch at a time, so they do).
+    ///
+    /// Returns the jobs still to answer, with the outcome for them.
+    async fn attempt(&self, jobs: Vec<Job>) -> (Vec<Job>, Result<(), Failure>) {
+        let (mut written, sites) = match self.trial(jobs).await {
+            Ok(t) => t,
+            Err((jobs, e)) => return (jobs, Err(Failure::Store(e))),
+        };
+        if written.is_empty() {
+            return (written, Ok(()));
+        }
+        let mut guard = Uncommitted {
+            proxy: &*self.proxy,
+            armed: false,
+        };
+        let pushed = self.proxy.apply(&sites).await;
+        self.record(&pushed.as_ref().copied(), false);
+        if let Err(e) = pushed {
+            return (written, Err(Failure::Proxy(e)));
+        }
+        guard.armed = true;
+        let committed = self.commit(&mut written, &sites).await;
+        guard.armed = false;
+        if let Err(e) = committed {
+            // The proxy runs a config the store does not hold: put the stored one back.
+            self.proxy.forget_applied();
+            if let Err(restore) = self.restore().await {
+                tracing::error!(error = %restore.message, "could not restore the proxy after a failed commit");
+            }
+            return (written, Err(Failure::Store(e)));
+        }
+        (written, Ok(()))
+    }
+
+    /// Runs the jobs' writes and reads the resulting sites, then rolls back.
+    async fn trial(&self, jobs: Vec<Job>) -> Result<(Vec<Job>, Vec<Site>), (Vec<Job>, ApiError)> {
         let mut tx = match db::begin_write(&self.db).await {
             Ok(tx) => tx,
-            Err(e) => return (jobs, Err(e.into())),
+            Err(e) => return Err((jobs, e.into())),
         };
         let mut written = Vec::with_capacity(jobs.len());
         let mut jobs = jobs.into_iter();
@@ -210,40 +266,50 @@ impl Applier {
                 Err(e) => {
                     written.push(job);
                     written.extend(jobs);
-                    return (written, Err(e.into()));
+                    return Err((written, e.into()));
                 }
             }
         }
-        if written.is_empty() {
-            return (written, tx.rollback().await.map_err(Into::into));
+        let sites = if written.is_empty() {
+            Vec::new()
+        } else {
+            match store::enabled_sites(&mut tx).await {
+                Ok(s) => s,
+                Err(e) => return Err((written, e.into())),
+            }
+        };
+        if let Err(e) = tx.rollback().await {
+            return Err((written, e.into()));
         }
-        let result = self.push_and_commit(tx).await;
-        (written, result)
+        Ok((written, sites))
     }
 
-    /// Renders the proxy config from the state inside the transaction, pushes it, and
-    /// commits only if the proxy took it.
-    async fn push_and_commit(&self, mut tx: Tx) -> Result<(), ApiError> {
-        let sites = store::enabled_sites(&mut tx).await?;
-        let mut guard = Uncommitted {
-            proxy: &*self.proxy,
-            armed: false,
-        };
-        let applied = self.proxy.apply(&sites).await;
-        self.record(&applied.as_ref().map(|_| true), false);
-        applied?;
-        guard.armed = true;
-        let committed = tx.commit().await;
-        guard.armed = false;
-        if let Err(e) = committed {
-            // The proxy runs a config the store does not hold: put the committed one back.
-            let mut conn = self.db.acquire().await?;
-            let committed = store::enabled_sites(&mut conn).await?;
-            if let Err(push) = self.proxy.apply(&committed).await {
-                tracing::error!(error = %push, "could not restore the proxy after a failed commit");
+    /// Runs the jobs' writes again and commits them, if they give `sites`.
+    async fn commit(&self, jobs: &mut [Job], sites: &[Site]) -> Result<(), ApiError> {
+        let mut tx = db::begin_write(&self.db).await?;
+        for job in jobs.iter_mut() {
+            if let Err(e) = in_savepoint(&mut tx, &mut job.run).await? {
+                return Err(ApiError::internal(format!(
+                    "a change that was pushed failed when written again: {}",
+                    e.message
+                )));
             }
-            return Err(ApiError::internal(format!("commit after apply: {e}")));
         }
+        if store::enabled_sites(&mut tx).await? != sites {
+            return Err(ApiError::internal(
+                "the vhosts changed outside proxyhub while the proxy took a change",
+            ));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Pushes what the store holds.
+    async fn restore(&self) -> Result<(), ApiError> {
+        let mut conn = self.db.acquire().await?;
+        let committed = store::enabled_sites(&mut conn).await?;
+        drop(conn);
+        self.proxy.apply(&committed).await?;
         Ok(())
     }
 
@@ -262,7 +328,7 @@ impl Applier {
         self.status.lock().expect("status lock").clone()
     }
 
-    /// Notes the outcome of a contact with the proxy. `Ok(true)` means a config was applied.
+    /// Notes the outcome of a contact with the proxy. `Ok(true)` means a config was pushed.
     fn record(&self, outcome: &Result<bool, &ProxyError>, is_check: bool) {
         let now = timestamps::now();
         let mut s = self.status.lock().expect("status lock");

@@ -2,7 +2,6 @@
 //! to a [`Proxy`]; only the implementations know whether it is Caddy or nginx.
 
 pub mod caddy;
-pub mod caddyfile;
 #[cfg(test)]
 mod golden;
 pub mod nginx;
@@ -42,11 +41,14 @@ pub trait Proxy: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     /// Checks a vhost (its snippet and upstream, already syntactically valid) against this
-    /// proxy's rules before anything is stored or sent: `Err` explains why it is refused.
-    fn check_site(&self, site: &Site) -> Result<(), String>;
+    /// proxy's rules before anything is stored, and readies what pushing it needs (Caddy
+    /// adapts it now, so a push only assembles). `Invalid` explains a refusal; `Rejected`
+    /// carries the proxy's own words.
+    async fn prepare(&self, site: &Site) -> Result<(), ProxyError>;
 
     /// Makes the proxy run exactly `sites` (all enabled vhosts), or changes nothing and errs.
-    async fn apply(&self, sites: &[Site]) -> Result<(), ProxyError>;
+    /// Returns whether a configuration was pushed (one the proxy already runs is not).
+    async fn apply(&self, sites: &[Site]) -> Result<bool, ProxyError>;
 
     /// Re-applies `sites` when the proxy's running configuration is not the one proxyhub
     /// last applied (a restart, a hand edit). Returns whether it had to.

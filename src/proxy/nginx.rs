@@ -217,12 +217,8 @@ async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }
 
-#[async_trait]
-impl Proxy for Nginx {
-    fn kind(&self) -> &'static str {
-        "nginx"
-    }
-
+impl Nginx {
+    /// Checks a vhost's snippet and upstream against nginx's rules.
     fn check_site(&self, site: &Site) -> Result<(), String> {
         if let Some(snippet) = &site.config {
             nginx_snippet::check_snippet(snippet)?;
@@ -234,10 +230,21 @@ impl Proxy for Nginx {
         }
         Ok(())
     }
+}
 
-    async fn apply(&self, sites: &[Site]) -> Result<(), ProxyError> {
+#[async_trait]
+impl Proxy for Nginx {
+    fn kind(&self) -> &'static str {
+        "nginx"
+    }
+
+    async fn prepare(&self, site: &Site) -> Result<(), ProxyError> {
+        self.check_site(site).map_err(ProxyError::Invalid)
+    }
+
+    async fn apply(&self, sites: &[Site]) -> Result<bool, ProxyError> {
         let files = self.render(sites).await?;
-        self.install(files).await
+        self.install(files).await.map(|()| true)
     }
 
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {

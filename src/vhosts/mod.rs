@@ -46,8 +46,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// Validates a vhost's fields as a whole, for this proxy.
-fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
+/// Validates a vhost's fields as a whole, then has the proxy check (and ready) its site:
+/// all before the change is queued, so nothing the proxy would refuse is ever stored, even
+/// disabled.
+async fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
     v.domain = validate::domain(&v.domain).map_err(ApiError::bad_request)?;
     // An empty string means "none", as a cleared form field would send it.
     v.config = v.config.take().filter(|c| !c.trim().is_empty());
@@ -63,11 +65,15 @@ fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
     if let Some(u) = &v.upstream {
         v.upstream = Some(validate::upstream(u).map_err(ApiError::bad_request)?);
     }
-    state
-        .applier
-        .proxy()
-        .check_site(&v.site())
-        .map_err(ApiError::bad_request)
+    state.applier.proxy().prepare(&v.site()).await?;
+    Ok(())
+}
+
+/// Answers a change whose vhost was changed by another request after it was checked.
+fn changed_meanwhile(id: i64) -> ApiError {
+    ApiError::conflict(format!(
+        "vhost {id} was changed by another request while this change was checked; try again"
+    ))
 }
 
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Vhost>>> {
@@ -92,7 +98,7 @@ async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    check(&state, &mut v)?;
+    check(&state, &mut v).await?;
     let by = who.clone();
     let v = state
         .applier
@@ -121,30 +127,36 @@ async fn update(
     AppJson(input): AppJson<VhostInput>,
 ) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
-    let (by, checks) = (who.clone(), state.clone());
+    let old = store::by_id(&mut *state.db.acquire().await?, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    let mut v = old.clone();
+    if let Some(d) = input.domain {
+        v.domain = d;
+    }
+    if let Some(c) = input.config {
+        v.config = c;
+    }
+    if let Some(u) = input.upstream {
+        v.upstream = u;
+    }
+    if let Some(e) = input.enabled {
+        v.enabled = e;
+    }
+    check(&state, &mut v).await?;
+    let diff = changelog::diff(&fields(&old), &fields(&v));
+    if diff.is_none() {
+        return Ok(Json(old));
+    }
+    let by = who.clone();
     let v = state
         .applier
         .change(move |tx| {
-            let (input, by, state) = (input.clone(), by.clone(), checks.clone());
+            let (old, mut v, by, diff) = (old.clone(), v.clone(), by.clone(), diff.clone());
             Box::pin(async move {
-                let old = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
-                let mut v = old.clone();
-                if let Some(d) = input.domain {
-                    v.domain = d;
-                }
-                if let Some(c) = input.config {
-                    v.config = c;
-                }
-                if let Some(u) = input.upstream {
-                    v.upstream = u;
-                }
-                if let Some(e) = input.enabled {
-                    v.enabled = e;
-                }
-                check(&state, &mut v)?;
-                let diff = changelog::diff(&fields(&old), &fields(&v));
-                if diff.is_none() {
-                    return Ok(old);
+                let now = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                if now != old {
+                    return Err(changed_meanwhile(id));
                 }
                 if store::domain_taken(tx, &v.domain, id).await? {
                     return Err(domain_conflict(&v.domain));
@@ -196,13 +208,23 @@ async fn toggle(
     PathId(id): PathId,
 ) -> Result<Json<Vhost>> {
     let who = user.require(Role::Editor)?;
+    let old = store::by_id(&mut *state.db.acquire().await?, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if !old.enabled {
+        // Turned on, its site is checked as it is now (a stored vhost may predate a rule).
+        state.applier.proxy().prepare(&old.site()).await?;
+    }
     let by = who.clone();
     let v = state
         .applier
         .change(move |tx| {
-            let by = by.clone();
+            let (old, by) = (old.clone(), by.clone());
             Box::pin(async move {
                 let mut v = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                if v != old {
+                    return Err(changed_meanwhile(id));
+                }
                 v.enabled = !v.enabled;
                 v.updated_at = timestamps::now();
                 store::update(tx, &v).await?;

@@ -7,6 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// (not at either end), at most 63 characters each, at most 253 in all, with an optional
 /// leading `*.` wildcard.
 pub fn domain(raw: &str) -> Result<String, String> {
+    no_control_characters("domain", raw, false)?;
     let d = raw.to_ascii_lowercase();
     if d.is_empty() {
         return Err("domain is required".into());
@@ -35,6 +36,7 @@ fn is_label(l: &str) -> bool {
 /// An upstream: `host:port`, or `http://` / `https://` followed by `host[:port]`, where host is
 /// a host name, an IPv4 address or a bracketed IPv6 address. No paths, no spaces, nothing else.
 pub fn upstream(raw: &str) -> Result<String, String> {
+    no_control_characters("upstream", raw, false)?;
     let bad = || {
         format!("{raw:?} is not a valid upstream (expected host:port, http://host:port or https://host[:port])")
     };
@@ -91,16 +93,36 @@ pub fn snippet(raw: &str) -> Result<(), String> {
     if raw.len() > 64 * 1024 {
         return Err("config is larger than 64 KiB".into());
     }
-    if let Some(c) = raw
-        .chars()
-        .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-    {
-        return Err(format!(
-            "config contains a control character (U+{:04X})",
-            c as u32
-        ));
+    no_control_characters("config", raw, true)
+}
+
+/// Refuses control characters (Unicode's `Cc`, and the line and paragraph separators
+/// U+2028/U+2029), but newlines and tabs in snippets. A carriage return is refused too:
+/// proxies drop or split on it in ways that differ, so a word could read one way here and
+/// another way there. The error names the character and its line.
+pub fn no_control_characters(field: &str, raw: &str, snippet: bool) -> Result<(), String> {
+    let bad = |c: char| {
+        (c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            && !(snippet && matches!(c, '\n' | '\t'))
+    };
+    match raw.char_indices().find(|&(_, c)| bad(c)) {
+        None => Ok(()),
+        Some((at, c)) => {
+            let line = raw[..at].matches('\n').count() + 1;
+            let name = match c {
+                '\r' => " (carriage return)",
+                '\n' => " (newline)",
+                '\t' => " (tab)",
+                '\0' => " (NUL)",
+                '\u{1b}' => " (escape)",
+                _ => "",
+            };
+            Err(format!(
+                "{field} contains a control character on line {line}: U+{:04X}{name}",
+                c as u32
+            ))
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -151,7 +173,19 @@ mod tests {
         assert!(snippet("respond \"\u{1b}[2J\"")
             .unwrap_err()
             .contains("control"));
-        assert!(snippet("respond ok\r\n\theader X y").is_ok());
+        assert!(snippet("respond ok\n\theader X y").is_ok());
+        let cr = snippet("respond ok\nim\rport /etc/passwd").unwrap_err();
+        assert!(
+            cr.contains("line 2") && cr.contains("U+000D") && cr.contains("carriage return"),
+            "{cr}"
+        );
+        assert!(domain("a.example.com\r").unwrap_err().contains("U+000D"));
+        assert!(upstream("127.0.0.1:80\u{85}")
+            .unwrap_err()
+            .contains("U+0085"));
+        assert!(snippet("respond \u{2028}ok")
+            .unwrap_err()
+            .contains("U+2028"));
     }
 
     #[test]

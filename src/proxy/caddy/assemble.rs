@@ -1,0 +1,147 @@
+//! The whole JSON config, assembled from each site's adapted routes: the admin endpoint
+//! proxyhub was configured with, the one access logger all sites share, and one server on
+//! the sites' listener. Built as text from the cached routes, never as a parsed tree.
+
+use std::fmt::Write;
+
+use serde_json::json;
+
+use super::{adapted::SiteRoutes, settings::CaddySettings};
+
+/// The logger name Caddy's server logs under (`http.log.access.<name>`).
+const LOGGER: &str = "proxyhub";
+
+/// The config that serves `sites` (domain and routes), as JSON text.
+pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)]) -> String {
+    let logging = json!({
+        "logs": {
+            "default": { "exclude": [format!("http.log.access.{LOGGER}")] },
+            "proxyhub_access": {
+                "writer": { "output": "file", "filename": settings.access_log.display().to_string() },
+                "encoder": { "format": "json" },
+                "include": [format!("http.log.access.{LOGGER}")],
+            },
+        },
+    });
+    let mut out = format!(
+        r#"{{"admin":{},"logging":{logging}"#,
+        json!({ "listen": settings.admin_listen })
+    );
+    if sites.is_empty() {
+        out.push('}');
+        return out;
+    }
+    // As Caddy orders site blocks: a wildcard host after every exact one, so `*.example.com`
+    // never shadows `app.example.com`; the more specific (longer) first.
+    let mut order: Vec<&(&str, &SiteRoutes)> = sites.iter().collect();
+    order.sort_by_key(|(domain, _)| (domain.contains('*'), std::cmp::Reverse(domain.len())));
+    out.push_str(r#","apps":{"http":{"#);
+    if let Some(p) = settings.http_port {
+        let _ = write!(out, r#""http_port":{p},"#);
+    }
+    if let Some(p) = settings.https_port {
+        let _ = write!(out, r#""https_port":{p},"#);
+    }
+    let _ = write!(
+        out,
+        r#""servers":{{"srv0":{{"listen":{},"logs":{},"#,
+        json!([settings.site_listener()]),
+        json!({ "default_logger_name": LOGGER })
+    );
+    if !settings.tls {
+        out.push_str(r#""automatic_https":{"disable":true},"#);
+    }
+    out.push_str(r#""routes":["#);
+    join(&mut out, order.iter().map(|(_, r)| r.routes.as_str()));
+    out.push(']');
+    if order.iter().any(|(_, r)| r.errors.is_some()) {
+        out.push_str(r#","errors":{"routes":["#);
+        join(
+            &mut out,
+            order.iter().filter_map(|(_, r)| r.errors.as_deref()),
+        );
+        out.push_str("]}");
+    }
+    out.push_str("}}}}}");
+    out
+}
+
+fn join<'a>(out: &mut String, parts: impl Iterator<Item = &'a str>) {
+    let mut first = true;
+    for p in parts.filter(|p| !p.is_empty()) {
+        if !first {
+            out.push(',');
+        }
+        out.push_str(p);
+        first = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn settings(tls: bool) -> CaddySettings {
+        CaddySettings {
+            admin_listen: "127.0.0.1:2999".into(),
+            tls,
+            http_port: Some(8081),
+            https_port: None,
+            access_log: "/data/access.log".into(),
+        }
+    }
+
+    fn routes(domain: &str, errors: bool) -> SiteRoutes {
+        let route = |body: &str| {
+            json!({"match": [{"host": [domain]}], "handle": [{"handler": "static_response", "body": body}], "terminal": true}).to_string()
+        };
+        SiteRoutes {
+            routes: route("ok"),
+            errors: errors.then(|| route("error")),
+        }
+    }
+
+    #[test]
+    fn sites_share_one_server_and_one_access_logger() {
+        let (a, w, b) = (
+            routes("a.example.com", false),
+            routes("*.example.com", true),
+            routes("bb.example.com", false),
+        );
+        let text = config(
+            &settings(false),
+            &[
+                ("*.example.com", &w),
+                ("a.example.com", &a),
+                ("bb.example.com", &b),
+            ],
+        );
+        let cfg: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2999");
+        let srv = &cfg["apps"]["http"]["servers"]["srv0"];
+        assert_eq!(srv["listen"], json!([":8081"]));
+        assert_eq!(srv["logs"]["default_logger_name"], "proxyhub");
+        assert_eq!(srv["automatic_https"]["disable"], true);
+        let hosts: Vec<&Value> = srv["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["match"][0]["host"][0])
+            .collect();
+        assert_eq!(hosts, ["bb.example.com", "a.example.com", "*.example.com"]);
+        assert_eq!(srv["errors"]["routes"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            cfg["logging"]["logs"]["proxyhub_access"]["writer"]["filename"],
+            "/data/access.log"
+        );
+        assert_eq!(cfg["apps"]["http"]["http_port"], 8081);
+    }
+
+    #[test]
+    fn no_sites_no_server() {
+        let cfg: Value = serde_json::from_str(&config(&settings(true), &[])).unwrap();
+        assert!(cfg.get("apps").is_none());
+        assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2999");
+    }
+}

@@ -1,0 +1,165 @@
+//! Caddy's admin API, as proxyhub uses it: `/adapt` (one site's Caddyfile to JSON), `/load`
+//! (the whole JSON config) and `GET /config/` (hashed as it streams in, never parsed).
+//!
+//! Caddy 2.11 replaces its admin server on every `/load`, so a connection kept alive across
+//! one can die under the next request. No admin connection is kept alive (every request has
+//! its own), and what is safe to repeat (`/adapt`, `GET /config/`) is retried when a
+//! connection breaks; a Caddy that refuses connections is unreachable at once.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::proxy::ProxyError;
+
+/// A client of one Caddy's admin API.
+pub struct Admin {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// Attempts of a request that is safe to repeat.
+const ATTEMPTS: u32 = 3;
+
+impl Admin {
+    pub fn new(base: &str) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(120))
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    /// Adapts a Caddyfile; returns the adapted config (`result`).
+    pub async fn adapt(&self, caddyfile: &str) -> Result<Value, ProxyError> {
+        let text = self
+            .retried(|| {
+                self.http
+                    .post(format!("{}/adapt", self.base))
+                    .header(reqwest::header::CONTENT_TYPE, "text/caddyfile")
+                    .body(caddyfile.to_string())
+            })
+            .await?;
+        let mut v: Value = serde_json::from_str(&text)
+            .map_err(|e| self.unreachable(format!("/adapt answered no JSON: {e}")))?;
+        Ok(v.get_mut("result").map(Value::take).unwrap_or(Value::Null))
+    }
+
+    /// Loads a whole JSON config (once: a load is not repeated behind the caller's back).
+    pub async fn load(&self, body: String) -> Result<(), ProxyError> {
+        let resp = self
+            .http
+            .post(format!("{}/load", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        answer(resp).await.map(drop).map_err(|e| match e {
+            Failure::Refused(msg) => ProxyError::Rejected(msg),
+            Failure::Broken(e) => self.unreachable(e),
+        })
+    }
+
+    /// A SHA-256 of the running config as Caddy serializes it (`GET /config/`), read in
+    /// chunks: the config is never held whole.
+    pub async fn config_hash(&self) -> Result<[u8; 32], ProxyError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let resp = match self.http.get(format!("{}/config/", self.base)).send().await {
+                Ok(r) => r,
+                Err(e) if e.is_connect() => return Err(self.unreachable(e)),
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            if !resp.status().is_success() {
+                return Err(self.unreachable(format!("GET /config/ answered {}", resp.status())));
+            }
+            match hash_body(resp).await {
+                Ok(h) => return Ok(h),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(self.unreachable(last))
+    }
+
+    /// Sends a request that is safe to repeat, again when its connection breaks.
+    async fn retried(
+        &self,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<String, ProxyError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let resp = match request().send().await {
+                Ok(r) => r,
+                Err(e) if e.is_connect() => return Err(self.unreachable(e)),
+                Err(e) => {
+                    last = e.to_string();
+                    continue;
+                }
+            };
+            match answer(resp).await {
+                Ok(text) => return Ok(text),
+                Err(Failure::Refused(msg)) => return Err(ProxyError::Rejected(msg)),
+                Err(Failure::Broken(e)) => last = e,
+            }
+        }
+        Err(self.unreachable(last))
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> ProxyError {
+        ProxyError::Unreachable(format!(
+            "Caddy's admin API at {} did not answer: {e}",
+            self.base
+        ))
+    }
+}
+
+enum Failure {
+    /// Caddy answered with an error: its own message.
+    Refused(String),
+    /// The answer broke off.
+    Broken(String),
+}
+
+async fn answer(resp: reqwest::Response) -> Result<String, Failure> {
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| Failure::Broken(e.to_string()))?;
+    if status.is_success() {
+        return Ok(text);
+    }
+    let msg = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or(text);
+    Err(Failure::Refused(msg))
+}
+
+async fn hash_body(mut resp: reqwest::Response) -> Result<[u8; 32], reqwest::Error> {
+    let mut h = Sha256::new();
+    while let Some(chunk) = resp.chunk().await? {
+        h.update(&chunk);
+    }
+    Ok(h.finalize().into())
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(50 << attempt)
+}

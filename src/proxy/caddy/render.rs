@@ -1,0 +1,71 @@
+//! Rendering one site's Caddyfile: a pure function of the settings and the site, tested with
+//! golden files (`tests/golden/caddy/`). Each site is rendered and adapted on its own, with
+//! the global options its address needs, so Caddy's adaptation shows what that site, and
+//! only it, would do.
+
+use minijinja::{context, Environment};
+
+use super::settings::CaddySettings;
+use crate::proxy::Site;
+
+/// The template environment, with the templates compiled into the binary.
+pub fn templates() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    for (name, src) in [
+        (
+            "caddy/site.j2",
+            include_str!("../../../templates/caddy/site.j2"),
+        ),
+        (
+            "caddy/reverse_proxy.j2",
+            include_str!("../../../templates/caddy/reverse_proxy.j2"),
+        ),
+    ] {
+        env.add_template(name, src).expect("Caddy templates parse");
+    }
+    env
+}
+
+/// The Caddyfile of one site.
+pub fn site(env: &Environment, settings: &CaddySettings, site: &Site) -> Result<String, String> {
+    env.get_template("caddy/site.j2")
+        .and_then(|t| {
+            t.render(context! {
+                tls => settings.tls,
+                http_port => settings.http_port,
+                https_port => settings.https_port,
+                site => site,
+            })
+        })
+        .map_err(|e| format!("rendering the site's Caddyfile: {e:#}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_sites_match_the_golden_files() {
+        let env = templates();
+        let failures = crate::proxy::golden::check_all("caddy", |input| {
+            let s = &input["settings"];
+            let settings = CaddySettings {
+                admin_listen: "localhost:2019".into(),
+                tls: s["tls"].as_bool().unwrap(),
+                http_port: s["http_port"].as_u64().map(|p| p as u16),
+                https_port: s["https_port"].as_u64().map(|p| p as u16),
+                access_log: "/unused".into(),
+            };
+            let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();
+            sites
+                .iter()
+                .map(|s| site(&env, &settings, s).unwrap())
+                .collect::<Vec<_>>()
+                .join("----- next site -----\n")
+        });
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+}

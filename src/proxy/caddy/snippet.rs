@@ -1,0 +1,174 @@
+//! What proxyhub checks of a Caddy snippet before Caddy sees it. Two kinds of checks:
+//! - what would make Caddy touch the host *while adapting* (before any check of its output
+//!   can run): `import` reads files, `{$VAR}` reads the environment, and the `client_auth`
+//!   file options of `tls` read certificates. These are refused on the raw text, by rules
+//!   wider than Caddy's lexer (a word is any run between characters Caddy could split on), so
+//!   they hold whatever the lexer does.
+//! - early, clear errors with a line number, read with Caddy's own lexer rules: a `}` that
+//!   closes the site block, a block left open, a quote left open, a last line that runs on
+//!   into the block's closing brace.
+//!
+//! Neither decides what a site may do: that is judged on Caddy's adaptation (`adapted.rs`).
+
+use super::{lexer, settings::mentions_port};
+
+/// Words that make Caddy read the host while it adapts a Caddyfile (found by reading
+/// Caddy's Caddyfile parsers, 2.6.2 and 2.11, for file reads).
+const READ_WHILE_ADAPTING: &[&str] = &[
+    "import",
+    "client_auth",
+    "trusted_ca_cert_file",
+    "trusted_leaf_cert_file",
+];
+
+/// Checks a snippet; `heredocs` says whether the running Caddy reads heredocs (2.7+).
+pub fn check(src: &str, admin_port: Option<u16>, heredocs: bool) -> Result<(), String> {
+    if src.contains("{$") {
+        return Err(format!(
+            "line {}: snippets may not use {{$VAR}} placeholders (they read the host's environment)",
+            line_of(src, src.find("{$").unwrap_or(0))
+        ));
+    }
+    for word in READ_WHILE_ADAPTING {
+        if let Some(at) = find_word(src, word) {
+            return Err(format!(
+                "line {}: snippets may not use {word:?} (it makes Caddy read the host's files)",
+                line_of(src, at)
+            ));
+        }
+    }
+    // The snippet as it stands in its site block, to see where the block ends.
+    let in_block = format!("{src}\n}}");
+    let lexed =
+        lexer::lex(&in_block, heredocs).map_err(|e| format!("line {}: {}", e.line, e.message))?;
+    if let Some(line) = lexed.unterminated_quote {
+        return Err(format!("line {line}: a quote is never closed"));
+    }
+    let last_line = src.lines().count().max(1);
+    let mut depth: i64 = 0;
+    let (body, closing) = lexed.tokens.split_at(lexed.tokens.len().saturating_sub(1));
+    if closing
+        .first()
+        .is_none_or(|t| t.text != "}" || t.line <= last_line)
+    {
+        return Err(format!(
+            "line {last_line}: the last line runs on past the end of the snippet (a trailing backslash or heredoc)"
+        ));
+    }
+    for t in body {
+        match t.text.as_str() {
+            "{" => depth += 1,
+            "}" => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(format!(
+                        "line {}: '}}' closes the site block; a snippet must stay inside it",
+                        t.line
+                    ));
+                }
+            }
+            word => {
+                if admin_port.is_some_and(|p| mentions_port(word, p)) {
+                    return Err(format!(
+                        "line {}: snippets may not reach Caddy's admin API",
+                        t.line
+                    ));
+                }
+            }
+        }
+    }
+    if depth > 0 {
+        return Err(format!(
+            "unbalanced braces: {depth} block(s) left open at the end of the snippet"
+        ));
+    }
+    Ok(())
+}
+
+/// Where `word` stands alone: not inside a longer run of characters that no Caddy version
+/// splits a word at (letters, digits and `_-./:@%+=,~`). Everything else, quotes, braces,
+/// backslashes, any Unicode character, counts as a possible boundary.
+fn find_word(src: &str, word: &str) -> Option<usize> {
+    let inner =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,~".contains(c));
+    src.match_indices(word).map(|(i, _)| i).find(|&i| {
+        !inner(src[..i].chars().next_back()) && !inner(src[i + word.len()..].chars().next())
+    })
+}
+
+fn line_of(src: &str, byte: usize) -> usize {
+    src[..byte].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(s: &str) -> String {
+        let a = check(s, Some(2019), false).expect_err(s);
+        let b = check(s, Some(2019), true).expect_err(s);
+        assert_eq!(a.split(':').next(), b.split(':').next(), "{s}");
+        a
+    }
+
+    #[test]
+    fn ordinary_snippets_pass() {
+        for s in [
+            "reverse_proxy 127.0.0.1:9000",
+            "encode gzip\nreverse_proxy /api/* 127.0.0.1:9000 {\n\theader_up X-Real-IP {remote_host}\n}\nrespond \"hello {host}\" 200",
+            "@api path /api/*\nhandle @api {\n\trespond `{\"ok\": true}` 200\n}\n# a comment with } in it\nredir https://example.com{uri}",
+            "handle /api/import/* {\n\trespond \"X-Important\" 200\n}",
+            "respond \"a\\\\\" 200",
+        ] {
+            check(s, Some(2019), false).unwrap_or_else(|e| panic!("{s}: {e}"));
+            check(s, Some(2019), true).unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+    }
+
+    #[test]
+    fn what_reads_the_host_while_adapting_is_refused_whatever_the_quoting() {
+        for s in [
+            "import /etc/passwd",
+            "\"import\" /etc/passwd",
+            "`import` /etc/passwd",
+            "respond ok\n\u{a0}import /etc/passwd",
+            "handle {\n\timport /etc/passwd\n}",
+            "respond \"\\\\\" 200\nimport /etc/passwd\n#\"",
+            "respond <<EOF\nimport\nEOF",
+            "tls {\n\tclient_auth {\n\t\ttrusted_ca_cert_file /etc/shadow\n\t}\n}",
+        ] {
+            assert!(refused(s).contains("read the host"), "{s}");
+        }
+        assert!(refused("respond {$HOME}").contains("environment"));
+        assert!(refused("respond \"{$HOME:x}\"").contains("environment"));
+    }
+
+    #[test]
+    fn snippets_that_leave_their_block_are_refused_early() {
+        assert!(
+            refused("respond ok\n}\nevil.example.com {\n\trespond pwned")
+                .contains("closes the site block")
+        );
+        assert!(
+            refused("respond \"x\" \\#\"\n}\nevil.example.com {\n\trespond pwned")
+                .contains("closes the site block")
+        );
+        assert!(refused("handle {\n\trespond ok").contains("left open"));
+        assert!(refused("respond \"unterminated").contains("never closed"));
+        assert!(refused("respond \"}\"\n}\nevil.example.com {").contains("closes the site block"));
+        assert!(refused("respond ok \\").contains("runs on"));
+        assert!(refused("reverse_proxy localhost:02019").contains("admin API"));
+    }
+
+    #[test]
+    fn a_heredoc_is_read_as_the_running_caddy_reads_it() {
+        let s = "respond <<EOF\n\t}\n\tevil {\n\tEOF 200";
+        assert!(check(s, None, true).is_ok());
+        assert!(check(s, None, false)
+            .unwrap_err()
+            .contains("closes the site block"));
+        assert!(check("respond <<EOF\nno end", None, true)
+            .unwrap_err()
+            .contains("heredoc"));
+    }
+}
