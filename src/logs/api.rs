@@ -145,7 +145,7 @@ fn validate(raw: RawQuery) -> Result<LogsQuery> {
         .status
         .as_deref()
         .map(str::trim)
-        .filter(|s| s.len() == 3 && s[1..].eq_ignore_ascii_case("xx"))
+        .filter(|s| s.len() == 3 && s.as_bytes()[1..].eq_ignore_ascii_case(b"xx"))
         .map(|s| match s.as_bytes()[0] {
             c @ b'1'..=b'5' => Ok(i64::from(c - b'0')),
             _ => Err(ApiError::bad_request(format!(

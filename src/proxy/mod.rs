@@ -58,3 +58,32 @@ pub trait Proxy: Send + Sync + 'static {
     /// again: called when an applied change was not committed after all.
     fn forget_applied(&self) {}
 }
+
+/// Refuses control characters (Unicode's `Cc`, and the line and paragraph separators
+/// U+2028/U+2029), but newlines and tabs in snippets. A carriage return is refused too:
+/// proxies drop or split on it in ways that differ, so a word could read one way here and
+/// another way there. The error names the character and its line.
+pub fn no_control_characters(field: &str, raw: &str, snippet: bool) -> Result<(), String> {
+    let bad = |c: char| {
+        (c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            && !(snippet && matches!(c, '\n' | '\t'))
+    };
+    match raw.char_indices().find(|&(_, c)| bad(c)) {
+        None => Ok(()),
+        Some((at, c)) => {
+            let line = raw[..at].matches('\n').count() + 1;
+            let name = match c {
+                '\r' => " (carriage return)",
+                '\n' => " (newline)",
+                '\t' => " (tab)",
+                '\0' => " (NUL)",
+                '\u{1b}' => " (escape)",
+                _ => "",
+            };
+            Err(format!(
+                "{field} contains a control character on line {line}: U+{:04X}{name}",
+                c as u32
+            ))
+        }
+    }
+}

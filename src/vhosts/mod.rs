@@ -212,8 +212,8 @@ async fn toggle(
         .await?
         .ok_or_else(|| not_found(id))?;
     if !old.enabled {
-        // Turned on, its site is checked as it is now (a stored vhost may predate a rule).
-        state.applier.proxy().prepare(&old.site()).await?;
+        // Turned on, it is checked as it is now: a stored vhost may predate a rule.
+        check(&state, &mut old.clone()).await?;
     }
     let by = who.clone();
     let v = state

@@ -3,6 +3,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::proxy::no_control_characters;
+
 /// Lowercases a domain and checks it is a host name: labels of letters, digits and hyphens
 /// (not at either end), at most 63 characters each, at most 253 in all, with an optional
 /// leading `*.` wildcard.
@@ -94,35 +96,6 @@ pub fn snippet(raw: &str) -> Result<(), String> {
         return Err("config is larger than 64 KiB".into());
     }
     no_control_characters("config", raw, true)
-}
-
-/// Refuses control characters (Unicode's `Cc`, and the line and paragraph separators
-/// U+2028/U+2029), but newlines and tabs in snippets. A carriage return is refused too:
-/// proxies drop or split on it in ways that differ, so a word could read one way here and
-/// another way there. The error names the character and its line.
-pub fn no_control_characters(field: &str, raw: &str, snippet: bool) -> Result<(), String> {
-    let bad = |c: char| {
-        (c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-            && !(snippet && matches!(c, '\n' | '\t'))
-    };
-    match raw.char_indices().find(|&(_, c)| bad(c)) {
-        None => Ok(()),
-        Some((at, c)) => {
-            let line = raw[..at].matches('\n').count() + 1;
-            let name = match c {
-                '\r' => " (carriage return)",
-                '\n' => " (newline)",
-                '\t' => " (tab)",
-                '\0' => " (NUL)",
-                '\u{1b}' => " (escape)",
-                _ => "",
-            };
-            Err(format!(
-                "{field} contains a control character on line {line}: U+{:04X}{name}",
-                c as u32
-            ))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -218,6 +191,38 @@ mod tests {
             "h:80 # x",
         ] {
             assert!(upstream(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        /// Whatever a client sends, a domain that passes is lower-case letters, digits, dots,
+        /// hyphens and a leading `*.`: nothing that could reach outside its place.
+        #[test]
+        fn an_accepted_domain_is_a_plain_host_name(raw in "[ -~\t\r\n\u{85}\u{a0}é]{0,40}|\\PC{0,40}") {
+            if let Ok(d) = domain(&raw) {
+                prop_assert!(d.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.*".contains(&b)), "{d:?}");
+            }
+        }
+
+        #[test]
+        fn an_accepted_upstream_has_no_character_a_config_could_split_on(raw in "[ -~\t\r\n\u{85}]{0,40}|\\PC{0,40}") {
+            if let Ok(u) = upstream(&raw) {
+                prop_assert!(u.bytes().all(|b| b.is_ascii_alphanumeric() || b".:-[]/".contains(&b)), "{u:?}");
+            }
+        }
+
+        #[test]
+        fn snippets_never_panic_the_validator(raw in any::<String>()) {
+            let _ = snippet(&raw);
         }
     }
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod escapes;
 mod proxy_sync;
 mod traffic;
 mod users;

