@@ -178,3 +178,38 @@ async fn the_status_endpoint_tells_whether_the_proxy_runs_the_store() {
     .await;
     assert!(down, "a stopped proxy shows as unreachable");
 }
+
+/// The proxy's last error quotes the proxy: editors and admins see it, viewers do not.
+#[tokio::test]
+async fn the_proxys_last_error_is_shown_to_editors_and_admins_only() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let viewer = app.client_with_role("v@example.com", "viewer").await;
+    let editor = app.client_with_role("e@example.com", "editor").await;
+    // Adapts fine; Caddy refuses it when it loads it.
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "r.example.com", "config": "@r path_regexp \"[\"\nrespond @r 200"}),
+        )
+        .await;
+    expect_error(r, 502, "PROXY_REJECTED").await;
+    let status_of = |client: reqwest::Client| {
+        let url = app.url("/api/status");
+        async move {
+            let s: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+            s
+        }
+    };
+    for (who, client) in [("admin", app.client.clone()), ("editor", editor)] {
+        let s = status_of(client).await;
+        assert!(
+            s["lastError"].as_str().is_some_and(|e| e.contains("regexp")),
+            "{who}: {s}"
+        );
+    }
+    let s = status_of(viewer).await;
+    assert_eq!(s["lastError"], Value::Null, "viewer: {s}");
+    assert_eq!(s["reachable"], true, "viewer: {s}");
+}
