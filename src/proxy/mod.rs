@@ -5,11 +5,6 @@ pub mod caddy;
 #[cfg(test)]
 mod golden;
 pub mod nginx;
-pub mod nginx_conf;
-pub mod nginx_files;
-pub mod nginx_reload;
-pub mod nginx_render;
-pub mod nginx_snippet;
 
 use async_trait::async_trait;
 

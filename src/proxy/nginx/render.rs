@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use minijinja::{context, Environment};
 
-use super::Site;
+use crate::proxy::Site;
 
 /// Every file proxyhub owns in the conf dir is named `proxyhub-*.conf`.
 pub const PREFIX: &str = "proxyhub-";
@@ -35,15 +35,15 @@ pub fn templates() -> Environment<'static> {
     for (name, src) in [
         (
             "nginx/log_format.conf.j2",
-            include_str!("../../templates/nginx/log_format.conf.j2"),
+            include_str!("../../../templates/nginx/log_format.conf.j2"),
         ),
         (
             "nginx/server.conf.j2",
-            include_str!("../../templates/nginx/server.conf.j2"),
+            include_str!("../../../templates/nginx/server.conf.j2"),
         ),
         (
             "nginx/proxy_location.j2",
-            include_str!("../../templates/nginx/proxy_location.j2"),
+            include_str!("../../../templates/nginx/proxy_location.j2"),
         ),
     ] {
         env.add_template(name, src)

@@ -5,7 +5,7 @@
 //! rendered server also sets a `root` that cannot exist, so a URI that a snippet rewrites
 //! to `/../../etc/passwd` finds nothing on the disk.
 
-use super::nginx_conf::{tokenize, walk, Directive};
+use super::conf::{tokenize, walk, Directive};
 
 /// Directives that open a block.
 const BLOCKS: &[&str] = &["location", "if", "limit_except"];

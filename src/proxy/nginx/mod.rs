@@ -13,12 +13,15 @@ use async_trait::async_trait;
 use minijinja::Environment;
 use tokio::process::Command;
 
-use super::{
-    nginx_files::{self, Previous},
-    nginx_reload,
-    nginx_render::{self, access_log_path, Files, RenderSettings},
-    nginx_snippet, Proxy, ProxyError, Site,
-};
+mod conf;
+mod files;
+mod reload;
+mod render;
+mod snippet;
+
+use super::{Proxy, ProxyError, Site};
+use files::Previous;
+use render::{access_log_path, Files, RenderSettings};
 use crate::config::{Config, TlsMode};
 
 /// How long one `nginx -t` or `nginx -s reload` may take (10,000 servers test in ~1 s).
@@ -56,14 +59,14 @@ impl Nginx {
             conf_dir: absolute(&config.nginx_conf_dir),
             main_conf: absolute(&config.nginx_conf),
             bin: config.nginx_bin.clone(),
-            env: Arc::new(nginx_render::templates()),
+            env: Arc::new(render::templates()),
         })
     }
 
     /// Renders `sites` off the async threads (10,000 sites are a big render).
     async fn render(&self, sites: &[Site]) -> Result<Files, ProxyError> {
         let (env, settings, sites) = (self.env.clone(), self.settings.clone(), sites.to_vec());
-        tokio::task::spawn_blocking(move || nginx_render::render(&env, &settings, &sites))
+        tokio::task::spawn_blocking(move || render::render(&env, &settings, &sites))
             .await
             .map_err(|e| ProxyError::Invalid(format!("rendering nginx's files: {e}")))?
             .map_err(ProxyError::Invalid)
@@ -72,7 +75,7 @@ impl Nginx {
     /// Writes `files`, tests and reloads; on any failure puts the previous files back.
     async fn install(&self, files: Files) -> Result<(), ProxyError> {
         let dir = self.conf_dir.clone();
-        let previous = blocking(move || nginx_files::replace(&dir, &files))
+        let previous = blocking(move || files::replace(&dir, &files))
             .await
             .map_err(|e| self.disk_error(e))?;
         let outcome = match self.run(["-t", "-q"]).await {
@@ -105,8 +108,8 @@ impl Nginx {
     async fn reload(&self) -> Result<(), Failed> {
         let conf = self.main_conf.clone();
         let watched = blocking(move || {
-            Ok(nginx_reload::master_pid(&conf)
-                .map(|m| (m, nginx_reload::accepting_workers(m)))
+            Ok(reload::master_pid(&conf)
+                .map(|m| (m, reload::accepting_workers(m)))
                 .filter(|(_, workers)| !workers.is_empty()))
         })
         .await
@@ -117,7 +120,7 @@ impl Nginx {
         })?;
         match watched {
             Some((master, before)) => {
-                nginx_reload::wait_for_new_workers(master, before, RELOAD_TIMEOUT)
+                reload::wait_for_new_workers(master, before, RELOAD_TIMEOUT)
                     .await
                     .map_err(|e| Failed {
                         error: ProxyError::Rejected(e),
@@ -221,10 +224,10 @@ impl Nginx {
     /// Checks a vhost's snippet and upstream against nginx's rules.
     fn check_site(&self, site: &Site) -> Result<(), String> {
         if let Some(snippet) = &site.config {
-            nginx_snippet::check_snippet(snippet)?;
+            snippet::check_snippet(snippet)?;
         }
         if let Some(upstream) = &site.upstream {
-            nginx_snippet::proxy_target(&nginx_render::proxy_url(upstream)).map_err(|_| {
+            snippet::proxy_target(&render::proxy_url(upstream)).map_err(|_| {
                 format!("the upstream {upstream:?} would be read by nginx as a unix socket")
             })?;
         }
@@ -250,10 +253,10 @@ impl Proxy for Nginx {
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
         let files = self.render(sites).await?;
         let dir = self.conf_dir.clone();
-        let on_disk = blocking(move || nginx_files::read_ours(&dir))
+        let on_disk = blocking(move || files::read_ours(&dir))
             .await
             .map_err(|e| self.disk_error(e))?;
-        let changes = nginx_files::drift(&on_disk, &files);
+        let changes = files::drift(&on_disk, &files);
         if changes.is_empty() {
             return Ok(false);
         }

@@ -121,13 +121,12 @@ fn unescape(text: &mut String, next: char) {
     }
 }
 
-/// One directive: its words, whether it opens a block, and the blocks it sits in.
+/// One directive: its words, whether it opens a block, and its line.
 #[derive(Debug)]
 pub struct Directive<'a> {
     pub words: Vec<&'a str>,
     pub opens_block: bool,
     pub line: usize,
-    pub inside: Vec<&'a str>,
 }
 
 /// Groups tokens into directives and calls `check` on each, refusing a `}` that closes a
@@ -157,7 +156,6 @@ pub fn walk<'a>(
                     words: std::mem::take(&mut words),
                     opens_block,
                     line: first_line,
-                    inside: blocks.clone(),
                 };
                 check(&d)?;
                 if opens_block {

@@ -7,7 +7,7 @@
 
 use std::{collections::HashSet, fs, path::Path, time::Duration};
 
-use super::nginx_conf::{tokenize, Tok};
+use super::conf::{tokenize, Tok};
 
 /// Where nginx writes its master's pid when the main config does not say (Debian's build).
 const DEFAULT_PID_FILE: &str = "/run/nginx.pid";

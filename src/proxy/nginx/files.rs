@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::nginx_render::{is_ours, Files};
+use super::render::{is_ours, Files};
 
 /// File name → bytes, as found on disk.
 pub type OnDisk = BTreeMap<String, Vec<u8>>;
