@@ -68,6 +68,18 @@ pub struct Config {
     )]
     pub nginx_conf: PathBuf,
 
+    /// The `address:port` proxyhub's nginx servers listen on (`127.0.0.1:80`, `[::1]:8080`,
+    /// `*:80`). Default: the port alone (`PROXYHUB_HTTP_PORT`, else 80), and `[::]:port` too
+    /// when the host has IPv6. Set it when the main config listens on one address of that
+    /// port: nginx cannot add a listener on every address then.
+    #[arg(long, env = "PROXYHUB_NGINX_LISTEN")]
+    pub nginx_listen: Option<String>,
+
+    /// DNS servers nginx asks for host-name upstreams, at request time (space- or
+    /// comma-separated addresses). Default: the nameservers of /etc/resolv.conf.
+    #[arg(long, env = "PROXYHUB_NGINX_RESOLVER")]
+    pub nginx_resolver: Option<String>,
+
     /// The nginx binary proxyhub runs (`-t`, `-s reload`).
     #[arg(long, env = "PROXYHUB_NGINX_BIN", default_value = "nginx")]
     pub nginx_bin: PathBuf,
@@ -162,6 +174,8 @@ impl std::fmt::Debug for Config {
             .field("nginx_conf_dir", &self.nginx_conf_dir)
             .field("nginx_conf", &self.nginx_conf)
             .field("nginx_bin", &self.nginx_bin)
+            .field("nginx_listen", &self.nginx_listen)
+            .field("nginx_resolver", &self.nginx_resolver)
             .field("access_log", &self.access_log)
             .field("tls", &self.tls)
             .field("http_port", &self.http_port)

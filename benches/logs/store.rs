@@ -80,6 +80,8 @@ pub async fn serve(
         caddy_admin_listen: None,
         nginx_conf_dir: dir.join("nginx"),
         nginx_conf: dir.join("nginx.conf"),
+        nginx_listen: None,
+        nginx_resolver: None,
         nginx_bin: "nginx".into(),
         access_log: dir.join("none.log"),
         tls: TlsMode::Off,

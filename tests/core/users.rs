@@ -205,7 +205,9 @@ async fn the_proxys_last_error_is_shown_to_editors_and_admins_only() {
     for (who, client) in [("admin", app.client.clone()), ("editor", editor)] {
         let s = status_of(client).await;
         assert!(
-            s["lastError"].as_str().is_some_and(|e| e.contains("regexp")),
+            s["lastError"]
+                .as_str()
+                .is_some_and(|e| e.contains("regexp")),
             "{who}: {s}"
         );
     }

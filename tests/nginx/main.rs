@@ -7,6 +7,7 @@ mod support;
 mod access_log;
 mod drift;
 mod injection;
+mod listen;
 mod rejection;
 mod vhosts;
 

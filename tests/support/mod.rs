@@ -169,6 +169,15 @@ impl TestApp {
 
     /// proxyhub driving `nginx` instead of Caddy.
     pub async fn spawn_nginx(nginx: &NginxProcess) -> Self {
+        Self::spawn_nginx_with(nginx, None, None).await
+    }
+
+    /// proxyhub driving `nginx`, with `PROXYHUB_NGINX_LISTEN` and `PROXYHUB_NGINX_RESOLVER`.
+    pub async fn spawn_nginx_with(
+        nginx: &NginxProcess,
+        listen: Option<String>,
+        resolver: Option<String>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let unused = "http://127.0.0.1:1".to_string();
         let db = database_url(dir.path()).await;
@@ -177,6 +186,8 @@ impl TestApp {
         config.nginx_conf_dir = nginx.conf_dir();
         config.nginx_conf = nginx.main_conf();
         config.nginx_bin = nginx.bin.clone();
+        config.nginx_listen = listen;
+        config.nginx_resolver = resolver;
         Self::start(dir, config).await
     }
 
@@ -195,6 +206,8 @@ impl TestApp {
             caddy_admin_listen: None,
             nginx_conf_dir: dir.path().join("nginx"),
             nginx_conf: "/etc/nginx/nginx.conf".into(),
+            nginx_listen: None,
+            nginx_resolver: None,
             nginx_bin: "nginx".into(),
             access_log: dir.path().join("access.log"),
             tls: TlsMode::Off,

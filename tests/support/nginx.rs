@@ -14,6 +14,8 @@ use super::{free_port, require_binary};
 
 pub struct NginxProcess {
     pub http_port: u16,
+    /// The address the main config's default server listens on (all, when `None`).
+    pub listen_address: Option<String>,
     pub bin: PathBuf,
     dir: tempfile::TempDir,
     child: Option<Child>,
@@ -22,10 +24,17 @@ pub struct NginxProcess {
 impl NginxProcess {
     /// Writes the main config and starts nginx in the foreground (`daemon off`).
     pub async fn start() -> Self {
+        Self::start_listening_on(None).await
+    }
+
+    /// Like [`Self::start`], with the main config's default server on one address only
+    /// (`listen 127.0.0.1:<port>`), as some operators' configs have it.
+    pub async fn start_listening_on(address: Option<&str>) -> Self {
         let bin = require_binary("nginx", "apt-get install -y nginx");
         let dir = tempfile::tempdir().unwrap();
         let mut nginx = Self {
             http_port: free_port(),
+            listen_address: address.map(str::to_string),
             bin,
             dir,
             child: None,
@@ -55,9 +64,12 @@ impl NginxProcess {
             "daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log notice;\n\
              events {{\n    worker_connections 256;\n}}\n\
              http {{\n    access_log off;\n{temp_paths}\
-             \n    server {{\n        listen {port} default_server;\n        return 404;\n    }}\n\
+             \n    server {{\n        listen {listen} default_server;\n        return 404;\n    }}\n\
              \n    include {conf_dir}/*.conf;\n}}\n",
-            port = self.http_port,
+            listen = match &self.listen_address {
+                Some(a) => format!("{a}:{}", self.http_port),
+                None => self.http_port.to_string(),
+            },
             conf_dir = self.conf_dir().display(),
         )
     }

@@ -20,9 +20,9 @@ mod render;
 mod snippet;
 
 use super::{Proxy, ProxyError, Site};
+use crate::config::{Config, TlsMode};
 use files::Previous;
 use render::{access_log_path, Files, RenderSettings};
-use crate::config::{Config, TlsMode};
 
 /// How long one `nginx -t` or `nginx -s reload` may take (10,000 servers test in ~1 s).
 const NGINX_TIMEOUT: Duration = Duration::from_secs(120);
@@ -41,11 +41,17 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn new(config: &Config) -> Result<Self, String> {
+        // Servers listen on IPv6 too when the host has it (nginx would refuse `[::]` where
+        // it has not).
+        let ipv6 = std::net::TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).is_ok();
+        let resolv_conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         let settings = RenderSettings {
-            http_port: config.http_port.unwrap_or(80),
-            // Servers listen on IPv6 too when the host has it (nginx would refuse `[::]`
-            // where it has not).
-            ipv6: std::net::TcpListener::bind((std::net::Ipv6Addr::UNSPECIFIED, 0)).is_ok(),
+            listen: render::listen(
+                config.nginx_listen.as_deref(),
+                config.http_port.unwrap_or(80),
+                ipv6,
+            )?,
+            resolver: render::resolver(config.nginx_resolver.as_deref(), &resolv_conf)?,
             access_log: config.access_log_absolute(),
         };
         access_log_path(&settings.access_log)?;
@@ -107,20 +113,21 @@ impl Nginx {
     /// and workers can be seen in `/proc`; otherwise it trusts the signal).
     async fn reload(&self) -> Result<(), Failed> {
         let conf = self.main_conf.clone();
-        let watched = blocking(move || {
-            Ok(reload::master_pid(&conf)
+        let (watched, log) = blocking(move || {
+            let watched = reload::master_pid(&conf)
                 .map(|m| (m, reload::accepting_workers(m)))
-                .filter(|(_, workers)| !workers.is_empty()))
+                .filter(|(_, workers)| !workers.is_empty());
+            Ok((watched, reload::LogMark::take(reload::error_logs(&conf))))
         })
         .await
-        .unwrap_or(None);
+        .unwrap_or_else(|_| (None, reload::LogMark::take(Vec::new())));
         self.run(["-s", "reload"]).await.map_err(|error| Failed {
             error,
             signalled: false,
         })?;
         match watched {
             Some((master, before)) => {
-                reload::wait_for_new_workers(master, before, RELOAD_TIMEOUT)
+                reload::wait_for_new_workers(master, before, &log, RELOAD_TIMEOUT)
                     .await
                     .map_err(|e| Failed {
                         error: ProxyError::Rejected(e),

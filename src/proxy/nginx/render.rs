@@ -16,9 +16,10 @@ pub const LOG_FORMAT_FILE: &str = "proxyhub-00-log-format.conf";
 /// What the rendered files depend on besides the sites.
 #[derive(Clone, Debug)]
 pub struct RenderSettings {
-    pub http_port: u16,
-    /// Also listen on IPv6 (`[::]:port`): the host has IPv6.
-    pub ipv6: bool,
+    /// What each server listens on (`8081`, `[::]:8081`, `127.0.0.1:80`).
+    pub listen: Vec<String>,
+    /// DNS servers for host-name upstreams (`resolver`), looked up per request.
+    pub resolver: Vec<String>,
     /// Absolute, and checked by [`access_log_path`] to be safe inside double quotes.
     pub access_log: PathBuf,
 }
@@ -69,12 +70,13 @@ pub fn render(
         .get_template("nginx/server.conf.j2")
         .map_err(|e| e.to_string())?;
     for site in sites {
+        let by_name = site.upstream.as_deref().is_some_and(resolved_per_request);
         let text = server
             .render(context! {
                 site => site,
                 proxy_url => site.upstream.as_deref().map(proxy_url),
-                http_port => settings.http_port,
-                ipv6 => settings.ipv6,
+                listen => settings.listen,
+                resolver => by_name.then(|| settings.resolver.join(" ")),
                 access_log => access_log,
             })
             .map_err(|e| format!("rendering the server for {}: {e:#}", site.domain))?;
@@ -91,6 +93,81 @@ pub fn proxy_url(upstream: &str) -> String {
         Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
         None => format!("http://{upstream}"),
     }
+}
+
+/// Whether nginx should look an upstream's host up per request instead of at start-up: a
+/// host name does (so one that does not resolve fails its own site, not nginx's start or
+/// reload); an IP address and `localhost` (from /etc/hosts, which nginx's resolver does
+/// not read) do not.
+pub fn resolved_per_request(upstream: &str) -> bool {
+    let rest = upstream.split_once("://").map_or(upstream, |(_, r)| r);
+    if rest.starts_with('[') {
+        return false;
+    }
+    let host = rest.split([':', '/']).next().unwrap_or_default();
+    let host = host.to_ascii_lowercase();
+    !(host.parse::<std::net::Ipv4Addr>().is_ok()
+        || host == "localhost"
+        || host.ends_with(".localhost"))
+}
+
+/// The listen addresses: `PROXYHUB_NGINX_LISTEN` checked (`port`, `IPv4:port`,
+/// `[IPv6]:port`, `*:port`), else the port, and `[::]:port` when the host has IPv6.
+pub fn listen(configured: Option<&str>, port: u16, ipv6: bool) -> Result<Vec<String>, String> {
+    let Some(l) = configured.map(str::trim).filter(|l| !l.is_empty()) else {
+        let mut out = vec![port.to_string()];
+        if ipv6 {
+            out.push(format!("[::]:{port}"));
+        }
+        return Ok(out);
+    };
+    let ok = l.parse::<u16>().is_ok()
+        || l.parse::<std::net::SocketAddr>().is_ok()
+        || l.strip_prefix("*:")
+            .is_some_and(|p| p.parse::<u16>().is_ok());
+    if ok {
+        Ok(vec![l.to_string()])
+    } else {
+        Err(format!(
+            "PROXYHUB_NGINX_LISTEN must be a port or address:port (127.0.0.1:80, [::1]:80, *:80), got {l:?}"
+        ))
+    }
+}
+
+/// The resolver addresses: `PROXYHUB_NGINX_RESOLVER` checked, else the nameservers of
+/// `resolv_conf` (IPv6 ones in brackets, as nginx wants them; scoped ones left out).
+pub fn resolver(configured: Option<&str>, resolv_conf: &str) -> Result<Vec<String>, String> {
+    let from_config = configured.is_some();
+    let candidates: Vec<&str> = match configured {
+        Some(c) => c.split([' ', ',']).filter(|s| !s.is_empty()).collect(),
+        None => resolv_conf
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("nameserver"))
+            .map(str::trim)
+            .collect(),
+    };
+    let mut out = Vec::new();
+    for c in candidates {
+        let addr = if let Ok(ip) = c.parse::<std::net::IpAddr>() {
+            match ip {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            }
+        } else if c.parse::<std::net::SocketAddr>().is_ok() {
+            c.to_string()
+        } else if from_config {
+            return Err(format!(
+                "PROXYHUB_NGINX_RESOLVER must list IP addresses (with an optional :port), got {c:?}"
+            ));
+        } else {
+            continue;
+        };
+        out.push(addr);
+    }
+    if out.is_empty() {
+        out.push("127.0.0.1".into());
+    }
+    Ok(out)
 }
 
 /// The file a domain's server lives in. Domains are lowercase host names, so the name is
@@ -149,6 +226,52 @@ mod tests {
     }
 
     #[test]
+    fn host_names_are_looked_up_per_request_addresses_are_not() {
+        for (u, per_request) in [
+            ("app.internal:8080", true),
+            ("https://api.example.com", true),
+            ("http://App.Example.com:80/", true),
+            ("10.0.0.5:8080", false),
+            ("http://127.0.0.1:9000", false),
+            ("[::1]:8080", false),
+            ("localhost:3000", false),
+            ("http://web.localhost:80", false),
+        ] {
+            assert_eq!(resolved_per_request(u), per_request, "{u}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_and_resolvers_are_checked() {
+        assert_eq!(listen(None, 8081, true).unwrap(), ["8081", "[::]:8081"]);
+        assert_eq!(
+            listen(Some("127.0.0.1:80"), 8081, true).unwrap(),
+            ["127.0.0.1:80"]
+        );
+        assert_eq!(listen(Some("[::1]:80"), 1, false).unwrap(), ["[::1]:80"]);
+        assert_eq!(listen(Some("*:80"), 1, false).unwrap(), ["*:80"]);
+        for bad in [
+            "80; include /etc/passwd",
+            "host:80",
+            "127.0.0.1",
+            "1.2.3.4:99999",
+        ] {
+            assert!(listen(Some(bad), 1, false).is_err(), "{bad}");
+        }
+        let conf = "# x\nnameserver 10.0.0.2\nnameserver fe80::1%eth0\nnameserver 2001:db8::53\noptions ndots:1\n";
+        assert_eq!(
+            resolver(None, conf).unwrap(),
+            ["10.0.0.2", "[2001:db8::53]"]
+        );
+        assert_eq!(resolver(None, "").unwrap(), ["127.0.0.1"]);
+        assert_eq!(
+            resolver(Some("1.1.1.1, 9.9.9.9:53"), "").unwrap(),
+            ["1.1.1.1", "9.9.9.9:53"]
+        );
+        assert!(resolver(Some("1.1.1.1; include x"), "").is_err());
+    }
+
+    #[test]
     fn file_names_are_unique_and_fit_the_file_system() {
         assert_eq!(
             site_file_name("a.example.com"),
@@ -192,8 +315,13 @@ mod golden_tests {
         let failures = crate::proxy::golden::check_all("nginx", |input| {
             let s = &input["settings"];
             let settings = RenderSettings {
-                http_port: s["http_port"].as_u64().unwrap() as u16,
-                ipv6: s["ipv6"].as_bool().unwrap_or(false),
+                listen: listen(
+                    s["listen"].as_str(),
+                    s["http_port"].as_u64().unwrap() as u16,
+                    s["ipv6"].as_bool().unwrap_or(false),
+                )
+                .unwrap(),
+                resolver: vec!["10.0.0.2".into(), "[2001:db8::53]".into()],
                 access_log: s["access_log"].as_str().unwrap().into(),
             };
             let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();
