@@ -214,12 +214,12 @@ impl Applier {
     ///    serve are read, and the transaction is rolled back;
     /// 2. the push of those sites, with no transaction open, so access-log ingest and
     ///    session writes never wait for the proxy;
-    /// 3. the writes again, committed only if they give the same sites the proxy took (all
-    ///    changes go through here, one batch at a time, so they do).
+    /// 3. the writes again, committed only if nothing else changed the vhosts meanwhile (a
+    ///    trigger-kept generation tells), so they give the sites the proxy took.
     ///
     /// Returns the jobs still to answer, with the outcome for them.
     async fn attempt(&self, jobs: Vec<Job>) -> (Vec<Job>, Result<(), Failure>) {
-        let (mut written, sites) = match self.trial(jobs).await {
+        let (mut written, sites, generation) = match self.trial(jobs).await {
             Ok(t) => t,
             Err((jobs, e)) => return (jobs, Err(Failure::Store(e))),
         };
@@ -236,7 +236,7 @@ impl Applier {
             return (written, Err(Failure::Proxy(e)));
         }
         guard.armed = true;
-        let committed = self.commit(&mut written, &sites).await;
+        let committed = self.commit(&mut written, generation).await;
         guard.armed = false;
         if let Err(e) = committed {
             // The proxy runs a config the store does not hold: put the stored one back.
@@ -249,10 +249,18 @@ impl Applier {
         (written, Ok(()))
     }
 
-    /// Runs the jobs' writes and reads the resulting sites, then rolls back.
-    async fn trial(&self, jobs: Vec<Job>) -> Result<(Vec<Job>, Vec<Site>), (Vec<Job>, ApiError)> {
+    /// Runs the jobs' writes and reads the resulting sites, then rolls back. Returns the
+    /// vhosts' generation before the writes too.
+    async fn trial(
+        &self,
+        jobs: Vec<Job>,
+    ) -> Result<(Vec<Job>, Vec<Site>, i64), (Vec<Job>, ApiError)> {
         let mut tx = match db::begin_write(&self.db).await {
             Ok(tx) => tx,
+            Err(e) => return Err((jobs, e.into())),
+        };
+        let generation = match store::generation(&mut tx).await {
+            Ok(g) => g,
             Err(e) => return Err((jobs, e.into())),
         };
         let mut written = Vec::with_capacity(jobs.len());
@@ -281,12 +289,18 @@ impl Applier {
         if let Err(e) = tx.rollback().await {
             return Err((written, e.into()));
         }
-        Ok((written, sites))
+        Ok((written, sites, generation))
     }
 
-    /// Runs the jobs' writes again and commits them, if they give `sites`.
-    async fn commit(&self, jobs: &mut [Job], sites: &[Site]) -> Result<(), ApiError> {
+    /// Runs the jobs' writes again and commits them, if the vhosts are still at `generation`
+    /// (then the same writes give the same sites).
+    async fn commit(&self, jobs: &mut [Job], generation: i64) -> Result<(), ApiError> {
         let mut tx = db::begin_write(&self.db).await?;
+        if store::generation(&mut tx).await? != generation {
+            return Err(ApiError::internal(
+                "the vhosts changed outside proxyhub while the proxy took a change",
+            ));
+        }
         for job in jobs.iter_mut() {
             if let Err(e) = in_savepoint(&mut tx, &mut job.run).await? {
                 return Err(ApiError::internal(format!(
@@ -294,11 +308,6 @@ impl Applier {
                     e.message
                 )));
             }
-        }
-        if store::enabled_sites(&mut tx).await? != sites {
-            return Err(ApiError::internal(
-                "the vhosts changed outside proxyhub while the proxy took a change",
-            ));
         }
         tx.commit().await?;
         Ok(())

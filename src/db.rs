@@ -60,8 +60,10 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
                     conn.execute("PRAGMA busy_timeout = 30000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     // Access-log batches touch ~1,500 index pages at once; with SQLite's
-                    // default 2 MiB cache they are spilled and rewritten several times.
-                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    // default 2 MiB cache they are spilled and rewritten several times. 16 MiB
+                    // ingests as fast as 64 did (measured) and keeps resident memory down:
+                    // the cache is per connection.
+                    conn.execute("PRAGMA cache_size = -16384").await?;
                     // Checkpoints (each with an fsync) every 40 MiB of WAL, not every 4 MiB.
                     conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
                     // Reads map the file instead of copying each page into a cache of their

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod logs;
+pub mod memory;
 pub mod proxy;
 pub mod reconcile;
 pub mod status;

@@ -30,6 +30,8 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
             }
         };
         was_unreachable = unreachable;
+        // Off the request path: memory that bursts of requests and pushes freed goes back.
+        crate::memory::trim();
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stop.changed() => return,

@@ -50,7 +50,7 @@ impl Lines {
         }
     }
 
-    fn line(&mut self, out: &mut Vec<u8>) {
+    pub fn line(&mut self, out: &mut Vec<u8>) {
         let r = &mut self.rng;
         let i = self.next;
         let status = match r.gen_range(0..100) {

@@ -2,9 +2,11 @@
 //! (the whole JSON config) and `GET /config/` (hashed as it streams in, never parsed).
 //!
 //! Caddy 2.11 replaces its admin server on every `/load`, so a connection kept alive across
-//! one can die under the next request. No admin connection is kept alive (every request has
-//! its own), and what is safe to repeat (`/adapt`, `GET /config/`) is retried when a
-//! connection breaks; a Caddy that refuses connections is unreachable at once.
+//! one can die under the next request, and for a moment nothing accepts. No admin connection
+//! is kept alive (every request has its own), at most a few requests are in flight at once
+//! (a thousand changes at a time must not open a thousand connections to the admin API), and
+//! what is safe to repeat (`/adapt`, `GET /config/`) is tried again when its connection
+//! fails or breaks: a Caddy that is down is told apart by still failing after the retries.
 
 use std::time::Duration;
 
@@ -17,10 +19,13 @@ use crate::proxy::ProxyError;
 pub struct Admin {
     base: String,
     http: reqwest::Client,
+    in_flight: tokio::sync::Semaphore,
 }
 
 /// Attempts of a request that is safe to repeat.
-const ATTEMPTS: u32 = 3;
+const ATTEMPTS: u32 = 4;
+/// Requests to the admin API at once.
+const IN_FLIGHT: usize = 8;
 
 impl Admin {
     pub fn new(base: &str) -> Result<Self, String> {
@@ -33,6 +38,7 @@ impl Admin {
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
             http,
+            in_flight: tokio::sync::Semaphore::new(IN_FLIGHT),
         })
     }
 
@@ -53,6 +59,7 @@ impl Admin {
 
     /// Loads a whole JSON config (once: a load is not repeated behind the caller's back).
     pub async fn load(&self, body: String) -> Result<(), ProxyError> {
+        let _turn = self.turn().await;
         let resp = self
             .http
             .post(format!("{}/load", self.base))
@@ -70,6 +77,7 @@ impl Admin {
     /// A SHA-256 of the running config as Caddy serializes it (`GET /config/`), read in
     /// chunks: the config is never held whole.
     pub async fn config_hash(&self) -> Result<[u8; 32], ProxyError> {
+        let _turn = self.turn().await;
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -77,7 +85,6 @@ impl Admin {
             }
             let resp = match self.http.get(format!("{}/config/", self.base)).send().await {
                 Ok(r) => r,
-                Err(e) if e.is_connect() => return Err(self.unreachable(e)),
                 Err(e) => {
                     last = e.to_string();
                     continue;
@@ -99,6 +106,7 @@ impl Admin {
         &self,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<String, ProxyError> {
+        let _turn = self.turn().await;
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -106,7 +114,6 @@ impl Admin {
             }
             let resp = match request().send().await {
                 Ok(r) => r,
-                Err(e) if e.is_connect() => return Err(self.unreachable(e)),
                 Err(e) => {
                     last = e.to_string();
                     continue;
@@ -119,6 +126,10 @@ impl Admin {
             }
         }
         Err(self.unreachable(last))
+    }
+
+    async fn turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.in_flight.acquire().await.expect("never closed")
     }
 
     fn unreachable(&self, e: impl std::fmt::Display) -> ProxyError {
@@ -160,6 +171,7 @@ async fn hash_body(mut resp: reqwest::Response) -> Result<[u8; 32], reqwest::Err
     Ok(h.finalize().into())
 }
 
+/// 100, 200, 400 ms: a Caddy replacing its admin server is back within them.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(50 << attempt)
 }

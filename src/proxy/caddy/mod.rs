@@ -51,6 +51,9 @@ struct Pushed {
     body: Option<[u8; 32]>,
     /// Of `GET /config/` right after that load: Caddy running anything else is drift.
     running: Option<[u8; 32]>,
+    /// That `GET /config/`, read in a task of its own as soon as the load is done, so the
+    /// change is answered without waiting for it; the next drift check waits instead.
+    reading: Option<tokio::task::JoinHandle<Result<[u8; 32], ProxyError>>>,
 }
 
 /// The Caddy backend's state.
@@ -171,9 +174,20 @@ impl Backend {
     async fn routes_of(
         self: &Arc<Self>,
         sites: &[Site],
+        keys: &[SiteKey],
     ) -> Result<Vec<Option<Arc<SiteRoutes>>>, ProxyError> {
-        let mut out: Vec<Option<Arc<SiteRoutes>>> =
-            sites.iter().map(|s| self.cached(&Self::key(s))).collect();
+        let mut out: Vec<Option<Arc<SiteRoutes>>> = {
+            let mut cache = self.cache.lock().expect("site cache");
+            let now = Instant::now();
+            keys.iter()
+                .map(|k| {
+                    cache.get_mut(k).map(|c| {
+                        c.used = now;
+                        c.routes.clone()
+                    })
+                })
+                .collect()
+        };
         let missing: Vec<usize> = (0..sites.len()).filter(|&i| out[i].is_none()).collect();
         for chunk in missing.chunks(ADAPT_CONCURRENCY) {
             let mut set = tokio::task::JoinSet::new();
@@ -200,7 +214,8 @@ impl Backend {
     /// Assembles and loads the config for `sites` unless Caddy already runs it (`force`:
     /// load even when it is what was last pushed). Returns whether it loaded.
     async fn push(self: &Arc<Self>, sites: &[Site], force: bool) -> Result<bool, ProxyError> {
-        let routes = self.routes_of(sites).await?;
+        let keys: Vec<SiteKey> = sites.iter().map(Self::key).collect();
+        let routes = self.routes_of(sites, &keys).await?;
         let parts: Vec<(&str, &SiteRoutes)> = sites
             .iter()
             .zip(&routes)
@@ -211,17 +226,43 @@ impl Backend {
         if !force && self.pushed.lock().expect("pushed").body == Some(hash) {
             return Ok(false);
         }
+        {
+            // A reading of the previous load's config is stale now.
+            let mut pushed = self.pushed.lock().expect("pushed");
+            if let Some(reading) = pushed.reading.take() {
+                reading.abort();
+            }
+            pushed.running = None;
+        }
         self.admin.load(body).await?;
-        self.pushed.lock().expect("pushed").body = Some(hash);
-        let running = self.admin.config_hash().await?;
-        self.pushed.lock().expect("pushed").running = Some(running);
-        self.evict(sites);
+        let admin = self.admin.clone();
+        let reading = tokio::spawn(async move { admin.config_hash().await });
+        {
+            let mut pushed = self.pushed.lock().expect("pushed");
+            pushed.body = Some(hash);
+            pushed.reading = Some(reading);
+        }
+        self.evict(keys);
         Ok(true)
     }
 
+    /// The hash of the config Caddy ran right after proxyhub's last load, if it is known.
+    async fn running_after_push(&self) -> Option<[u8; 32]> {
+        let reading = self.pushed.lock().expect("pushed").reading.take();
+        if let Some(reading) = reading {
+            let read = reading.await.ok().and_then(Result::ok);
+            let mut pushed = self.pushed.lock().expect("pushed");
+            // Unless another push came meanwhile (then its own reading is what counts).
+            if pushed.reading.is_none() && pushed.running.is_none() {
+                pushed.running = read;
+            }
+        }
+        self.pushed.lock().expect("pushed").running
+    }
+
     /// Drops cached sites that are not served and were not prepared lately.
-    fn evict(&self, sites: &[Site]) {
-        let live: std::collections::HashSet<SiteKey> = sites.iter().map(Self::key).collect();
+    fn evict(&self, keys: Vec<SiteKey>) {
+        let live: std::collections::HashSet<SiteKey> = keys.into_iter().collect();
         self.cache
             .lock()
             .expect("site cache")
@@ -254,12 +295,17 @@ impl Proxy for Caddy {
     }
 
     fn forget_applied(&self) {
-        *self.0.pushed.lock().expect("pushed") = Pushed::default();
+        let mut pushed = self.0.pushed.lock().expect("pushed");
+        if let Some(reading) = pushed.reading.take() {
+            reading.abort();
+        }
+        *pushed = Pushed::default();
     }
 
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
+        let expected = self.0.running_after_push().await;
         let running = self.0.admin.config_hash().await?;
-        if self.0.pushed.lock().expect("pushed").running == Some(running) {
+        if expected == Some(running) {
             return Ok(false);
         }
         self.0.push(sites, true).await
