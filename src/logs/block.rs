@@ -3,7 +3,7 @@
 //! strings through a per-block dictionary). One SQLite row per block instead of one row and
 //! four index entries per request is what lets ingest run at several hundred thousand lines
 //! a second on one core; queries find blocks by domain, status and time and decode only the
-//! columns they need (see `scan.rs`).
+//! columns they need (see `query.rs`).
 
 use foldhash::{HashMap, HashMapExt};
 

@@ -340,7 +340,7 @@ async fn invalid_requests_get_clear_client_errors() {
     assert_eq!(list.len(), 2, "nothing was half-applied: {list:?}");
 }
 
-/// DESIGN.md's injection cases: each is refused before Caddy is touched, and Caddy's
+/// The injection cases other proxy managers got wrong: each is refused before Caddy is touched, and Caddy's
 /// config stays exactly as it was.
 #[tokio::test]
 async fn injection_attempts_are_refused_and_leave_caddy_alone() {

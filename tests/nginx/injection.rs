@@ -1,4 +1,5 @@
-//! DESIGN.md's injection cases, for nginx: each is refused before nginx is touched.
+//! The injection cases other proxy managers got wrong, for nginx: each is refused before nginx
+//! is touched.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -1,6 +1,6 @@
 //! Reading an nginx snippet the way nginx's own tokenizer (`ngx_conf_read_token`) does, a
 //! little stricter where nginx's reading is surprising, so that what proxyhub checks is
-//! what nginx will run. The rules applied to the tokens are in `nginx_snippet.rs`.
+//! what nginx will run. The rules applied to the tokens are in `snippet.rs`.
 
 /// One token of a snippet.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,175 @@
+//! The allowlist on Caddy's adaptation of a site, on adaptations captured from Caddy.
+
+use super::*;
+use serde_json::json;
+
+fn settings() -> CaddySettings {
+    CaddySettings {
+        admin_listen: "localhost:2019".into(),
+        tls: false,
+        http_port: Some(8081),
+        https_port: None,
+        access_log: "/unused".into(),
+    }
+}
+
+/// Caddy's adaptation of `http://a.example.com { ... }` whose route runs `handle`.
+fn adapted(handle: Value) -> Value {
+    json!({"apps": {"http": {"http_port": 8081, "servers": {"srv0": {
+        "listen": [":8081"],
+        "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "subroute", "routes": [{"handle": handle}]}], "terminal": true}],
+        "automatic_https": {"disable": true}
+    }}}}})
+}
+
+fn check(v: &Value) -> Result<SiteRoutes, String> {
+    check_site(v, &settings(), "a.example.com")
+}
+
+#[test]
+fn what_ordinary_snippets_adapt_to_passes() {
+    for handle in [
+        json!([{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:9000"}]}]),
+        json!([{"handler": "headers", "response": {"add": {"X-Extra": ["v"]}, "deferred": true, "delete": ["Server"]}},
+               {"encodings": {"gzip": {}, "zstd": {}}, "handler": "encode", "prefer": ["zstd", "gzip"]},
+               {"body": "hello {http.request.host}", "handler": "static_response", "status_code": 200}]),
+        json!([{"handler": "authentication", "providers": {"http_basic": {"accounts": [{"password": "$2a$14$x", "username": "bob"}], "hash": {"algorithm": "bcrypt"}, "hash_cache": {}}}}]),
+        json!([{"handler": "subroute", "routes": [{"handle": [{"handler": "rewrite", "strip_path_prefix": "/api"}]},
+               {"handle": [{"handler": "reverse_proxy", "health_checks": {"active": {"interval": 10000000000u64, "uri": "/health"}, "passive": {"fail_duration": 30000000000u64}},
+                 "load_balancing": {"selection_policy": {"policy": "round_robin"}}, "transport": {"dial_timeout": 5000000000u64, "protocol": "http", "tls": {"insecure_skip_verify": true}},
+                 "upstreams": [{"dial": "127.0.0.1:9000"}]}], "match": [{"path": ["/api/*"], "not": [{"remote_ip": {"ranges": ["10.0.0.0/8"]}}]}]}]}]),
+        json!([{"defaults": ["no"], "destinations": ["{my_var}"], "handler": "map", "mappings": [{"input": "a.example.com", "outputs": ["yes"]}], "source": "{http.request.host}"},
+               {"foo": "bar", "handler": "vars"}]),
+        json!([{"handle_response": [{"match": {"status_code": [5]}, "routes": [{"handle": [{"body": "bad", "handler": "static_response", "status_code": 502}]}]}],
+                "handler": "reverse_proxy", "rewrite": {"method": "GET", "uri": "/verify"}, "upstreams": [{"dial": "127.0.0.1:9100"}]}]),
+    ] {
+        check(&adapted(handle.clone())).unwrap_or_else(|e| panic!("{handle}: {e}"));
+    }
+    let with_errors = {
+        let mut v = adapted(json!([{"handler": "static_response"}]));
+        v["apps"]["http"]["servers"]["srv0"]["errors"] = json!({"routes": [
+            {"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "static_response", "body": "{http.error.status_code}"}], "terminal": true}
+        ]});
+        v
+    };
+    assert!(check(&with_errors).unwrap().errors.is_some());
+}
+
+#[test]
+fn placeholders_that_read_the_host_are_refused_in_keys_and_values() {
+    for handle in [
+        json!([{"handler": "static_response", "body": "{env.HOME}"}]),
+        json!([{"handler": "static_response", "body": "{ENV.HOME}"}]),
+        json!([{"handler": "static_response", "body": "{system.wd}"}]),
+        json!([{"handler": "static_response", "body": "{file./etc/passwd}"}]),
+        json!([{"handler": "headers", "response": {"set": {"X-Leak-{env.SECRET}": ["v"]}}}]),
+        json!([{"handler": "vars", "{env.X}": "y"}]),
+    ] {
+        let e = check(&adapted(handle.clone())).expect_err(&handle.to_string());
+        assert!(e.contains("read the host"), "{handle}: {e}");
+    }
+}
+
+#[test]
+fn handlers_matchers_and_fields_not_listed_are_refused() {
+    for (handle, why) in [
+        (
+            json!([{"handler": "file_server", "root": "/"}]),
+            "file_server",
+        ),
+        (json!([{"handler": "templates"}]), "templates"),
+        (
+            json!([{"handler": "reverse_proxy", "transport": {"protocol": "fastcgi"}, "upstreams": [{"dial": "127.0.0.1:9000"}]}]),
+            "fastcgi",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "upstreams": [{"dial": "localhost:2019"}]}]),
+            "admin API",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "upstreams": [{"dial": "[::1]:02019"}]}]),
+            "admin API",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "upstreams": [{"dial": "{http.request.header.X-Up}"}]}]),
+            "fixed host:port",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "upstreams": [{"dial": "unix//run/caddy.sock"}]}]),
+            "fixed host:port",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "dynamic_upstreams": {"source": "a"}}]),
+            "dynamic_upstreams",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "transport": {"protocol": "http", "tls": {"root_ca_pem_files": ["/etc/shadow"]}}, "upstreams": [{"dial": "a:443"}]}]),
+            "root_ca_pem_files",
+        ),
+        (
+            json!([{"handler": "reverse_proxy", "health_checks": {"active": {"port": 2019}}, "upstreams": [{"dial": "a:80"}]}]),
+            "admin API",
+        ),
+        (
+            json!([{"handler": "subroute", "routes": [{"match": [{"file": {"try_files": ["/etc/passwd"]}}], "handle": []}]}]),
+            "file matcher",
+        ),
+        (
+            json!([{"handler": "subroute", "routes": [{"match": [{"expression": "true"}], "handle": []}]}]),
+            "expression matcher",
+        ),
+        (json!([{"handler": "some_plugin"}]), "some_plugin"),
+        (
+            json!([{"handler": "static_response", "surprise": 1}]),
+            "surprise",
+        ),
+    ] {
+        let e = check(&adapted(handle.clone())).expect_err(&handle.to_string());
+        assert!(e.contains(why), "{handle}: {e}");
+    }
+}
+
+#[test]
+fn anything_beyond_the_sites_own_routes_is_refused() {
+    let ok = adapted(json!([]));
+    let mut other_host = ok.clone();
+    other_host["apps"]["http"]["servers"]["srv0"]["routes"][0]["match"] =
+        json!([{"host": ["victim.example.com"]}]);
+    let mut two_hosts = ok.clone();
+    two_hosts["apps"]["http"]["servers"]["srv0"]["routes"][0]["match"] =
+        json!([{"host": ["a.example.com", "victim.example.com"]}]);
+    let mut hostless = ok.clone();
+    hostless["apps"]["http"]["servers"]["srv0"]["routes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"handle": []}));
+    let mut listener = ok.clone();
+    listener["apps"]["http"]["servers"]["srv0"]["listen"] = json!([":2020"]);
+    let mut server = ok.clone();
+    server["apps"]["http"]["servers"]["srv1"] = json!({"listen": [":8081"], "routes": []});
+    let mut logs = ok.clone();
+    logs["apps"]["http"]["servers"]["srv0"]["logs"] = json!({});
+    let mut global = ok.clone();
+    global["admin"] = json!({"listen": "0.0.0.0:2019"});
+    let mut storage = ok.clone();
+    storage["storage"] = json!({"module": "file_system", "root": "/etc"});
+    let mut tls_app = ok.clone();
+    tls_app["apps"]["tls"] = json!({});
+    let mut port = ok.clone();
+    port["apps"]["http"]["http_port"] = json!(80);
+    for (v, why) in [
+        (other_host, "another site"),
+        (two_hosts, "another site"),
+        (hostless, "another site"),
+        (listener, "listen elsewhere"),
+        (server, "add a server"),
+        (logs, "\"logs\""),
+        (global, "\"admin\""),
+        (storage, "\"storage\""),
+        (tls_app, "\"tls\" app"),
+        (port, "http_port"),
+    ] {
+        let e = check(&v).expect_err(why);
+        assert!(e.contains(why), "{why}: {e}");
+    }
+}
