@@ -461,3 +461,54 @@ async fn concurrent_changes_are_pushed_together_and_answered_each_on_its_own() {
         "{created} changes in {pushes} pushes: changes waiting were pushed together"
     );
 }
+
+/// A change that leaves the proxy's config as it is (a disabled vhost created or edited) is
+/// stored and logged without a push; the next change that matters pushes again.
+#[tokio::test]
+async fn a_config_the_proxy_already_runs_is_not_pushed_again() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    app.create_vhost(json!({"domain": "on.example.com", "config": "respond \"on\" 200"}))
+        .await;
+    async fn pushes(app: &TestApp) -> u64 {
+        let s: Value = app.get("/api/status").await.json().await.unwrap();
+        s["pushes"].as_u64().unwrap()
+    }
+    let before = pushes(&app).await;
+    let off = app
+        .create_vhost(
+            json!({"domain": "off.example.com", "config": "respond \"off\" 200", "enabled": false}),
+        )
+        .await;
+    let r = app
+        .put(
+            &format!("/api/vhosts/{}", off["id"]),
+            json!({"config": "respond \"still off\" 200"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(pushes(&app).await, before, "nothing Caddy runs changed");
+    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
+    assert_eq!(log.len(), 3, "both changes are logged");
+    app.patch(&format!("/api/vhosts/{}/toggle", off["id"]))
+        .await;
+    assert_eq!(pushes(&app).await, before + 1);
+    assert_eq!(
+        app.through_proxy("off.example.com", "/").await,
+        (200, "still off".into())
+    );
+
+    // A load Caddy refuses leaves it running what it ran: no drift to repair afterwards.
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "bad.example.com", "config": "@r path_regexp \"[\"\nrespond @r 200"}),
+        )
+        .await;
+    expect_error(r, 502, "PROXY_REJECTED").await;
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await; // three drift checks
+    let status: Value = app.get("/api/status").await.json().await.unwrap();
+    assert_eq!(status["pushes"], before + 1, "{status}");
+    assert_eq!(status["inSync"], true, "{status}");
+}

@@ -5,11 +5,12 @@
 //! its adaptation checked against an allowlist (`adapted`). The adapted routes are cached
 //! by a hash of the site; a push assembles the whole JSON config from the cache
 //! (`assemble`) and loads it (`/load`), so one change costs one small `/adapt` and one
-//! `/load`. Drift is told from a hash of the running config (`client`).
+//! `/load`. Drift is told from hashes of what was loaded and what Caddy runs (`drift`).
 
 mod adapted;
 mod assemble;
 mod client;
+mod drift;
 pub mod lexer;
 mod render;
 mod settings;
@@ -44,25 +45,13 @@ struct Cached {
     used: Instant,
 }
 
-/// What proxyhub last pushed and what Caddy then ran, as hashes.
-#[derive(Default)]
-struct Pushed {
-    /// Of the config text proxyhub loaded.
-    body: Option<[u8; 32]>,
-    /// Of `GET /config/` right after that load: Caddy running anything else is drift.
-    running: Option<[u8; 32]>,
-    /// That `GET /config/`, read in a task of its own as soon as the load is done, so the
-    /// change is answered without waiting for it; the next drift check waits instead.
-    reading: Option<tokio::task::JoinHandle<Result<[u8; 32], ProxyError>>>,
-}
-
 /// The Caddy backend's state.
 struct Backend {
     admin: Arc<client::Admin>,
     settings: CaddySettings,
     env: Environment<'static>,
     cache: Mutex<HashMap<SiteKey, Cached>>,
-    pushed: Mutex<Pushed>,
+    drift: drift::Drift,
     /// Whether the running Caddy reads heredocs (2.7+), learned on first contact.
     heredocs: OnceLock<bool>,
 }
@@ -74,7 +63,7 @@ impl Backend {
             settings: CaddySettings::from_config(config)?,
             env: render::templates(),
             cache: Mutex::new(HashMap::new()),
-            pushed: Mutex::new(Pushed::default()),
+            drift: drift::Drift::default(),
             heredocs: OnceLock::new(),
         })
     }
@@ -223,41 +212,22 @@ impl Backend {
             .collect();
         let body = assemble::config(&self.settings, &parts);
         let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
-        if !force && self.pushed.lock().expect("pushed").body == Some(hash) {
+        if !force && self.drift.loaded_already(&hash) {
             return Ok(false);
         }
-        {
-            // A reading of the previous load's config is stale now.
-            let mut pushed = self.pushed.lock().expect("pushed");
-            if let Some(reading) = pushed.reading.take() {
-                reading.abort();
+        self.drift.loading().await;
+        match self.admin.load(body).await {
+            Ok(()) => self.drift.loaded(hash, &self.admin),
+            // Caddy kept what it ran.
+            Err(e @ ProxyError::Rejected(_)) => return Err(e),
+            // Whether it loaded is not known: the next drift check finds out.
+            Err(e) => {
+                self.drift.forget();
+                return Err(e);
             }
-            pushed.running = None;
-        }
-        self.admin.load(body).await?;
-        let admin = self.admin.clone();
-        let reading = tokio::spawn(async move { admin.config_hash().await });
-        {
-            let mut pushed = self.pushed.lock().expect("pushed");
-            pushed.body = Some(hash);
-            pushed.reading = Some(reading);
         }
         self.evict(keys);
         Ok(true)
-    }
-
-    /// The hash of the config Caddy ran right after proxyhub's last load, if it is known.
-    async fn running_after_push(&self) -> Option<[u8; 32]> {
-        let reading = self.pushed.lock().expect("pushed").reading.take();
-        if let Some(reading) = reading {
-            let read = reading.await.ok().and_then(Result::ok);
-            let mut pushed = self.pushed.lock().expect("pushed");
-            // Unless another push came meanwhile (then its own reading is what counts).
-            if pushed.reading.is_none() && pushed.running.is_none() {
-                pushed.running = read;
-            }
-        }
-        self.pushed.lock().expect("pushed").running
     }
 
     /// Drops cached sites that are not served and were not prepared lately.
@@ -295,17 +265,11 @@ impl Proxy for Caddy {
     }
 
     fn forget_applied(&self) {
-        let mut pushed = self.0.pushed.lock().expect("pushed");
-        if let Some(reading) = pushed.reading.take() {
-            reading.abort();
-        }
-        *pushed = Pushed::default();
+        self.0.drift.forget();
     }
 
     async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
-        let expected = self.0.running_after_push().await;
-        let running = self.0.admin.config_hash().await?;
-        if expected == Some(running) {
+        if self.0.drift.in_sync(&self.0.admin).await? {
             return Ok(false);
         }
         self.0.push(sites, true).await
