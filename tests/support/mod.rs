@@ -24,13 +24,28 @@ use tokio::sync::oneshot;
 pub use caddy::CaddyProcess;
 pub use nginx::NginxProcess;
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, for a server a test starts. It is taken below the
+/// ephemeral range (where the OS picks the local ports of outgoing connections, which the
+/// tests open by the thousand: one could take a port between here and the server's bind),
+/// spread by process so test binaries running at once do not walk the same ports.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768)
+        .clamp(12000, 65000);
+    let span = low - 10000;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (10000 + (start + n * 13) % span) as u16;
+        let free = |host: &str| std::net::TcpListener::bind((host, port)).is_ok();
+        if free("0.0.0.0") && free("127.0.0.1") {
+            return port;
+        }
+    }
 }
 
 /// Fails loudly when a binary the tests need is not installed (nginx lives in /usr/sbin,

@@ -11,8 +11,9 @@ use super::{adapted::SiteRoutes, settings::CaddySettings};
 /// The logger name Caddy's server logs under (`http.log.access.<name>`).
 const LOGGER: &str = "proxyhub";
 
-/// The config that serves `sites` (domain and routes), as JSON text.
-pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)]) -> String {
+/// The config that serves `sites` (domain and routes), as JSON text. `marker` is the admin
+/// object's `@id`, which tells this load's config from any other.
+pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)], marker: &str) -> String {
     let logging = json!({
         "logs": {
             "default": { "exclude": [format!("http.log.access.{LOGGER}")] },
@@ -25,7 +26,7 @@ pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)]) -> String
     });
     let mut out = format!(
         r#"{{"admin":{},"logging":{logging}"#,
-        json!({ "listen": settings.admin_listen })
+        json!({ "@id": marker, "listen": settings.admin_listen })
     );
     if sites.is_empty() {
         out.push('}');
@@ -116,9 +117,11 @@ mod tests {
                 ("a.example.com", &a),
                 ("bb.example.com", &b),
             ],
+            "proxyhub-1",
         );
         let cfg: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2999");
+        assert_eq!(cfg["admin"]["@id"], "proxyhub-1");
         let srv = &cfg["apps"]["http"]["servers"]["srv0"];
         assert_eq!(srv["listen"], json!([":8081"]));
         assert_eq!(srv["logs"]["default_logger_name"], "proxyhub");
@@ -140,7 +143,7 @@ mod tests {
 
     #[test]
     fn no_sites_no_server() {
-        let cfg: Value = serde_json::from_str(&config(&settings(true), &[])).unwrap();
+        let cfg: Value = serde_json::from_str(&config(&settings(true), &[], "m")).unwrap();
         assert!(cfg.get("apps").is_none());
         assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2999");
     }

@@ -75,8 +75,8 @@ impl Admin {
     }
 
     /// A SHA-256 of the running config as Caddy serializes it (`GET /config/`), read in
-    /// chunks: the config is never held whole.
-    pub async fn config_hash(&self) -> Result<[u8; 32], ProxyError> {
+    /// chunks: the config is never held whole. With `marker`, also whether it holds that text.
+    pub async fn config_hash(&self, marker: Option<&str>) -> Result<([u8; 32], bool), ProxyError> {
         let _turn = self.turn().await;
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
@@ -93,7 +93,7 @@ impl Admin {
             if !resp.status().is_success() {
                 return Err(self.unreachable(format!("GET /config/ answered {}", resp.status())));
             }
-            match hash_body(resp).await {
+            match hash_body(resp, marker.unwrap_or_default().as_bytes()).await {
                 Ok(h) => return Ok(h),
                 Err(e) => last = e.to_string(),
             }
@@ -163,12 +163,25 @@ async fn answer(resp: reqwest::Response) -> Result<String, Failure> {
     Err(Failure::Refused(msg))
 }
 
-async fn hash_body(mut resp: reqwest::Response) -> Result<[u8; 32], reqwest::Error> {
+/// Hashes a body as it streams in, and tells whether `marker` (if not empty) occurs in it.
+async fn hash_body(
+    mut resp: reqwest::Response,
+    marker: &[u8],
+) -> Result<([u8; 32], bool), reqwest::Error> {
     let mut h = Sha256::new();
+    let mut found = marker.is_empty();
+    // The end of the previous chunk, for a marker split between two chunks.
+    let mut tail: Vec<u8> = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
         h.update(&chunk);
+        if !found {
+            tail.extend_from_slice(&chunk);
+            found = tail.windows(marker.len()).any(|w| w == marker);
+            let keep = marker.len().saturating_sub(1).min(tail.len());
+            tail.drain(..tail.len() - keep);
+        }
     }
-    Ok(h.finalize().into())
+    Ok((h.finalize().into(), found))
 }
 
 /// 100, 200, 400 ms: a Caddy replacing its admin server is back within them.

@@ -1,8 +1,10 @@
 //! Telling whether Caddy runs what proxyhub last loaded, without holding or parsing the
-//! config: a SHA-256 of the text proxyhub loaded (an identical config is not loaded again) and
+//! config: a SHA-256 of what proxyhub loaded (an identical config is not loaded again) and
 //! of `GET /config/` as Caddy answered right after the load (anything else is drift). That
 //! reading runs in a task of its own, so a change is answered without waiting for it; the next
-//! drift check waits for it instead.
+//! drift check waits for it instead. Each load carries a marker of its own (an `@id` in the
+//! admin object): a reading that does not find it read something else (Caddy restarted or was
+//! edited in between), and is not taken as what proxyhub loaded.
 
 use std::sync::{Arc, Mutex};
 
@@ -39,10 +41,18 @@ impl Drift {
         self.settle().await;
     }
 
-    /// After a load of `body`: reads what Caddy runs now, in a task of its own.
-    pub fn loaded(&self, body: Hash, admin: &Arc<Admin>) {
+    /// After a load of `body` (its sites' hash) carrying `marker`: reads what Caddy runs
+    /// now, in a task of its own.
+    pub fn loaded(&self, body: Hash, marker: String, admin: &Arc<Admin>) {
         let admin = admin.clone();
-        let reading = tokio::spawn(async move { admin.config_hash().await });
+        let reading = tokio::spawn(async move {
+            match admin.config_hash(Some(&marker)).await? {
+                (hash, true) => Ok(hash),
+                (_, false) => Err(ProxyError::Unreachable(
+                    "Caddy ran another configuration right after the load".into(),
+                )),
+            }
+        });
         let mut s = self.0.lock().expect("drift");
         s.body = Some(body);
         s.running = None;
@@ -63,7 +73,7 @@ impl Drift {
     pub async fn in_sync(&self, admin: &Admin) -> Result<bool, ProxyError> {
         self.settle().await;
         let expected = self.0.lock().expect("drift").running;
-        let running = admin.config_hash().await?;
+        let (running, _) = admin.config_hash(None).await?;
         Ok(expected == Some(running))
     }
 

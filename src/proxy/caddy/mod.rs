@@ -210,14 +210,23 @@ impl Backend {
             .zip(&routes)
             .filter_map(|(s, r)| r.as_deref().map(|r| (s.domain.as_str(), r)))
             .collect();
-        let body = assemble::config(&self.settings, &parts);
-        let hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
+        // What the config is made of, without the load's marker.
+        let mut h = Sha256::new();
+        for (domain, r) in &parts {
+            for part in [*domain, &r.routes, r.errors.as_deref().unwrap_or_default()] {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part.as_bytes());
+            }
+        }
+        let hash: [u8; 32] = h.finalize().into();
         if !force && self.drift.loaded_already(&hash) {
             return Ok(false);
         }
+        let marker = format!("proxyhub-{}", uuid::Uuid::new_v4().simple());
+        let body = assemble::config(&self.settings, &parts, &marker);
         self.drift.loading().await;
         match self.admin.load(body).await {
-            Ok(()) => self.drift.loaded(hash, &self.admin),
+            Ok(()) => self.drift.loaded(hash, marker, &self.admin),
             // Caddy kept what it ran.
             Err(e @ ProxyError::Rejected(_)) => return Err(e),
             // Whether it loaded is not known: the next drift check finds out.
