@@ -28,8 +28,7 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// Connects (creating a SQLite file if missing, in WAL mode) and runs the embedded migrations
-/// (and the data migrations in Rust that follow them).
+/// Connects (creating a SQLite file if missing, in WAL mode) and runs the embedded migrations.
 pub async fn connect(url: &str) -> Result<Db, DbError> {
     sqlx::any::install_default_drivers();
     let (url, migrator, sqlite) = if let Some(path) = url.strip_prefix("sqlite://") {
@@ -78,8 +77,6 @@ pub async fn connect(url: &str) -> Result<Db, DbError> {
         .connect_with(options)
         .await?;
     migrator.run(&pool).await?;
-    // Data migrations SQL cannot express: access-log rows of older stores into blocks.
-    crate::logs::legacy::convert(&pool).await?;
     Ok(pool)
 }
 

@@ -7,7 +7,6 @@ pub mod domains;
 pub mod fields;
 pub mod import;
 pub mod ingest;
-pub mod legacy;
 pub mod parse;
 pub mod query;
 pub mod retention;
