@@ -1,20 +1,10 @@
 //! The audit trail: who changed which vhost, when, and how.
 
-use axum::{extract::State, routing::get, Json, Router};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
-use crate::{
-    app::AppState,
-    error::{ApiError, AppQuery, Result},
-    timestamps,
-    users::User,
-};
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/changelog", get(list))
-}
+use crate::{accounts::User, db::Db, timestamps};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Action {
@@ -85,30 +75,34 @@ pub fn diff(old: &Value, new: &Value) -> Option<String> {
     (!n.is_empty()).then(|| serde_json::json!({ "old": o, "new": n }).to_string())
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Filter {
-    domain: Option<String>,
-    /// Entries older than this id (the last id of the previous page).
-    before: Option<i64>,
-    limit: Option<i64>,
+/// Which entries to list: newest first, `limit` (1–500, default 100) at a time; `before`
+/// (the last id of the previous page) pages back; `domain` keeps one domain's.
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub domain: Option<String>,
+    pub before: Option<i64>,
+    pub limit: Option<i64>,
 }
 
-/// Newest first, `limit` (1–500, default 100) at a time; `before` pages back by id.
-async fn list(
-    State(state): State<AppState>,
-    AppQuery(filter): AppQuery<Filter>,
-) -> Result<Json<Vec<Entry>>> {
+/// A filter a client asked for that cannot be answered.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidFilter(String);
+
+pub async fn list(
+    db: &Db,
+    filter: Filter,
+) -> Result<Result<Vec<Entry>, InvalidFilter>, sqlx::Error> {
     let limit = filter.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
+        return Ok(Err(InvalidFilter(format!(
             "limit must be 1 to 500, got {limit}"
-        )));
+        ))));
     }
     if filter.before.is_some_and(|b| b < 1) {
-        return Err(ApiError::bad_request(
-            "before must be an entry id (1 or more)",
-        ));
+        return Ok(Err(InvalidFilter(
+            "before must be an entry id (1 or more)".into(),
+        )));
     }
     let domain = filter
         .domain
@@ -127,7 +121,7 @@ async fn list(
     if let Some(d) = domain {
         q = q.bind(d);
     }
-    let rows = q.fetch_all(&state.db).await?;
+    let rows = q.fetch_all(db).await?;
     let entries = rows
         .iter()
         .map(|r| {
@@ -142,7 +136,7 @@ async fn list(
             })
         })
         .collect::<Result<_, sqlx::Error>>()?;
-    Ok(Json(entries))
+    Ok(Ok(entries))
 }
 
 #[cfg(test)]

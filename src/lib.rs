@@ -1,19 +1,20 @@
-//! proxyhub: a management plane for reverse proxies.
+//! proxyhub: a management plane for reverse proxies. See ARCHITECTURE.md for the map.
 
+pub mod accounts;
 pub mod app;
 pub mod apply;
-pub mod auth;
 pub mod changelog;
 pub mod config;
 pub mod db;
-pub mod error;
+pub mod http;
 pub mod logs;
 pub mod memory;
 pub mod proxy;
 pub mod reconcile;
-pub mod status;
 pub mod timestamps;
 pub mod traffic;
-pub mod users;
 pub mod vhosts;
-pub mod web;
+pub mod workers;
+
+#[cfg(test)]
+mod architecture;

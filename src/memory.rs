@@ -8,6 +8,7 @@
 /// less freed memory aside, at no measurable cost for proxyhub's few busy threads.
 pub fn limit_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: mallopt only sets an allocator tunable; called once before other threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
@@ -17,6 +18,7 @@ pub fn limit_arenas() {
 /// Returns memory freed since to the OS (glibc's `malloc_trim`; a few ms at most).
 pub fn trim() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
     // SAFETY: malloc_trim only releases free memory of malloc's own arenas.
     unsafe {
         libc::malloc_trim(0);

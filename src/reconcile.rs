@@ -1,31 +1,37 @@
 //! Keeps the proxy running what the store holds: at start-up and every few seconds it
-//! compares, and re-applies after a proxy restart or a hand edit.
+//! compares, and re-applies after a proxy restart or a hand edit. A worker (see `workers.rs`).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::watch;
 
-use crate::app::AppState;
+use crate::{
+    apply::{Applier, DriftError},
+    proxy::ProxyError,
+};
 
-pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
-    let every = Duration::from_secs(state.config.reconcile_interval.max(1));
+pub async fn run(
+    applier: Arc<Applier>,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let mut was_unreachable = false;
     loop {
-        let unreachable = match state.applier.repair_drift().await {
+        let unreachable = match applier.repair_drift().await {
             Ok(true) => {
                 tracing::info!("the proxy ran another configuration; re-applied the store's");
                 false
             }
             Ok(false) => false,
-            Err(e) if e.code == "PROXY_UNREACHABLE" => {
+            Err(DriftError::Proxy(ProxyError::Unreachable(e))) => {
                 // Said once per outage, not every few seconds.
                 if !was_unreachable {
-                    tracing::warn!(error = %e.message, "the proxy is unreachable; will retry");
+                    tracing::warn!(error = %e, "the proxy is unreachable; will retry");
                 }
                 true
             }
             Err(e) => {
-                tracing::error!(error = %e.message, "could not re-apply the configuration");
+                tracing::error!(error = %e, "could not re-apply the configuration");
                 false
             }
         };
@@ -34,7 +40,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
         crate::memory::trim();
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => return Ok(()),
         }
     }
 }

@@ -12,9 +12,12 @@ use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
 use crate::{
-    app::AppState,
     db::{self, Db},
-    error::{ApiError, AppQuery, Result},
+    http::AppState,
+    http::{
+        error::{ApiError, Result},
+        extract::AppQuery,
+    },
     logs::{
         block, domains,
         query::{self, Filter, Flow},

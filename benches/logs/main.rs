@@ -151,6 +151,7 @@ fn goaccess(file: &Path, dir: &Path) -> Option<f64> {
 }
 
 /// Runs this process (and what it starts: SQLite's worker, GoAccess) on one CPU.
+#[allow(unsafe_code)]
 fn pin_to_one_cpu() -> Option<usize> {
     // SAFETY: plain libc calls on a zeroed, correctly sized cpu_set_t.
     unsafe {

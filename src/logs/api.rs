@@ -15,8 +15,11 @@ use super::{
     store,
 };
 use crate::{
-    app::AppState,
-    error::{ApiError, AppQuery, Result},
+    http::AppState,
+    http::{
+        error::{ApiError, Result},
+        extract::AppQuery,
+    },
     timestamps,
 };
 

@@ -6,7 +6,10 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::store;
-use crate::{app::AppState, error::Result, timestamps};
+use crate::{
+    http::{error::Result, AppState},
+    timestamps,
+};
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,7 +16,7 @@ pub struct Site {
     pub upstream: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ProxyError {
     /// The proxy refused the configuration; the text is the proxy's own.
     #[error("the proxy rejected the configuration: {0}")]

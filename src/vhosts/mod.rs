@@ -1,177 +1,189 @@
-//! `/api/vhosts`: virtual hosts, each applied to the proxy before it is stored.
+//! Virtual hosts: what the proxy serves. A change is validated, checked and readied by the
+//! proxy before it is queued (so nothing the proxy would refuse is ever stored, even
+//! disabled), then applied through the applier together with its changelog entry.
 
 pub mod store;
 pub mod validate;
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    routing::{get, patch, put},
-    Json, Router,
-};
-use serde::Deserialize;
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use crate::{
-    app::AppState,
-    auth::guard::CurrentUser,
+    accounts::User,
+    apply::{Applier, ChangeError},
     changelog::{self, Action},
-    error::{ApiError, AppJson, PathId, Result},
+    db::Db,
+    proxy::ProxyError,
     timestamps,
-    users::Role,
 };
-use store::Vhost;
+pub use store::{Sites, Vhost};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/vhosts", get(list).post(create))
-        .route("/api/vhosts/{id}", put(update).delete(remove))
-        .route("/api/vhosts/{id}/toggle", patch(toggle))
+/// Why a vhost change was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum VhostError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("no vhost with id {0}")]
+    NotFound(i64),
+    #[error("a vhost for {0} already exists")]
+    DomainTaken(String),
+    #[error("vhost {0} was changed by another request while this change was checked; try again")]
+    ChangedMeanwhile(i64),
+    #[error(transparent)]
+    Proxy(ProxyError),
+    #[error("{0}")]
+    Store(String),
 }
 
-/// Fields a client may set. `config` and `upstream` distinguish "absent" from `null`
-/// (clear it) on update.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VhostInput {
-    domain: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    config: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    upstream: Option<Option<String>>,
-    enabled: Option<bool>,
+impl From<sqlx::Error> for VhostError {
+    fn from(e: sqlx::Error) -> Self {
+        VhostError::Store(format!("database: {e}"))
+    }
 }
 
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+impl From<ChangeError<VhostError>> for VhostError {
+    fn from(e: ChangeError<VhostError>) -> Self {
+        match e {
+            ChangeError::Refused(e) => e,
+            ChangeError::Proxy(e) => VhostError::Proxy(e),
+            ChangeError::Store(e) => VhostError::Store(e),
+        }
+    }
 }
 
-/// Validates a vhost's fields as a whole, then has the proxy check (and ready) its site:
-/// all before the change is queued, so nothing the proxy would refuse is ever stored, even
-/// disabled.
-async fn check(state: &AppState, v: &mut Vhost) -> Result<()> {
-    v.domain = validate::domain(&v.domain).map_err(ApiError::bad_request)?;
+/// What a change sets: `None` leaves a field as it is; for `config` and `upstream`,
+/// `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub domain: Option<String>,
+    pub config: Option<Option<String>>,
+    pub upstream: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Validates a vhost's fields as a whole, then has the proxy check (and ready) its site.
+async fn check(applier: &Applier, v: &mut Vhost) -> Result<(), VhostError> {
+    v.domain = validate::domain(&v.domain).map_err(VhostError::Invalid)?;
     // An empty string means "none", as a cleared form field would send it.
     v.config = v.config.take().filter(|c| !c.trim().is_empty());
     v.upstream = v.upstream.take().filter(|u| !u.trim().is_empty());
     if v.config.is_none() && v.upstream.is_none() {
-        return Err(ApiError::bad_request(
-            "give a config snippet or an upstream (or both)",
+        return Err(VhostError::Invalid(
+            "give a config snippet or an upstream (or both)".into(),
         ));
     }
     if let Some(c) = &v.config {
-        validate::snippet(c).map_err(ApiError::bad_request)?;
+        validate::snippet(c).map_err(VhostError::Invalid)?;
     }
     if let Some(u) = &v.upstream {
-        v.upstream = Some(validate::upstream(u).map_err(ApiError::bad_request)?);
+        v.upstream = Some(validate::upstream(u).map_err(VhostError::Invalid)?);
     }
-    state.applier.proxy().prepare(&v.site()).await?;
-    Ok(())
+    applier
+        .proxy()
+        .prepare(&v.site())
+        .await
+        .map_err(|e| match e {
+            ProxyError::Invalid(m) => VhostError::Invalid(m),
+            e => VhostError::Proxy(e),
+        })
 }
 
-/// Answers a change whose vhost was changed by another request after it was checked.
-fn changed_meanwhile(id: i64) -> ApiError {
-    ApiError::conflict(format!(
-        "vhost {id} was changed by another request while this change was checked; try again"
-    ))
+pub async fn list(db: &Db) -> Result<Vec<Vhost>, sqlx::Error> {
+    store::all(&mut *db.acquire().await?).await
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<Vhost>>> {
-    Ok(Json(store::all(&mut *state.db.acquire().await?).await?))
+async fn existing(db: &Db, id: i64) -> Result<Vhost, VhostError> {
+    store::by_id(&mut *db.acquire().await?, id)
+        .await?
+        .ok_or(VhostError::NotFound(id))
 }
 
-async fn create(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    AppJson(input): AppJson<VhostInput>,
-) -> Result<(StatusCode, Json<Vhost>)> {
-    let who = user.require(Role::Editor)?;
+/// Creates a vhost.
+pub async fn create(applier: &Arc<Applier>, by: &User, new: Changes) -> Result<Vhost, VhostError> {
     let now = timestamps::now();
     let mut v = Vhost {
         id: 0,
-        domain: input
+        domain: new
             .domain
-            .ok_or_else(|| ApiError::bad_request("domain is required"))?,
-        config: input.config.flatten(),
-        enabled: input.enabled.unwrap_or(true),
-        upstream: input.upstream.flatten(),
+            .ok_or_else(|| VhostError::Invalid("domain is required".into()))?,
+        config: new.config.flatten(),
+        enabled: new.enabled.unwrap_or(true),
+        upstream: new.upstream.flatten(),
         created_at: now.clone(),
         updated_at: now,
     };
-    check(&state, &mut v).await?;
-    let by = who.clone();
-    let v = state
-        .applier
+    check(applier, &mut v).await?;
+    let by = by.clone();
+    let v = applier
         .change(move |tx| {
             let (mut v, by) = (v.clone(), by.clone());
             Box::pin(async move {
                 if store::domain_taken(tx, &v.domain, 0).await? {
-                    return Err(domain_conflict(&v.domain));
+                    return Err(VhostError::DomainTaken(v.domain));
                 }
                 v.id = store::insert(tx, &v)
                     .await
-                    .map_err(|e| unique_to_conflict(e, &v.domain))?;
+                    .map_err(|e| unique_to_taken(e, &v.domain))?;
                 changelog::record(tx, &by, Action::Create, &v.domain, None).await?;
                 Ok(v)
             })
         })
         .await?;
-    tracing::info!(domain = %v.domain, user = %who.email, "vhost created");
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok(v)
 }
 
-async fn update(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    PathId(id): PathId,
-    AppJson(input): AppJson<VhostInput>,
-) -> Result<Json<Vhost>> {
-    let who = user.require(Role::Editor)?;
-    let old = store::by_id(&mut *state.db.acquire().await?, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+/// Changes a vhost's fields; a change that changes nothing is answered with the vhost as it is.
+pub async fn update(
+    applier: &Arc<Applier>,
+    db: &Db,
+    by: &User,
+    id: i64,
+    changes: Changes,
+) -> Result<Vhost, VhostError> {
+    let old = existing(db, id).await?;
     let mut v = old.clone();
-    if let Some(d) = input.domain {
+    if let Some(d) = changes.domain {
         v.domain = d;
     }
-    if let Some(c) = input.config {
+    if let Some(c) = changes.config {
         v.config = c;
     }
-    if let Some(u) = input.upstream {
+    if let Some(u) = changes.upstream {
         v.upstream = u;
     }
-    if let Some(e) = input.enabled {
+    if let Some(e) = changes.enabled {
         v.enabled = e;
     }
-    check(&state, &mut v).await?;
+    check(applier, &mut v).await?;
     let diff = changelog::diff(&fields(&old), &fields(&v));
     if diff.is_none() {
-        return Ok(Json(old));
+        return Ok(old);
     }
-    let by = who.clone();
-    let v = state
-        .applier
+    let by = by.clone();
+    let v = applier
         .change(move |tx| {
             let (old, mut v, by, diff) = (old.clone(), v.clone(), by.clone(), diff.clone());
             Box::pin(async move {
-                let now = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                let now = store::by_id(tx, id)
+                    .await?
+                    .ok_or(VhostError::NotFound(id))?;
                 if now != old {
-                    return Err(changed_meanwhile(id));
+                    return Err(VhostError::ChangedMeanwhile(id));
                 }
                 if store::domain_taken(tx, &v.domain, id).await? {
-                    return Err(domain_conflict(&v.domain));
+                    return Err(VhostError::DomainTaken(v.domain));
                 }
                 v.updated_at = timestamps::now();
                 store::update(tx, &v)
                     .await
-                    .map_err(|e| unique_to_conflict(e, &v.domain))?;
+                    .map_err(|e| unique_to_taken(e, &v.domain))?;
                 changelog::record(tx, &by, Action::Update, &v.domain, diff).await?;
                 Ok(v)
             })
         })
         .await?;
-    tracing::info!(domain = %v.domain, user = %who.email, "vhost updated");
-    Ok(Json(v))
+    Ok(v)
 }
 
 /// The fields an update's diff compares.
@@ -179,51 +191,47 @@ fn fields(v: &Vhost) -> Value {
     json!({ "domain": v.domain, "config": v.config, "upstream": v.upstream, "enabled": v.enabled })
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    PathId(id): PathId,
-) -> Result<Json<Value>> {
-    let who = user.require(Role::Editor)?;
-    let by = who.clone();
-    let v = state
-        .applier
+/// Deletes a vhost; returns it as it was.
+pub async fn remove(applier: &Arc<Applier>, by: &User, id: i64) -> Result<Vhost, VhostError> {
+    let by = by.clone();
+    let v = applier
         .change(move |tx| {
             let by = by.clone();
             Box::pin(async move {
-                let v = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                let v = store::by_id(tx, id)
+                    .await?
+                    .ok_or(VhostError::NotFound(id))?;
                 store::delete(tx, id).await?;
                 changelog::record(tx, &by, Action::Delete, &v.domain, None).await?;
                 Ok(v)
             })
         })
         .await?;
-    tracing::info!(domain = %v.domain, user = %who.email, "vhost deleted");
-    Ok(Json(json!({ "success": true })))
+    Ok(v)
 }
 
-async fn toggle(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    PathId(id): PathId,
-) -> Result<Json<Vhost>> {
-    let who = user.require(Role::Editor)?;
-    let old = store::by_id(&mut *state.db.acquire().await?, id)
-        .await?
-        .ok_or_else(|| not_found(id))?;
+/// Turns a vhost on or off. Turned on, it is checked as it is now: a stored vhost may
+/// predate a rule.
+pub async fn toggle(
+    applier: &Arc<Applier>,
+    db: &Db,
+    by: &User,
+    id: i64,
+) -> Result<Vhost, VhostError> {
+    let old = existing(db, id).await?;
     if !old.enabled {
-        // Turned on, it is checked as it is now: a stored vhost may predate a rule.
-        check(&state, &mut old.clone()).await?;
+        check(applier, &mut old.clone()).await?;
     }
-    let by = who.clone();
-    let v = state
-        .applier
+    let by = by.clone();
+    let v = applier
         .change(move |tx| {
             let (old, by) = (old.clone(), by.clone());
             Box::pin(async move {
-                let mut v = store::by_id(tx, id).await?.ok_or_else(|| not_found(id))?;
+                let mut v = store::by_id(tx, id)
+                    .await?
+                    .ok_or(VhostError::NotFound(id))?;
                 if v != old {
-                    return Err(changed_meanwhile(id));
+                    return Err(VhostError::ChangedMeanwhile(id));
                 }
                 v.enabled = !v.enabled;
                 v.updated_at = timestamps::now();
@@ -233,21 +241,12 @@ async fn toggle(
             })
         })
         .await?;
-    tracing::info!(domain = %v.domain, enabled = v.enabled, user = %who.email, "vhost toggled");
-    Ok(Json(v))
+    Ok(v)
 }
 
-fn not_found(id: i64) -> ApiError {
-    ApiError::not_found(format!("no vhost with id {id}"))
-}
-
-fn domain_conflict(domain: &str) -> ApiError {
-    ApiError::conflict(format!("a vhost for {domain} already exists"))
-}
-
-fn unique_to_conflict(e: sqlx::Error, domain: &str) -> ApiError {
+fn unique_to_taken(e: sqlx::Error, domain: &str) -> VhostError {
     if crate::db::is_unique_violation(&e) {
-        domain_conflict(domain)
+        VhostError::DomainTaken(domain.to_string())
     } else {
         e.into()
     }

@@ -3,7 +3,10 @@
 use serde::Serialize;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 
-use crate::proxy::Site;
+use crate::{
+    apply::{BoxFuture, DesiredState},
+    proxy::Site,
+};
 
 /// A virtual host as the API shows it.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -69,6 +72,25 @@ pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::
             })
         })
         .collect()
+}
+
+/// The enabled vhosts as the proxy's desired state.
+pub struct Sites;
+
+impl DesiredState for Sites {
+    fn sites<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Vec<Site>, sqlx::Error>> {
+        Box::pin(enabled_sites(conn))
+    }
+
+    fn generation<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<i64, sqlx::Error>> {
+        Box::pin(generation(conn))
+    }
 }
 
 /// A number every change to the vhosts moves (a trigger's, whoever writes).

@@ -5,8 +5,7 @@ use crate::support::{expect_error, CaddyProcess, Options, TestApp};
 
 #[tokio::test]
 async fn the_first_account_is_an_admin_with_a_better_auth_session() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
 
     let r = app
         .post(
@@ -125,8 +124,7 @@ async fn later_sign_ups_are_refused_unless_opened_and_then_get_viewers() {
 
 #[tokio::test]
 async fn sign_in_hides_which_half_was_wrong_and_rotates_the_session() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let first = app.sign_up_admin().await;
 
     let wrong_password = app
@@ -166,8 +164,7 @@ async fn sign_in_hides_which_half_was_wrong_and_rotates_the_session() {
 
 #[tokio::test]
 async fn sign_out_ends_the_session_on_the_server() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let token = app.sign_up_admin().await["token"]
         .as_str()
         .unwrap()
@@ -193,8 +190,7 @@ async fn sign_out_ends_the_session_on_the_server() {
 
 #[tokio::test]
 async fn bad_credentials_and_bodies_are_clear_400s() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let short = app
         .post(
             "/api/auth/sign-up/email",
@@ -234,8 +230,7 @@ async fn bad_credentials_and_bodies_are_clear_400s() {
 
 #[tokio::test]
 async fn routes_behind_sign_in_answer_401_in_the_error_shape() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     expect_error(app.get("/api/vhosts").await, 401, "UNAUTHORIZED").await;
     expect_error(app.get("/api/changelog").await, 401, "UNAUTHORIZED").await;
     expect_error(
@@ -262,14 +257,10 @@ async fn routes_behind_sign_in_answer_401_in_the_error_shape() {
 
 #[tokio::test]
 async fn sign_in_is_rate_limited_per_client() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn_with(
-        &caddy,
-        Options {
-            auth_rate_limit: 3,
-            ..Default::default()
-        },
-    )
+    let app = TestApp::spawn_without_proxy_with(Options {
+        auth_rate_limit: 3,
+        ..Default::default()
+    })
     .await;
     // X-Forwarded-For from a client that is not a trusted proxy is not believed.
     for i in 0..3 {
@@ -373,8 +364,7 @@ async fn foreign_origins_cannot_change_anything() {
 
 #[tokio::test]
 async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let db = app.db().await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -417,8 +407,7 @@ async fn a_session_used_after_a_day_is_extended_for_seven_more_days() {
 
 #[tokio::test]
 async fn a_rebound_domain_cannot_claim_a_fresh_instance() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let port = app.base.rsplit(':').next().unwrap().to_string();
     let body = json!({"name": "Mallory", "email": "m@example.com", "password": "password123"});
     let rebound = app
@@ -441,8 +430,7 @@ async fn a_rebound_domain_cannot_claim_a_fresh_instance() {
 
 #[tokio::test]
 async fn malformed_paths_and_unknown_assets_answer_in_the_error_shape() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let r = app
         .client

@@ -2,7 +2,7 @@ use std::{io::Write, time::Duration};
 
 use serde_json::{json, Value};
 
-use crate::support::{eventually, expect_error, CaddyProcess, TestApp};
+use crate::support::{eventually, expect_error, TestApp};
 
 /// One access-log line as Caddy 2.6 writes it.
 fn caddy_line(ts: f64, host: &str, uri: &str, status: u16) -> String {
@@ -17,8 +17,7 @@ fn caddy_line(ts: f64, host: &str, uri: &str, status: u16) -> String {
 
 #[tokio::test]
 async fn stats_split_requests_by_time_bucket_and_status_class() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let minute = now - now.rem_euclid(60) - 600; // ten minutes ago

@@ -33,8 +33,7 @@ async fn get_as(app: &TestApp, cookie: &str, path: &str) -> reqwest::Response {
 
 #[tokio::test]
 async fn admins_manage_accounts_and_changes_take_effect_at_once() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let admin = app.sign_up_admin().await;
 
     let r = app.post("/api/users", json!({"name": "Ed", "email": "Ed@Example.com", "password": "editor pass", "role": "editor"})).await;
@@ -128,8 +127,7 @@ async fn admins_manage_accounts_and_changes_take_effect_at_once() {
 
 #[tokio::test]
 async fn the_last_admin_cannot_be_removed_demoted_or_disabled() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let admin = app.sign_up_admin().await;
     let id = admin["user"]["id"].as_str().unwrap();
     for change in [json!({"role": "editor"}), json!({"disabled": true})] {
@@ -166,6 +164,22 @@ async fn the_status_endpoint_tells_whether_the_proxy_runs_the_store() {
     let s: Value = app.get("/api/status").await.json().await.unwrap();
     assert_eq!(s["proxy"], "caddy");
     assert_eq!(s["reachable"], true);
+    let workers: Vec<(&str, &str)> = s["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["name"].as_str().unwrap(), w["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        workers,
+        [
+            ("reconcile", "running"),
+            ("sessions", "running"),
+            ("log tailer", "running"),
+            ("log retention", "running")
+        ],
+        "{s}"
+    );
     assert!(
         s["lastApplyAt"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{s}"

@@ -175,10 +175,14 @@ impl TestApp {
     /// proxyhub with no proxy answering (a state it supports: reads work, changes are 502s),
     /// for tests that never touch the proxy.
     pub async fn spawn_without_proxy() -> Self {
+        Self::spawn_without_proxy_with(Options::default()).await
+    }
+
+    pub async fn spawn_without_proxy_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let nobody = format!("http://127.0.0.1:{}", free_port());
         let db = database_url(dir.path()).await;
-        let config = Self::config(&dir, db, nobody, free_port(), Options::default());
+        let config = Self::config(&dir, db, nobody, free_port(), opts);
         Self::start(dir, config).await
     }
 

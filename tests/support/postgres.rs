@@ -57,6 +57,7 @@ fn bin_dir() -> PathBuf {
 }
 
 /// PostgreSQL refuses to run as root: as root, run it as the `postgres` account.
+#[allow(unsafe_code)]
 fn run_as() -> Option<(libc::uid_t, libc::gid_t)> {
     // SAFETY: plain libc calls; the passwd entry is read before any other call can reuse it.
     unsafe {
@@ -73,6 +74,7 @@ fn run_as() -> Option<(libc::uid_t, libc::gid_t)> {
 }
 
 /// A command run as [`run_as`]; `die_with_parent`: killed when the thread that spawned it ends.
+#[allow(unsafe_code)]
 fn command(bin: &Path, user: Option<(libc::uid_t, libc::gid_t)>, die_with_parent: bool) -> Command {
     let mut c = Command::new(bin);
     // SAFETY: only async-signal-safe calls between fork and exec.
@@ -198,6 +200,7 @@ fn try_lock(path: &Path) -> Option<std::fs::File> {
         .open(path)
         .ok()?;
     // SAFETY: flock on a file descriptor we own.
+    #[allow(unsafe_code)]
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
     locked.then_some(file)
 }

@@ -138,3 +138,16 @@ impl SessionStore for SqlSessionStore {
         Ok(())
     }
 }
+
+/// Removes expired sessions every hour, until `stop`. A worker (see `workers.rs`).
+pub async fn expire(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
+    loop {
+        if let Err(e) = SqlSessionStore::delete_expired(&db).await {
+            tracing::warn!(error = %e, "could not remove expired sessions");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}

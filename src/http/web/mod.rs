@@ -12,7 +12,7 @@ use axum::{
     Router,
 };
 
-use crate::app::AppState;
+use super::AppState;
 
 pub fn router() -> Router<AppState> {
     pages::router().merge(assets::router())

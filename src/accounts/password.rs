@@ -5,55 +5,49 @@ use argon2::{
     Argon2,
 };
 
-use crate::error::ApiError;
+use super::AccountError;
 
 pub const MIN_LEN: usize = 8;
 pub const MAX_LEN: usize = 128;
 
 /// Checks Better Auth's length rule (8 to 128 characters).
-pub fn check_length(password: &str) -> Result<(), ApiError> {
+pub fn check_length(password: &str) -> Result<(), AccountError> {
     let n = password.chars().count();
     if n < MIN_LEN {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "PASSWORD_TOO_SHORT",
-            format!("password must be at least {MIN_LEN} characters"),
-        ));
+        return Err(AccountError::PasswordTooShort);
     }
     if n > MAX_LEN {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "PASSWORD_TOO_LONG",
-            format!("password must be at most {MAX_LEN} characters"),
-        ));
+        return Err(AccountError::PasswordTooLong);
     }
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub async fn hash(password: String) -> Result<String, AccountError> {
+    let hashing = |e: &dyn std::fmt::Display| AccountError::Hashing(e.to_string());
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(ApiError::internal)
+            .map_err(|e| hashing(&e))
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(|e| hashing(&e))?
 }
 
 /// Verifies a password; `hash` of `None` still spends the same work, so a missing
 /// account takes as long to refuse as a wrong password.
-pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+pub async fn verify(password: String, hash: Option<String>) -> Result<bool, AccountError> {
+    let hashing = |e: &dyn std::fmt::Display| AccountError::Hashing(e.to_string());
     tokio::task::spawn_blocking(move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
-        let parsed = PasswordHash::new(&stored).map_err(ApiError::internal)?;
+        let parsed = PasswordHash::new(&stored).map_err(|e| hashing(&e))?;
         Ok(Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
     })
     .await
-    .map_err(ApiError::internal)?
+    .map_err(|e| hashing(&e))?
 }
 
 // argon2id of a random password nobody knows, with the default parameters.

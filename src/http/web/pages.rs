@@ -13,10 +13,8 @@ use std::sync::LazyLock;
 use tower_sessions::Session;
 
 use crate::{
-    app::AppState,
-    auth::guard,
-    error::ApiError,
-    users::{self, Role},
+    accounts::{self, Role},
+    http::{error::ApiError, guard, AppState},
 };
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -24,35 +22,35 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     for (name, src) in [
         (
             "web/base.html",
-            include_str!("../../templates/web/base.html"),
+            include_str!("../../../templates/web/base.html"),
         ),
         (
             "web/setup.html",
-            include_str!("../../templates/web/setup.html"),
+            include_str!("../../../templates/web/setup.html"),
         ),
         (
             "web/sign_in.html",
-            include_str!("../../templates/web/sign_in.html"),
+            include_str!("../../../templates/web/sign_in.html"),
         ),
         (
             "web/vhosts.html",
-            include_str!("../../templates/web/vhosts.html"),
+            include_str!("../../../templates/web/vhosts.html"),
         ),
         (
             "web/logs.html",
-            include_str!("../../templates/web/logs.html"),
+            include_str!("../../../templates/web/logs.html"),
         ),
         (
             "web/traffic.html",
-            include_str!("../../templates/web/traffic.html"),
+            include_str!("../../../templates/web/traffic.html"),
         ),
         (
             "web/changelog.html",
-            include_str!("../../templates/web/changelog.html"),
+            include_str!("../../../templates/web/changelog.html"),
         ),
         (
             "web/users.html",
-            include_str!("../../templates/web/users.html"),
+            include_str!("../../../templates/web/users.html"),
         ),
     ] {
         env.add_template(name, src)
@@ -85,7 +83,7 @@ fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
 }
 
 async fn home(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
-    if !users::any_exist(&state.db).await? {
+    if !accounts::any_exist(&state.db).await? {
         return Ok(Redirect::to("/setup").into_response());
     }
     match guard::session_user(&state, &session).await? {
@@ -95,7 +93,7 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Respons
 }
 
 async fn setup(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if users::any_exist(&state.db).await? {
+    if accounts::any_exist(&state.db).await? {
         return Ok(Redirect::to("/sign-in").into_response());
     }
     render(
@@ -105,7 +103,7 @@ async fn setup(State(state): State<AppState>) -> Result<Response, ApiError> {
 }
 
 async fn sign_in(State(state): State<AppState>) -> Result<Response, ApiError> {
-    if !users::any_exist(&state.db).await? {
+    if !accounts::any_exist(&state.db).await? {
         return Ok(Redirect::to("/setup").into_response());
     }
     render("web/sign_in.html", context! { title => "Sign in" })

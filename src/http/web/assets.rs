@@ -8,53 +8,53 @@ use axum::{
     Router,
 };
 
-use crate::app::AppState;
+use crate::http::{error::ApiError, AppState};
 
 const ASSETS: &[(&str, &str, &str)] = &[
     (
         "app.css",
         "text/css; charset=utf-8",
-        include_str!("../../assets/app.css"),
+        include_str!("../../../assets/app.css"),
     ),
     (
         "js/common.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/common.js"),
+        include_str!("../../../assets/js/common.js"),
     ),
     (
         "js/auth.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/auth.js"),
+        include_str!("../../../assets/js/auth.js"),
     ),
     (
         "js/vhosts.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/vhosts.js"),
+        include_str!("../../../assets/js/vhosts.js"),
     ),
     (
         "js/logs.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/logs.js"),
+        include_str!("../../../assets/js/logs.js"),
     ),
     (
         "js/traffic.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/traffic.js"),
+        include_str!("../../../assets/js/traffic.js"),
     ),
     (
         "js/changelog.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/changelog.js"),
+        include_str!("../../../assets/js/changelog.js"),
     ),
     (
         "js/users.js",
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/js/users.js"),
+        include_str!("../../../assets/js/users.js"),
     ),
     (
         "favicon.svg",
         "image/svg+xml",
-        include_str!("../../assets/favicon.svg"),
+        include_str!("../../../assets/favicon.svg"),
     ),
 ];
 
@@ -72,6 +72,6 @@ async fn asset(Path(path): Path<String>) -> Response {
             *body,
         )
             .into_response(),
-        None => crate::error::ApiError::not_found("no such asset").into_response(),
+        None => ApiError::not_found("no such asset").into_response(),
     }
 }

@@ -1,9 +1,5 @@
-//! Sign-up, sign-in and sessions, with Better Auth's routes and answers.
-
-pub mod guard;
-pub mod password;
-pub mod ratelimit;
-pub mod store;
+//! `/api/auth/*`: sign-up, sign-in, sign-out and the session, with Better Auth's routes and
+//! answers; sign-in attempts limited per client address.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -17,11 +13,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tower_sessions::Session;
 
+use super::{
+    error::{ApiError, Result},
+    extract::AppJson,
+    guard, AppState,
+};
 use crate::{
-    app::AppState,
-    error::{ApiError, AppJson, Result},
+    accounts::{self, check_email, check_name, password, sessions::USER_KEY, NewUser, Role, User},
     timestamps,
-    users::{self, NewUser, Role, User},
 };
 
 pub fn router() -> Router<AppState> {
@@ -108,35 +107,6 @@ fn hop_address(hop: &str) -> Option<IpAddr> {
         .map(|ip| ip.to_canonical())
 }
 
-/// An account's display name, trimmed: 1 to 100 characters.
-pub fn check_name(name: &str) -> Result<&str> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
-    }
-    Ok(name)
-}
-
-pub fn check_email(email: &str) -> Result<()> {
-    let ok = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_EMAIL",
-            "invalid email address",
-        ))
-    }
-}
-
 async fn sign_up(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -145,7 +115,7 @@ async fn sign_up(
     AppJson(body): AppJson<SignUp>,
 ) -> Result<Json<Value>> {
     limit(&state, peer, &headers)?;
-    if !users::any_exist(&state.db).await? && !guard::setup_host_trusted(&state, &headers) {
+    if !accounts::any_exist(&state.db).await? && !guard::setup_host_trusted(&state, &headers) {
         return Err(ApiError::forbidden(
             "create the first account through http://localhost:PORT, the server's IP address, or PROXYHUB_PUBLIC_URL",
         ));
@@ -154,7 +124,7 @@ async fn sign_up(
     let email = body.email.trim().to_lowercase();
     check_email(&email)?;
     password::check_length(&body.password)?;
-    if users::any_exist(&state.db).await? && !state.config.allow_signup {
+    if accounts::any_exist(&state.db).await? && !state.config.allow_signup {
         return Err(signup_closed());
     }
     let hash = password::hash(body.password).await?;
@@ -163,17 +133,18 @@ async fn sign_up(
         email: &email,
         password_hash: hash,
     };
-    let user = match users::create(&state.db, new, Role::Viewer, state.config.allow_signup).await? {
-        users::Created::Yes(user) => user,
-        users::Created::EmailTaken => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "USER_ALREADY_EXISTS",
-                "an account with this email already exists",
-            ))
-        }
-        users::Created::SignupClosed => return Err(signup_closed()),
-    };
+    let user =
+        match accounts::create(&state.db, new, Role::Viewer, state.config.allow_signup).await? {
+            accounts::Created::Yes(user) => user,
+            accounts::Created::EmailTaken => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "USER_ALREADY_EXISTS",
+                    "an account with this email already exists",
+                ))
+            }
+            accounts::Created::SignupClosed => return Err(signup_closed()),
+        };
     tracing::info!(user = %user.email, role = user.role.as_str(), "account created");
     let token = start_session(&session, &user).await?;
     Ok(Json(json!({ "token": token, "user": user })))
@@ -193,7 +164,7 @@ async fn sign_in(
     AppJson(body): AppJson<SignIn>,
 ) -> Result<Json<Value>> {
     limit(&state, peer, &headers)?;
-    let user = users::by_email(&state.db, body.email.trim()).await?;
+    let user = accounts::by_email(&state.db, body.email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = password::verify(body.password, hash).await?;
     let user = match user {
@@ -217,7 +188,7 @@ async fn start_session(session: &Session, user: &User) -> Result<String> {
     session.cycle_id().await.map_err(ApiError::internal)?;
     session.clear().await;
     session
-        .insert(store::USER_KEY, &user.id)
+        .insert(USER_KEY, &user.id)
         .await
         .map_err(ApiError::internal)?;
     session

@@ -1,11 +1,40 @@
-//! Accounts: storage and the roles that decide what each may do.
+//! Accounts: who may sign in and what each may do. Their rows, the rules for their fields,
+//! password hashing, the sessions store and the sign-in attempt limits.
 
-pub mod api;
+pub mod password;
+pub mod ratelimit;
+pub mod sessions;
 
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
 use crate::{db::Db, timestamps};
+use sessions::SqlSessionStore;
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid email address")]
+    InvalidEmail,
+    #[error("password must be at least {} characters", password::MIN_LEN)]
+    PasswordTooShort,
+    #[error("password must be at most {} characters", password::MAX_LEN)]
+    PasswordTooLong,
+    #[error("name must be 1 to 100 characters")]
+    InvalidName,
+    #[error("role must be admin, editor or viewer, got {0:?}")]
+    InvalidRole(String),
+    #[error("no account with id {0}")]
+    NotFound(String),
+    #[error("an account with email {0} already exists")]
+    EmailTaken(String),
+    #[error("this is the last active admin: make another admin first")]
+    LastAdmin,
+    #[error("password hashing: {0}")]
+    Hashing(String),
+    #[error("database: {0}")]
+    Store(#[from] sqlx::Error),
+}
 
 /// What an account may do: admins everything, editors change vhosts, viewers read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -31,6 +60,37 @@ impl Role {
             "admin" => Some(Role::Admin),
             _ => None,
         }
+    }
+
+    /// A role a client names, or why it is refused.
+    pub fn named(s: &str) -> Result<Role, AccountError> {
+        Role::parse(s).ok_or_else(|| AccountError::InvalidRole(s.to_string()))
+    }
+}
+
+/// An account's display name, trimmed: 1 to 100 characters.
+pub fn check_name(name: &str) -> Result<&str, AccountError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AccountError::InvalidName);
+    }
+    Ok(name)
+}
+
+/// An email address as accounts are known by: one `@`, a dotted domain, no spaces.
+pub fn check_email(email: &str) -> Result<(), AccountError> {
+    let ok = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(AccountError::InvalidEmail)
     }
 }
 
@@ -211,10 +271,60 @@ pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx
 }
 
 pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    crate::auth::store::SqlSessionStore::delete_for_user(&mut *conn, id).await?;
+    SqlSessionStore::delete_for_user(&mut *conn, id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// What an admin may change of an account.
+pub struct AccountChange {
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub disabled: Option<bool>,
+}
+
+/// Changes an account; disabling it ends its sessions at once. Refused when no active admin
+/// would be left.
+pub async fn change(db: &Db, id: &str, change: AccountChange) -> Result<User, AccountError> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let mut user = by_id(db, id)
+        .await?
+        .ok_or_else(|| AccountError::NotFound(id.to_string()))?;
+    if let Some(name) = change.name {
+        user.name = check_name(&name)?.to_string();
+    }
+    if let Some(r) = change.role {
+        user.role = Role::named(&r)?;
+    }
+    if let Some(d) = change.disabled {
+        user.disabled = d;
+    }
+    let stays_admin = user.role == Role::Admin && !user.disabled;
+    if !stays_admin && other_active_admins(&mut tx, &user.id).await? == 0 {
+        return Err(AccountError::LastAdmin);
+    }
+    user.updated_at = timestamps::now();
+    update(&mut tx, &user).await?;
+    if user.disabled {
+        SqlSessionStore::delete_for_user(&mut tx, &user.id).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// Deletes an account and its sessions, unless it is the last active admin.
+pub async fn remove(db: &Db, id: &str) -> Result<User, AccountError> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let user = by_id(db, id)
+        .await?
+        .ok_or_else(|| AccountError::NotFound(id.to_string()))?;
+    if other_active_admins(&mut tx, &user.id).await? == 0 {
+        return Err(AccountError::LastAdmin);
+    }
+    delete(&mut tx, &user.id).await?;
+    tx.commit().await?;
+    Ok(user)
 }

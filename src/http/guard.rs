@@ -9,12 +9,8 @@ use axum::{
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::store::USER_KEY;
-use crate::{
-    app::AppState,
-    error::ApiError,
-    users::{self, Role, User},
-};
+use super::{error::ApiError, AppState};
+use crate::accounts::{self, sessions::USER_KEY, Role, User};
 
 const REFRESHED_KEY: &str = "refreshed_at";
 /// Like Better Auth's `updateAge`: a session used a day after its last refresh gets 7 more days.
@@ -29,7 +25,7 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
     else {
         return Ok(None);
     };
-    let Some(user) = users::by_id(&state.db, &user_id).await? else {
+    let Some(user) = accounts::by_id(&state.db, &user_id).await? else {
         return Ok(None);
     };
     if user.disabled {

@@ -1,15 +1,15 @@
-//! The one error type of the HTTP layer and the extractors that fail in its shape.
+//! The one error type of the HTTP layer, and the one place where domain errors become
+//! status codes: 4xx answers explain themselves; 5xx are logged in full and answered with a
+//! generic message.
 
 use axum::{
-    extract::{rejection::JsonRejection, FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, StatusCode},
+    http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use serde::{de::DeserializeOwned, Serialize};
 use serde_json::json;
 
-use crate::proxy::ProxyError;
+use crate::{accounts::AccountError, proxy::ProxyError, vhosts::VhostError};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -88,6 +88,37 @@ impl From<ProxyError> for ApiError {
     }
 }
 
+impl From<VhostError> for ApiError {
+    fn from(e: VhostError) -> Self {
+        match e {
+            VhostError::Invalid(m) => Self::bad_request(m),
+            VhostError::NotFound(_) => Self::not_found(e.to_string()),
+            VhostError::DomainTaken(_) | VhostError::ChangedMeanwhile(_) => {
+                Self::conflict(e.to_string())
+            }
+            VhostError::Proxy(p) => p.into(),
+            VhostError::Store(m) => Self::internal(m),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        let code = match e {
+            AccountError::InvalidEmail => "INVALID_EMAIL",
+            AccountError::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            AccountError::PasswordTooLong => "PASSWORD_TOO_LONG",
+            AccountError::InvalidName | AccountError::InvalidRole(_) => "BAD_REQUEST",
+            AccountError::NotFound(_) => return Self::not_found(e.to_string()),
+            AccountError::EmailTaken(_) | AccountError::LastAdmin => {
+                return Self::conflict(e.to_string())
+            }
+            AccountError::Hashing(_) | AccountError::Store(_) => return Self::internal(e),
+        };
+        Self::new(StatusCode::BAD_REQUEST, code, e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.code, "message": self.message });
@@ -99,81 +130,5 @@ impl IntoResponse for ApiError {
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
         }
         resp
-    }
-}
-
-/// `Json` whose rejections (bad syntax, wrong types, wrong content type) are 400s in our shape.
-pub struct AppJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for AppJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(r: JsonRejection) -> ApiError {
-    let message = match r {
-        JsonRejection::MissingJsonContentType(_) => {
-            "expected a JSON body with Content-Type: application/json".to_string()
-        }
-        other => format!("invalid JSON body: {}", other.body_text()),
-    };
-    ApiError::bad_request(message)
-}
-
-impl<T: Serialize> IntoResponse for AppJson<T> {
-    fn into_response(self) -> Response {
-        Json(self.0).into_response()
-    }
-}
-
-/// `Query` whose rejections (unknown or malformed parameters) are 400s in our shape.
-pub struct AppQuery<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for AppQuery<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(v)| AppQuery(v))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
-    }
-}
-
-/// A numeric `:id` path segment; anything else is a 400 in our shape.
-pub struct PathId(pub i64);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathId {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let PathText(raw) = PathText::from_request_parts(parts, state).await?;
-        raw.parse::<i64>()
-            .map(PathId)
-            .map_err(|_| ApiError::bad_request(format!("id must be an integer, got {raw:?}")))
-    }
-}
-
-/// A textual `:id` path segment; a malformed one is a 400 in our shape.
-pub struct PathText(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathText {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(s)| PathText(s))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
     }
 }

@@ -1,0 +1,195 @@
+//! The one path by which the store and the proxy change together. A change's writes are
+//! committed only if the proxy accepted the configuration they lead to; changes that arrive
+//! while the proxy is busy are coalesced: written together (each in a savepoint), pushed once,
+//! committed together (`batch.rs`). If the proxy refuses a coalesced push, its changes are
+//! applied in halves down to the one it refuses, so each answer says what the proxy thought of
+//! that change. What the proxy last said is kept for `/api/status` (`status.rs`).
+
+mod batch;
+mod status;
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use sqlx::AnyConnection;
+use tokio::sync::{oneshot, Mutex};
+
+use crate::{
+    db::{Db, Tx},
+    proxy::{Proxy, ProxyError, Site},
+};
+pub use status::ProxyStatus;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the proxy should serve, as the store holds it (the vhosts, for proxyhub): read by
+/// the applier inside its transactions.
+pub trait DesiredState: Send + Sync + 'static {
+    /// The sites the proxy should serve.
+    fn sites<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Vec<Site>, sqlx::Error>>;
+    /// A number every change to what [`Self::sites`] reads moves, whoever writes.
+    fn generation<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<i64, sqlx::Error>>;
+}
+
+/// A change's writes: run in the change's transaction, perhaps more than once (a trial, the
+/// commit, and again alone when a coalesced push fails). An `Err` refuses the change.
+pub trait Writes<T, E>: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send {}
+impl<T, E, F> Writes<T, E> for F where
+    F: for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send
+{
+}
+
+/// Why a change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError<E> {
+    /// Its own writes refused it.
+    #[error("{0}")]
+    Refused(E),
+    /// The proxy did not take the configuration.
+    #[error(transparent)]
+    Proxy(ProxyError),
+    /// The store failed (logged in full where it happened).
+    #[error("the store failed: {0}")]
+    Store(String),
+}
+
+/// Why drift could not be checked or repaired.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftError {
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error("database: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// How a job ended, for the applier (the job's own value or refusal waits in its slot).
+#[derive(Clone, Debug)]
+enum Outcome {
+    Refused,
+    Proxy(ProxyError),
+    Store(String),
+}
+
+/// A job's writes with their result moved into the job's slot.
+type Run = Box<dyn for<'t> FnMut(&'t mut Tx) -> BoxFuture<'t, Result<(), ()>> + Send>;
+
+/// A change waiting for the proxy.
+struct Job {
+    run: Run,
+    done: oneshot::Sender<Result<(), Outcome>>,
+}
+
+pub struct Applier {
+    db: Db,
+    proxy: Arc<dyn Proxy>,
+    desired: Arc<dyn DesiredState>,
+    /// Held while the store and the proxy are brought together (changes, drift repair).
+    lock: Mutex<()>,
+    /// Changes waiting, and whether a worker is taking them.
+    queue: std::sync::Mutex<(Vec<Job>, bool)>,
+    status: std::sync::Mutex<ProxyStatus>,
+}
+
+impl Applier {
+    pub fn new(db: Db, proxy: Arc<dyn Proxy>, desired: Arc<dyn DesiredState>) -> Self {
+        let status = ProxyStatus {
+            proxy: proxy.kind(),
+            ..Default::default()
+        };
+        Self {
+            db,
+            proxy,
+            desired,
+            lock: Mutex::new(()),
+            queue: std::sync::Mutex::new((Vec::new(), false)),
+            status: std::sync::Mutex::new(status),
+        }
+    }
+
+    pub fn proxy(&self) -> &dyn Proxy {
+        &*self.proxy
+    }
+
+    /// Applies a change: `writes` runs in a write transaction (with other changes waiting at
+    /// the same time), the proxy gets the config it leads to, and it is committed only if the
+    /// proxy took it. Returns what `writes` returned. The work goes on in a task of its own: a
+    /// client that goes away does not cut a change (or others) in half.
+    pub async fn change<T, E>(
+        self: &Arc<Self>,
+        mut writes: impl Writes<T, E> + 'static,
+    ) -> Result<T, ChangeError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let slot = Arc::new(std::sync::Mutex::new(None::<Result<T, E>>));
+        let out = slot.clone();
+        let run: Run = Box::new(move |tx| {
+            let slot = slot.clone();
+            let written = writes(tx);
+            Box::pin(async move {
+                let result = written.await;
+                let ok = result.is_ok();
+                *slot.lock().expect("result slot") = Some(result);
+                if ok {
+                    Ok(())
+                } else {
+                    Err(())
+                }
+            })
+        });
+        let (done, result) = oneshot::channel();
+        let start_worker = {
+            let mut q = self.queue.lock().expect("change queue");
+            q.0.push(Job { run, done });
+            !std::mem::replace(&mut q.1, true)
+        };
+        if start_worker {
+            let this = self.clone();
+            tokio::spawn(async move { this.work().await });
+        }
+        let outcome = result
+            .await
+            .unwrap_or_else(|_| Err(Outcome::Store("the change was dropped".into())));
+        let written = out.lock().expect("result slot").take();
+        match (outcome, written) {
+            (Ok(()), Some(Ok(v))) => Ok(v),
+            (Err(Outcome::Refused), Some(Err(e))) => Err(ChangeError::Refused(e)),
+            (Err(Outcome::Proxy(e)), _) => Err(ChangeError::Proxy(e)),
+            (Err(Outcome::Store(e)), _) => Err(ChangeError::Store(e)),
+            _ => Err(ChangeError::Store("the change left no result".into())),
+        }
+    }
+
+    /// Takes waiting changes, all of them at a time, until none are left.
+    async fn work(self: Arc<Self>) {
+        loop {
+            // The turn first: what arrives while drift repair holds it joins this batch.
+            let _turn = self.lock.lock().await;
+            let jobs = {
+                let mut q = self.queue.lock().expect("change queue");
+                if q.0.is_empty() {
+                    q.1 = false;
+                    return;
+                }
+                std::mem::take(&mut q.0)
+            };
+            self.apply_batch(jobs).await;
+        }
+    }
+
+    /// Makes the proxy run what the store holds when it runs something else; returns whether
+    /// it had to.
+    pub async fn repair_drift(&self) -> Result<bool, DriftError> {
+        let _turn = self.lock.lock().await;
+        let sites = self.desired.sites(&mut *self.db.acquire().await?).await?;
+        let result = self.proxy.repair_drift(&sites).await;
+        self.record(&result.as_ref().map(|repaired| *repaired), true);
+        Ok(result?)
+    }
+}

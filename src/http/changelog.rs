@@ -1,0 +1,38 @@
+//! `/api/changelog`: who changed which vhost, newest first, a page at a time.
+
+use axum::{extract::State, routing::get, Json, Router};
+use serde::Deserialize;
+
+use super::{
+    error::{ApiError, Result},
+    extract::AppQuery,
+    AppState,
+};
+use crate::changelog::{self, Entry, Filter};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/changelog", get(list))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Query {
+    domain: Option<String>,
+    before: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<Query>,
+) -> Result<Json<Vec<Entry>>> {
+    let filter = Filter {
+        domain: q.domain,
+        before: q.before,
+        limit: q.limit,
+    };
+    let entries = changelog::list(&state.db, filter)
+        .await?
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Json(entries))
+}
