@@ -1,4 +1,8 @@
-//! The core: sign-in, vhosts applied to a real Caddy, the changelog, drift repair.
+//! The core: sign-in, users, vhosts applied to a real Caddy in what only Caddy does (its
+//! escapes, its snippets, coalesced pushes and their bisection, its access log), the changelog.
+//! What every proxy must do (a vhost's life, a rejected config, injection through domains and
+//! upstreams, drift repair, the proxy down) is in `tests/proxies/`, run against Caddy and nginx
+//! alike.
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -4,154 +4,6 @@ use serde_json::{json, Value};
 use crate::support::{expect_error, CaddyProcess, TestApp, Upstream};
 
 #[tokio::test]
-async fn a_vhost_is_served_by_caddy_through_its_whole_life() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
-    app.sign_up_admin().await;
-    let blue = Upstream::start("blue").await;
-    let green = Upstream::start("green").await;
-
-    let v = app
-        .create_vhost(json!({"domain": "App.Example.com", "upstream": blue.hostport()}))
-        .await;
-    assert_eq!(v["domain"], "app.example.com");
-    assert_eq!(v["enabled"], true);
-    assert_eq!(v["config"], Value::Null);
-    let created = v["createdAt"].as_str().unwrap();
-    assert_eq!(created.len(), "2025-01-15T10:30:00.000Z".len(), "{created}");
-    assert!(created.ends_with('Z'));
-    let id = v["id"].as_i64().unwrap();
-    let (status, body) = app.through_proxy("app.example.com", "/hello?x=1").await;
-    assert_eq!(
-        (status, body.as_str()),
-        (200, "blue /hello?x=1 host=app.example.com")
-    );
-
-    let r = app
-        .put(
-            &format!("/api/vhosts/{id}"),
-            json!({"upstream": green.hostport()}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        app.through_proxy("app.example.com", "/").await.1,
-        "green / host=app.example.com"
-    );
-
-    let r = app.patch(&format!("/api/vhosts/{id}/toggle")).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
-    let (_, body) = app.through_proxy("app.example.com", "/").await;
-    assert!(
-        !body.contains("green"),
-        "a disabled vhost is not served: {body}"
-    );
-    assert!(
-        !caddy
-            .running_config()
-            .await
-            .to_string()
-            .contains("app.example.com"),
-        "and is not in Caddy's config"
-    );
-
-    let r = app.patch(&format!("/api/vhosts/{id}/toggle")).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["enabled"], true);
-    assert!(app
-        .through_proxy("app.example.com", "/")
-        .await
-        .1
-        .starts_with("green"));
-
-    let r = app.delete(&format!("/api/vhosts/{id}")).await;
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-    assert!(!app
-        .through_proxy("app.example.com", "/")
-        .await
-        .1
-        .contains("green"));
-    expect_error(
-        app.delete(&format!("/api/vhosts/{id}")).await,
-        404,
-        "NOT_FOUND",
-    )
-    .await;
-
-    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
-    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(
-        actions,
-        ["delete", "toggle", "toggle", "update", "create"],
-        "newest first"
-    );
-    assert!(log
-        .iter()
-        .all(|e| e["domain"] == "app.example.com" && e["userName"] == "Ada Admin"));
-    let diff: Value = serde_json::from_str(
-        log[3]["diff"]
-            .as_str()
-            .expect("update diffs are JSON strings"),
-    )
-    .unwrap();
-    assert_eq!(
-        diff,
-        json!({"old": {"upstream": blue.hostport()}, "new": {"upstream": green.hostport()}})
-    );
-    assert!(log
-        .iter()
-        .filter(|e| e["action"] != "update")
-        .all(|e| e["diff"].is_null()));
-
-    // Paging back by id, with a domain filter or not.
-    let mut paged = Vec::new();
-    let mut before = String::new();
-    loop {
-        let page: Vec<Value> = app
-            .get(&format!(
-                "/api/changelog?limit=2&domain=App.example.com{before}"
-            ))
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert!(page.len() <= 2);
-        let Some(last) = page.last() else { break };
-        before = format!("&before={}", last["id"]);
-        paged.extend(
-            page.iter()
-                .map(|e| e["action"].as_str().unwrap().to_string()),
-        );
-    }
-    assert_eq!(paged, actions);
-    let older: Vec<Value> = app
-        .get(&format!("/api/changelog?before={}", log[1]["id"]))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        older.len(),
-        3,
-        "the three entries older than the second newest"
-    );
-    for bad in [
-        "limit=0",
-        "limit=501",
-        "before=0",
-        "before=abc",
-        "limit=x",
-        "page=2",
-    ] {
-        expect_error(
-            app.get(&format!("/api/changelog?{bad}")).await,
-            400,
-            "BAD_REQUEST",
-        )
-        .await;
-    }
-}
-
-#[tokio::test]
 async fn snippets_are_served_and_vhosts_listed_by_domain() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
@@ -182,72 +34,6 @@ async fn snippets_are_served_and_vhosts_listed_by_domain() {
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     let domains: Vec<&str> = list.iter().map(|v| v["domain"].as_str().unwrap()).collect();
     assert_eq!(domains, ["alpha.example.com", "zeta.example.com"]);
-}
-
-#[tokio::test]
-async fn a_config_caddy_rejects_is_a_502_and_changes_nothing() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
-    app.sign_up_admin().await;
-    let up = Upstream::start("live").await;
-    let v = app
-        .create_vhost(json!({"domain": "live.example.com", "upstream": up.hostport()}))
-        .await;
-    let before_config = caddy.running_config().await;
-    let before_list: Value = app.get("/api/vhosts").await.json().await.unwrap();
-    let before_log: Value = app.get("/api/changelog").await.json().await.unwrap();
-
-    let r = app
-        .post(
-            "/api/vhosts",
-            json!({"domain": "typo.example.com", "config": "reverse_prox 127.0.0.1:1"}),
-        )
-        .await;
-    let body = expect_error(r, 502, "PROXY_REJECTED").await;
-    assert!(
-        body["proxyMessage"]
-            .as_str()
-            .unwrap()
-            .contains("unrecognized directive: reverse_prox"),
-        "{body}"
-    );
-
-    let r = app
-        .put(
-            &format!("/api/vhosts/{}", v["id"]),
-            json!({"config": "respond 200 200 200 200"}),
-        )
-        .await;
-    let body = expect_error(r, 502, "PROXY_REJECTED").await;
-    assert!(
-        body["proxyMessage"].as_str().unwrap().contains("Caddyfile"),
-        "{body}"
-    );
-
-    assert_eq!(
-        app.get("/api/vhosts").await.json::<Value>().await.unwrap(),
-        before_list,
-        "nothing stored"
-    );
-    assert_eq!(
-        app.get("/api/changelog")
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
-        before_log,
-        "nothing logged"
-    );
-    assert_eq!(
-        caddy.running_config().await,
-        before_config,
-        "Caddy still runs the old config"
-    );
-    assert!(app
-        .through_proxy("live.example.com", "/")
-        .await
-        .1
-        .starts_with("live"));
 }
 
 #[tokio::test]
@@ -340,10 +126,12 @@ async fn invalid_requests_get_clear_client_errors() {
     assert_eq!(list.len(), 2, "nothing was half-applied: {list:?}");
 }
 
-/// The injection cases other proxy managers got wrong: each is refused before Caddy is touched, and Caddy's
-/// config stays exactly as it was.
+/// The injection cases other proxy managers got wrong, through Caddy's own snippet syntax and
+/// its admin port: each is refused before Caddy is touched, and Caddy's config stays exactly as
+/// it was. Domains and upstreams carrying newlines, braces or shell syntax are refused for
+/// every proxy: `tests/proxies/injection.rs`.
 #[tokio::test]
-async fn injection_attempts_are_refused_and_leave_caddy_alone() {
+async fn snippet_and_admin_port_injection_attempts_are_refused_and_leave_caddy_alone() {
     let caddy = CaddyProcess::start().await;
     let app = TestApp::spawn(&caddy).await;
     app.sign_up_admin().await;
@@ -354,17 +142,10 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
     let admin = format!("127.0.0.1:{}", caddy.admin_port);
     let admin_port = caddy.admin_port;
     let attempts = [
-        json!({"domain": "a.example.com\nevil.example.com {", "config": "respond ok"}),
-        json!({"domain": "a.example.com", "upstream": "http://[::1]\nrespond \"home={$HOME}\" 200"}),
-        json!({"domain": "a.example.com", "upstream": "http://[::1]\nimport /etc/passwd"}),
         json!({"domain": "a.example.com", "config": format!("reverse_proxy {{\n\tdynamic a localhost {admin_port}\n\theader_up Host {{http.request.header.X-H}}\n}}")}),
         json!({"domain": "a.example.com", "config": format!("reverse_proxy localhost:0{admin_port}")}),
         json!({"domain": "a.example.com", "upstream": format!("localhost:00{admin_port}")}),
         json!({"domain": "a.example.com", "config": "respond \"\\\\\" 200\nimport /etc/passwd\n#\""}),
-        json!({"domain": "a.example.com { respond pwned }", "config": "respond ok"}),
-        json!({"domain": "$(touch /tmp/pwned).example.com", "config": "respond ok"}),
-        json!({"domain": "a.example.com", "upstream": "127.0.0.1:1\n}\n:2020 {\n\treverse_proxy 127.0.0.1:1"}),
-        json!({"domain": "a.example.com", "upstream": "127.0.0.1:1 {"}),
         json!({"domain": "a.example.com", "config": "respond ok\n}\nevil.example.com {\n\trespond pwned"}),
         json!({"domain": "a.example.com", "config": format!("respond ok\n}}\n:2020 {{\n\treverse_proxy {admin}\n}}\nb.example.com {{")}),
         json!({"domain": "a.example.com", "config": format!("reverse_proxy {admin} {{\n\theader_up Host localhost\n}}")}),
@@ -399,7 +180,12 @@ async fn injection_attempts_are_refused_and_leave_caddy_alone() {
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["config"], "respond ok");
-    assert!(!std::path::Path::new("/tmp/pwned").exists());
+    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
+    assert_eq!(
+        log.len(),
+        1,
+        "only the victim's creation is logged: {log:?}"
+    );
 }
 
 /// Many changes at once: those that arrive while the proxy takes one are pushed together,

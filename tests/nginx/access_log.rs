@@ -1,9 +1,6 @@
 use serde_json::{json, Value};
 
-use crate::{
-    served,
-    support::{eventually, NginxProcess, TestApp, Upstream},
-};
+use crate::support::{eventually, served, NginxProcess, TestApp, Upstream};
 
 /// The fields of the JSON format proxyhub defines for nginx, which the tailer parses.
 const FIELDS: [&str; 11] = [

@@ -1,16 +1,14 @@
-//! The injection cases other proxy managers got wrong, for nginx: each is refused before nginx
-//! is touched.
+//! The injection cases other proxy managers got wrong, through nginx's own snippet syntax: each
+//! is refused before nginx is touched. Domains and upstreams carrying newlines, braces,
+//! semicolons or shell syntax are refused for every proxy: `tests/proxies/injection.rs`.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::{
-    served,
-    support::{expect_error, NginxProcess, TestApp},
-};
+use crate::support::{expect_error, served, NginxProcess, TestApp};
 
 #[tokio::test]
-async fn injection_attempts_are_refused_and_leave_nginx_alone() {
+async fn snippet_injection_attempts_are_refused_and_leave_nginx_alone() {
     let nginx = NginxProcess::start().await;
     let app = TestApp::spawn_nginx(&nginx).await;
     app.sign_up_admin().await;
@@ -19,13 +17,7 @@ async fn injection_attempts_are_refused_and_leave_nginx_alone() {
         .await;
     let before = nginx.files();
     let attempts = [
-        json!({"domain": "a.example.com\nserver { listen 2020; }", "config": "return 200;"}),
-        json!({"domain": "a.example.com; include /etc/passwd", "config": "return 200;"}),
-        json!({"domain": "$(touch /tmp/pwned-nginx).example.com", "config": "return 200;"}),
-        json!({"domain": "`touch /tmp/pwned-nginx`.example.com", "config": "return 200;"}),
-        json!({"domain": "a.example.com", "upstream": "127.0.0.1:1;\n}\nserver {\n\tlisten 2020;"}),
         json!({"domain": "a.example.com", "upstream": "unix:80"}),
-        json!({"domain": "a.example.com", "upstream": "http://[::1];\n}\n}\nserver {\nlisten 28090;\nroot /;\nautoindex on;\nlocation /x {\nproxy_pass http://[::1]"}),
         json!({"domain": "a.example.com", "config": "return 200;\n}\nserver {\n\tlisten 2020;\n\tserver_name evil.example.com;"}),
         json!({"domain": "a.example.com", "config": "return 200 \"}\";\n}\nserver {"}),
         json!({"domain": "a.example.com", "config": "server {\n\tlisten 2020;\n}"}),
@@ -60,7 +52,12 @@ async fn injection_attempts_are_refused_and_leave_nginx_alone() {
     let list: Vec<Value> = app.get("/api/vhosts").await.json().await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0]["config"], "return 200 \"ok\";");
-    assert!(!std::path::Path::new("/tmp/pwned-nginx").exists());
+    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
+    assert_eq!(
+        log.len(),
+        1,
+        "only the victim's creation is logged: {log:?}"
+    );
 }
 
 /// `root` and `alias` are refused, but a rewrite or an error page can still send a request

@@ -1,5 +1,9 @@
-//! The nginx backend against a real nginx: vhosts served through their whole life,
-//! rejected configs, injection attempts, the JSON access log, drift repair.
+//! The nginx backend against a real nginx, in what only nginx does: the proxy headers an
+//! upstream gets, snippets placed in the server block, a reload nginx cannot carry out,
+//! `PROXYHUB_NGINX_LISTEN` and resolution, its own injection and host-file attempts, the JSON
+//! access log, and the repair of its files. What every proxy must do (a vhost's life, a
+//! rejected config, injection through domains and upstreams, a hand edit, a restart, nginx
+//! down) is in `tests/proxies/`, run against nginx and Caddy alike.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -10,25 +14,3 @@ mod injection;
 mod listen;
 mod rejection;
 mod vhosts;
-
-use std::time::Duration;
-
-use support::TestApp;
-
-/// Asks nginx for `host` until the answer satisfies `want` or 5 s pass, and returns the
-/// last answer: nginx applies a reload moments after it is signalled, not before.
-pub async fn served(
-    app: &TestApp,
-    host: &str,
-    path: &str,
-    want: impl Fn(u16, &str) -> bool,
-) -> (u16, String) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let got = app.through_proxy(host, path).await;
-        if want(got.0, &got.1) || tokio::time::Instant::now() > deadline {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}

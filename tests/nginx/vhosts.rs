@@ -1,98 +1,9 @@
 use std::net::SocketAddr;
 
 use axum::{extract::Request, Router};
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::{
-    served,
-    support::{expect_error, NginxProcess, TestApp, Upstream},
-};
-
-const FILE: &str = "proxyhub-site-app.example.com.conf";
-
-/// The API answers once nginx serves the change: no waiting or retrying here.
-#[tokio::test]
-async fn a_vhost_is_served_by_nginx_through_its_whole_life() {
-    let nginx = NginxProcess::start().await;
-    let app = TestApp::spawn_nginx(&nginx).await;
-    app.sign_up_admin().await;
-    let blue = Upstream::start("blue").await;
-    let green = Upstream::start("green").await;
-
-    let v = app
-        .create_vhost(json!({"domain": "App.Example.com", "upstream": blue.hostport()}))
-        .await;
-    let id = v["id"].as_i64().unwrap();
-    assert!(
-        nginx.files().contains_key(FILE),
-        "{:?}",
-        nginx.files().keys()
-    );
-    assert_eq!(
-        app.through_proxy("app.example.com", "/hello?x=1").await,
-        (200, "blue /hello?x=1 host=app.example.com".to_string())
-    );
-    // IPv6 clients too (this machine has IPv6; proxyhub renders `listen [::]` when it does).
-    assert!(
-        std::net::TcpListener::bind("[::1]:0").is_ok(),
-        "these tests need IPv6 on loopback"
-    );
-    let over_ipv6 = reqwest::Client::new()
-        .get(format!("http://[::1]:{}/v6", nginx.http_port))
-        .header("Host", "app.example.com")
-        .send()
-        .await
-        .expect("nginx answers on [::1]");
-    assert_eq!(over_ipv6.status(), StatusCode::OK);
-    assert_eq!(
-        over_ipv6.text().await.unwrap(),
-        "blue /v6 host=app.example.com"
-    );
-
-    let r = app
-        .put(
-            &format!("/api/vhosts/{id}"),
-            json!({"upstream": green.hostport()}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(
-        app.through_proxy("app.example.com", "/").await,
-        (200, "green / host=app.example.com".to_string())
-    );
-
-    let r = app.patch(&format!("/api/vhosts/{id}/toggle")).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["enabled"], false);
-    assert!(
-        !nginx.files().contains_key(FILE),
-        "a disabled vhost has no file"
-    );
-    let (status, body) = app.through_proxy("app.example.com", "/").await;
-    assert_eq!(status, 404, "a disabled vhost is not served: {body}");
-
-    app.patch(&format!("/api/vhosts/{id}/toggle")).await;
-    assert!(app
-        .through_proxy("app.example.com", "/")
-        .await
-        .1
-        .starts_with("green"));
-
-    let r = app.delete(&format!("/api/vhosts/{id}")).await;
-    assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
-    assert!(!nginx.files().contains_key(FILE));
-    assert_eq!(app.through_proxy("app.example.com", "/").await.0, 404);
-    expect_error(
-        app.delete(&format!("/api/vhosts/{id}")).await,
-        404,
-        "NOT_FOUND",
-    )
-    .await;
-
-    let log: Vec<Value> = app.get("/api/changelog").await.json().await.unwrap();
-    let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["delete", "toggle", "toggle", "update", "create"]);
-}
+use crate::support::{served, NginxProcess, TestApp, Upstream};
 
 #[tokio::test]
 async fn an_upstream_gets_the_usual_proxy_headers() {

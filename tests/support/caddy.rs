@@ -52,7 +52,9 @@ impl CaddyProcess {
         format!("http://127.0.0.1:{}", self.admin_port)
     }
 
-    async fn boot(&mut self) {
+    /// Starts Caddy (again, after [`Self::kill`]) from its bootstrap config: nothing but its
+    /// admin endpoint.
+    pub async fn boot(&mut self) {
         let file = self.dir.path().join("Caddyfile");
         std::fs::write(
             &file,

@@ -1,7 +1,8 @@
-//! What the integration tests run against: a real Caddy, real upstreams, and proxyhub itself,
-//! each on free loopback ports.
+//! What the integration tests run against: a real Caddy or nginx, real upstreams, and proxyhub
+//! itself, each on free loopback ports.
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod browser;
 pub mod caddy;
 pub mod nginx;
@@ -405,6 +406,24 @@ pub async fn expect_error(r: Response, status: u16, code: &str) -> Value {
         "{body}"
     );
     body
+}
+
+/// Asks the proxy for `host` until the answer satisfies `want` or 5 s pass, and returns the
+/// last answer: nginx applies a reload moments after it is signalled, not before.
+pub async fn served(
+    app: &TestApp,
+    host: &str,
+    path: &str,
+    want: impl Fn(u16, &str) -> bool,
+) -> (u16, String) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = app.through_proxy(host, path).await;
+        if want(got.0, &got.1) || tokio::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Retries `check` until it holds or `timeout` passes.
