@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{expect_error, free_port, served, NginxProcess, TestApp, Upstream};
+use crate::support::{expect_error, served, NginxProcess, TestApp, Upstream};
 
 #[tokio::test]
 async fn a_reload_nginx_cannot_bind_is_a_502_quoting_its_error_log() {
