@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::support::{expect_error, served, NginxProcess, TestApp, Upstream};
+use crate::support::{eventually, expect_error, served, NginxProcess, TestApp, Upstream};
 
 #[tokio::test]
 async fn a_reload_nginx_cannot_bind_is_a_502_quoting_its_error_log() {
@@ -106,4 +106,65 @@ async fn knows_no_name() -> std::net::SocketAddr {
         }
     });
     addr
+}
+
+/// No database transaction is open while the proxy takes a push: while nginx is busy failing
+/// a reload (and proxyhub waits for it), an account signs in and the access log is ingested.
+#[tokio::test]
+async fn sign_ins_and_log_ingest_go_on_while_a_push_waits_for_the_proxy() {
+    let nginx = NginxProcess::start_listening_on(Some("127.0.0.1")).await;
+    let app = TestApp::spawn_nginx(&nginx).await;
+    app.sign_up_admin().await;
+    let viewer = app
+        .post(
+            "/api/users",
+            json!({"name": "Vi", "email": "vi@example.com", "password": "viewer pass", "role": "viewer"}),
+        )
+        .await;
+    assert_eq!(viewer.status(), 201);
+    let push = {
+        let (client, url) = (app.client.clone(), app.url("/api/vhosts"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"domain": "app.example.com", "config": "return 200 ok;"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    // nginx has tried the reload (and will say so for a while): the push is under way.
+    let trying = eventually(std::time::Duration::from_secs(10), || async {
+        nginx.log().contains("bind()")
+    })
+    .await;
+    assert!(trying, "nginx tried the reload: {}", nginx.log());
+    let signed_in = app
+        .new_client()
+        .post(app.url("/api/auth/sign-in/email"))
+        .json(&json!({"email": "vi@example.com", "password": "viewer pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    let line = format!(
+        r#"{{"level":"info","ts":{},"logger":"http.log.access.proxyhub","msg":"handled request","request":{{"remote_ip":"127.0.0.1","remote_port":"5","proto":"HTTP/1.1","method":"GET","host":"a.example.com","uri":"/during","headers":{{}}}},"duration":0.001,"size":2,"status":200}}"#,
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    );
+    std::fs::write(&app.access_log, format!("{line}\n")).unwrap();
+    let stored = eventually(std::time::Duration::from_secs(5), || async {
+        let r: serde_json::Value = app.get("/api/logs").await.json().await.unwrap();
+        r["total"] == 1
+    })
+    .await;
+    assert!(stored, "the request was stored");
+    assert!(
+        !push.is_finished(),
+        "the sign-in and the ingest did not wait for the push to end"
+    );
+    assert_eq!(push.await.unwrap(), 502);
 }
