@@ -8,7 +8,7 @@ use proxyhub::{
     config::{Config, ProxyKind, TlsMode},
     db::{self, Db},
     logs::{
-        ingest::{ingest, Quiet},
+        ingest::batch::{ingest, Quiet},
         store::Source,
     },
 };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    fields::human_latency,
+    parse::fields::human_latency,
     query::{self, Filter, Request, WINDOW},
     store,
 };

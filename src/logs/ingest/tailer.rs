@@ -14,12 +14,16 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
-    domains::Domains,
-    ingest::{self, ingest, IngestError, Outcome, Watch},
+    batch::{self, ingest, IngestError, Outcome, Watch},
     rotated,
-    store::{self, Source},
 };
-use crate::db::Db;
+use crate::{
+    db::Db,
+    logs::{
+        domains::Domains,
+        store::{self, Source},
+    },
+};
 
 /// How often the file is checked when no event arrives.
 const POLL: Duration = Duration::from_millis(500);
@@ -207,7 +211,7 @@ fn fingerprint_of(file: &File) -> io::Result<Option<String>> {
     let mut head = vec![0; 4096];
     let n = file.read_at(&mut head, 0)?;
     head.truncate(n);
-    Ok(ingest::fingerprint(&head))
+    Ok(batch::fingerprint(&head))
 }
 
 /// Tells [`ingest`] when the file no longer starts with the line it was named after.

@@ -11,11 +11,13 @@ use std::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
-    domains::Domains,
-    ingest::{ingest, IngestError, Outcome, Progress, Watch},
-    source, store,
+    batch::{ingest, IngestError, Outcome, Progress, Watch},
+    source,
 };
-use crate::db::Db;
+use crate::{
+    db::Db,
+    logs::{domains::Domains, store},
+};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy)]

@@ -5,12 +5,14 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::{
-    domains::Domains,
-    parse::{parse_line, Entry},
-    store::{self, Batch, Committed, Source},
+use crate::{
+    db::Db,
+    logs::{
+        domains::Domains,
+        parse::{parse_line, Entry},
+        store::{self, Batch, Committed, Source},
+    },
 };
-use crate::db::Db;
 
 /// Bytes read per batch at most (about 70,000 Caddy lines); one transaction each. Big
 /// batches write each hot index page once for many rows.
