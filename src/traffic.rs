@@ -16,9 +16,8 @@ use crate::{
     db::{self, Db},
     error::{ApiError, AppQuery, Result},
     logs::{
-        block, domains,
         query::{self, Filter, Flow},
-        store,
+        store::{self, block, domains},
     },
     timestamps,
 };

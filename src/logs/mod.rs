@@ -2,14 +2,12 @@
 //! them back through `GET /api/logs`.
 
 pub mod api;
-pub mod block;
-pub mod domains;
 pub mod ingest;
 pub mod parse;
 pub mod query;
-pub mod retention;
 pub mod status;
 pub mod store;
 
 pub use api::router;
 pub use ingest::tailer;
+pub use store::retention;

@@ -12,10 +12,10 @@ use std::collections::BinaryHeap;
 use foldhash::HashMap;
 use sqlx::{any::AnyRow, Row as _};
 
-use super::{
+use super::store::{
+    self,
     block::{self, Decoded, DAY_US},
-    domains,
-    store::{self, StoredBlock},
+    domains, StoredBlock,
 };
 use crate::db::{self, Db, Tx};
 
@@ -794,7 +794,7 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::block::Row;
+    use crate::logs::store::block::Row;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     /// A fresh store knowing domains 1, 2 and 3: a, b and c.example.com.

@@ -8,9 +8,8 @@ use sha2::{Digest, Sha256};
 use crate::{
     db::Db,
     logs::{
-        domains::Domains,
         parse::{parse_line, Entry},
-        store::{self, Batch, Committed, Source},
+        store::{self, domains::Domains, Batch, Committed, Source},
     },
 };
 

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     db::Db,
-    logs::{domains::Domains, store},
+    logs::store::{self, domains::Domains},
 };
 
 /// What an import did.

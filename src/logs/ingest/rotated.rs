@@ -10,7 +10,7 @@ use super::{
     batch::{ingest, IngestError, Outcome, Quiet},
     source,
 };
-use crate::{db::Db, logs::domains::Domains};
+use crate::{db::Db, logs::store::domains::Domains};
 
 /// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
 /// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not

@@ -19,10 +19,7 @@ use super::{
 };
 use crate::{
     db::Db,
-    logs::{
-        domains::Domains,
-        store::{self, Source},
-    },
+    logs::store::{self, domains::Domains, Source},
 };
 
 /// How often the file is checked when no event arrives.

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::logs::block::Row;
+use crate::logs::store::block::Row;
 use fields::Num;
 
 /// One request as proxyhub stores it.

@@ -7,12 +7,14 @@ use tokio::sync::watch;
 
 use sqlx::{any::AnyRow, Row as _};
 
-use super::{
-    block::{self, Decoded},
-    domains,
-    store::{self, StoredBlock},
+use crate::{
+    db::{self, Db, Tx},
+    logs::store::{
+        self,
+        block::{self, Decoded},
+        domains, StoredBlock,
+    },
 };
-use crate::db::{self, Db, Tx};
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
 const BATCH: i64 = 20;

@@ -1,16 +1,21 @@
 //! Writing requests: a batch of rows and the read position that covers them, in one transaction.
 
+pub mod block;
+pub mod domains;
+pub mod retention;
+
 use std::sync::OnceLock;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use sqlx::{any::AnyRow, Row as _};
 
-use super::{
-    block::{self, Columns, Decoded, Encoded, Row, BLOCK_ROWS},
-    domains::Domains,
-    parse::Entry,
+use block::{Columns, Decoded, Encoded, Row, BLOCK_ROWS};
+use domains::Domains;
+
+use crate::{
+    db::{self, Db, Tx},
+    logs::parse::Entry,
 };
-use crate::db::{self, Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,7 +523,7 @@ mod tests {
     use super::*;
     use crate::logs::query::{self, Filter};
 
-    use crate::logs::block::test_row as request;
+    use crate::logs::store::block::test_row as request;
 
     #[tokio::test]
     async fn a_quiet_proxys_small_batches_fill_blocks_and_keep_their_order() {
