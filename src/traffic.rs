@@ -17,7 +17,7 @@ use crate::{
     error::{ApiError, AppQuery, Result},
     logs::{
         query::{self, Filter, Flow},
-        store::{self, block, domains},
+        store::{block, counters, domains},
     },
     timestamps,
 };
@@ -189,7 +189,7 @@ async fn minute_counts(
         sql += " AND domain_id = (SELECT id FROM access_log_domains WHERE name = $4)";
     }
     let mut conn = db.acquire().await?;
-    let span = store::max_span(&mut conn).await?;
+    let span = counters::max_span(&mut conn).await?;
     let mut q = sqlx::query(&sql)
         .bind(from_us)
         .bind(to_us + span)

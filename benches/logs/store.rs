@@ -9,7 +9,7 @@ use proxyhub::{
     db::{self, Db},
     logs::{
         ingest::batch::{ingest, Quiet},
-        store::Source,
+        store::files::Source,
     },
 };
 use reqwest::Client;

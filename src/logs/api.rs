@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{
     parse::fields::human_latency,
     query::{self, Filter, Request, WINDOW},
-    store,
+    store::counters,
 };
 use crate::{
     app::AppState,
@@ -62,7 +62,7 @@ async fn list(
     State(state): State<AppState>,
     LogsQuery(f, page, limit): LogsQuery,
 ) -> Result<Json<LogPage>> {
-    let (stored, skipped) = store::counts(&state.db).await?;
+    let (stored, skipped) = counters::counts(&state.db).await?;
     let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
     Ok(Json(LogPage {
         logs: found.rows.into_iter().map(entry).collect(),

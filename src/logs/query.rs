@@ -13,9 +13,9 @@ use foldhash::HashMap;
 use sqlx::{any::AnyRow, Row as _};
 
 use super::store::{
-    self,
     block::{self, Decoded, DAY_US},
-    domains, StoredBlock,
+    counters, domains,
+    table::{self, StoredBlock},
 };
 use crate::db::{self, Db, Tx};
 
@@ -185,7 +185,7 @@ impl Scan {
         let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
         // How long after `to` a block holding a request of the range may end.
         let span = match f.to_us {
-            Some(_) => store::max_span(tx).await?,
+            Some(_) => counters::max_span(tx).await?,
             None => DAY_US,
         };
         Ok(Scan {
@@ -327,7 +327,7 @@ impl Scan {
         let mut n = 0;
         // Not inside the range: their `hits` are never read.
         let columns = "id, domain_id, min_ts, max_ts, n, n AS hits, ts_data, status_data";
-        for r in store::blocks_by_id(tx, columns, ids).await? {
+        for r in table::blocks_by_id(tx, columns, ids).await? {
             n += open_block(r, &self.f, false)?.remaining(&self.f)?;
         }
         Ok(n)
@@ -746,7 +746,7 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
     let mut domain_ids: Vec<i64> = hits.iter().map(|h| h.domain_id).collect();
     domain_ids.sort_unstable();
     domain_ids.dedup();
-    let stored = store::blocks_by_id(tx, StoredBlock::COLUMNS, &ids)
+    let stored = table::blocks_by_id(tx, StoredBlock::COLUMNS, &ids)
         .await?
         .iter()
         .map(StoredBlock::from_row)
@@ -794,7 +794,7 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::store::block::Row;
+    use crate::logs::store::{block::Row, write};
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     /// A fresh store knowing domains 1, 2 and 3: a, b and c.example.com.
@@ -864,7 +864,7 @@ mod tests {
             let rows: Vec<Row> = batch.iter().map(|b| b.0).collect();
             let ids: Vec<i64> = batch.iter().map(|b| b.1).collect();
             let mut tx = db::begin_write(&db).await.unwrap();
-            store::write_rows(&mut tx, &rows, &ids).await.unwrap();
+            write::write_rows(&mut tx, &rows, &ids).await.unwrap();
             tx.commit().await.unwrap();
             at += size;
         }
@@ -987,7 +987,7 @@ mod tests {
             (3, [row(t, "/g0"), row(t - 5, "/g1")]),
         ] {
             let mut tx = db::begin_write(&db).await.unwrap();
-            store::write_rows(&mut tx, &rows, &[domain; 2])
+            write::write_rows(&mut tx, &rows, &[domain; 2])
                 .await
                 .unwrap();
             tx.commit().await.unwrap();

@@ -5,7 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::store;
+use super::store::counters;
 use crate::{app::AppState, error::Result, timestamps};
 
 #[derive(Debug, Serialize)]
@@ -31,7 +31,7 @@ pub struct FileStatus {
 }
 
 pub async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
-    let (rows, skipped) = store::counts(&state.db).await?;
+    let (rows, skipped) = counters::counts(&state.db).await?;
     let files = sqlx::query(
         "SELECT path, position, lines, skipped, updated_at FROM access_log_files \
          ORDER BY updated_at DESC LIMIT 50",

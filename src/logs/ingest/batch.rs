@@ -9,7 +9,11 @@ use crate::{
     db::Db,
     logs::{
         parse::{parse_line, Entry},
-        store::{self, domains::Domains, Batch, Committed, Source},
+        store::{
+            domains::Domains,
+            files::Source,
+            write::{self, Batch, Committed},
+        },
     },
 };
 
@@ -154,7 +158,7 @@ async fn save(
         entries,
         skipped,
     };
-    match store::commit(db, domains, source, &batch).await? {
+    match write::commit(db, domains, source, &batch).await? {
         Committed::Moved(at) => Ok(Some(at)),
         Committed::Yes => {
             progress.position = batch.to;

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     db::Db,
-    logs::store::{self, domains::Domains},
+    logs::store::{domains::Domains, files},
 };
 
 /// What an import did.
@@ -80,7 +80,7 @@ async fn import_one(
         return Ok(report); // no complete line: nothing to store
     };
     let size = first.size;
-    let mut start = store::position(db, &first.source.fingerprint).await?;
+    let mut start = files::position(db, &first.source.fingerprint).await?;
     report.already = start;
     let bar = if bar {
         let b = ProgressBar::new(if first.gzipped { 0 } else { size });

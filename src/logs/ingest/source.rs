@@ -10,7 +10,7 @@ use std::{
 use flate2::read::MultiGzDecoder;
 
 use super::batch;
-use crate::logs::store::Source;
+use crate::logs::store::files::Source;
 
 /// A file opened for reading from its start, with its name in the store.
 pub struct Opened {

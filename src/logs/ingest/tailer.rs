@@ -19,7 +19,10 @@ use super::{
 };
 use crate::{
     db::Db,
-    logs::store::{self, domains::Domains, Source},
+    logs::store::{
+        domains::Domains,
+        files::{self, Source},
+    },
 };
 
 /// How often the file is checked when no event arrives.
@@ -180,7 +183,7 @@ impl Followed {
                 ino: self.ino,
             });
             if let Some(s) = &self.source {
-                self.position = store::position(db, &s.fingerprint).await?;
+                self.position = files::position(db, &s.fingerprint).await?;
             }
         }
         if size != self.size {

@@ -7,14 +7,12 @@ use tokio::sync::watch;
 
 use sqlx::{any::AnyRow, Row as _};
 
-use crate::{
-    db::{self, Db, Tx},
-    logs::store::{
-        self,
-        block::{self, Decoded},
-        domains, StoredBlock,
-    },
+use super::{
+    block::{self, Decoded},
+    domains,
+    table::{self, StoredBlock},
 };
+use crate::db::{self, Db, Tx};
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
 const BATCH: i64 = 20;
@@ -123,10 +121,10 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             unroll(&mut tx, domain_id, gone).await?;
             let kept: Vec<_> = decoded.rows().take(keep).collect();
             let key = (b.id, b.min_ts, b.max_ts);
-            match store::delete_block(&mut tx, key, &decoded.statuses()).await? {
+            match table::delete_block(&mut tx, key, &decoded.statuses()).await? {
                 true => {
                     let e = block::encode(&kept);
-                    store::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
+                    table::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
                     Some(excess as u64)
                 }
                 false => None,
@@ -152,7 +150,7 @@ async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<Option<u64>, sqlx::Error>
     let n = b.try_get::<i64, _>("n")?;
     let statuses = block::decode_statuses(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
     let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
-    Ok(store::delete_block(tx, key, &statuses)
+    Ok(table::delete_block(tx, key, &statuses)
         .await?
         .then_some(n as u64))
 }
