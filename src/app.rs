@@ -16,7 +16,7 @@ use crate::{
     error::ApiError,
     logs,
     proxy::{caddy::Caddy, nginx::Nginx, Proxy},
-    reconcile, status, traffic, users, vhosts, web,
+    reconcile, status, users, vhosts, web,
 };
 
 /// What every handler can reach.
@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(changelog::router())
         .merge(users::api::router())
         .merge(status::router())
-        .merge(traffic::router())
+        .merge(logs::traffic::router())
         .merge(logs::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()

@@ -13,7 +13,6 @@ pub mod proxy;
 pub mod reconcile;
 pub mod status;
 pub mod timestamps;
-pub mod traffic;
 pub mod users;
 pub mod vhosts;
 pub mod web;

@@ -7,6 +7,7 @@ pub mod parse;
 pub mod query;
 pub mod status;
 pub mod store;
+pub mod traffic;
 
 pub use api::router;
 pub use ingest::tailer;

@@ -12,7 +12,10 @@ use super::{
     domains,
     table::{self, StoredBlock},
 };
-use crate::db::{self, Db, Tx};
+use crate::{
+    db::{self, Db, Tx},
+    logs::traffic::rollup,
+};
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
 const BATCH: i64 = 20;
@@ -53,7 +56,7 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
 pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now_us - i64::from(keep.days) * 86_400 * 1_000_000;
     let keep_secs = i64::from(keep.days) * 86_400;
-    crate::traffic::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
+    rollup::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
     let mut deleted = 0;
     loop {
         let mut tx = db::begin_write(db).await?;
@@ -175,7 +178,7 @@ async fn unroll(
     let counts = hours
         .into_iter()
         .map(|((h, c), n)| (h, domain.as_str(), c, n));
-    crate::traffic::subtract(tx, counts).await
+    rollup::subtract(tx, counts).await
 }
 
 async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     db::{self, Db, Tx},
-    logs::parse::Entry,
+    logs::{parse::Entry, traffic::rollup},
 };
 
 /// What one batch covers: the bytes `from..to` of the source, holding `lines` complete
@@ -57,7 +57,7 @@ pub async fn commit(
             }
         }
     }
-    crate::traffic::record(&mut tx, hours.into_iter()).await?;
+    rollup::record(&mut tx, hours.into_iter()).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)
