@@ -43,7 +43,6 @@ pub fn router(state: AppState) -> Router {
         .merge(changelog::router())
         .merge(users::api::router())
         .merge(status::router())
-        .merge(logs::traffic::router())
         .merge(logs::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()

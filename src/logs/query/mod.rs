@@ -7,7 +7,7 @@
 //! totals are counted within the same window (exact below it); pages reach back [`WINDOW`]
 //! requests. Every filter value is bound or compared in Rust, never pasted into SQL.
 //!
-//! - `filter.rs`: the filters of a query.
+//! - `filter.rs`: the filters of a query, and the values of a query string checked into them.
 //! - `scan.rs`: one scan: the requests passing the domain, status and time filters, newest
 //!   first, merged from the blocks it opens.
 //! - `open.rs`: a block opened by a scan, its columns decoded as far as rows are visited.
@@ -15,7 +15,7 @@
 //! - `merge.rs`: a status class as one scan per code of the class, merged.
 //! - `page.rs`: a page: the requests of the window that match, the total, the rows shown.
 
-mod filter;
+pub mod filter;
 mod keyset;
 mod merge;
 mod open;

@@ -2,6 +2,7 @@
 //! was last seen, and how far it has been read.
 
 use sqlx::Row as _;
+use time::OffsetDateTime;
 
 use super::write::Batch;
 use crate::db::{Db, Tx};
@@ -76,4 +77,38 @@ pub(super) async fn advance(
     .execute(&mut **tx)
     .await?;
     Ok(None)
+}
+
+/// A log file read so far, and what was read of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    pub path: String,
+    /// Bytes of complete lines stored.
+    pub position: i64,
+    pub lines: i64,
+    pub skipped: i64,
+    pub updated_at: OffsetDateTime,
+}
+
+/// The files read so far, most recently read first (at most 50).
+pub async fn recent(db: &Db) -> Result<Vec<KnownFile>, sqlx::Error> {
+    sqlx::query(
+        "SELECT path, position, lines, skipped, updated_at FROM access_log_files \
+         ORDER BY updated_at DESC LIMIT 50",
+    )
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| {
+        let at = OffsetDateTime::from_unix_timestamp(r.try_get("updated_at")?)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        Ok(KnownFile {
+            path: r.try_get("path")?,
+            position: r.try_get("position")?,
+            lines: r.try_get("lines")?,
+            skipped: r.try_get("skipped")?,
+            updated_at: at,
+        })
+    })
+    .collect()
 }

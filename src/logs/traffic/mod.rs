@@ -13,5 +13,5 @@ pub mod rollup;
 mod stats;
 mod top;
 
-pub use stats::router;
+pub use stats::{stats, Bucket, InvalidPeriod, Period, Stats, CLASSES};
 pub use top::{Top, PATH_SAMPLE};

@@ -68,7 +68,7 @@ pub(super) async fn top_paths(
 }
 
 /// A busiest domain or a most requested path, and its requests.
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 pub struct Top {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
