@@ -1,5 +1,13 @@
 //! The access-log pipeline: follow the proxy's JSON access log, store each request, serve
 //! them back through `GET /api/logs`.
+//!
+//! - `ingest/`: the ways lines come in (the tailer, rotated files, import), read in batches.
+//! - `parse/`: one line of a JSON access log into one request.
+//! - `store/`: requests kept as blocks, with the files' read positions, domains, counters
+//!   and retention.
+//! - `query/`: stored requests newest first under filters, a page at a time.
+//! - `traffic/`: the traffic counts of the dashboard's chart.
+//! - `routes.rs`: all of the HTTP side: `/api/logs`, `/api/logs/status`, `/api/logs/stats`.
 
 pub mod ingest;
 pub mod parse;
@@ -8,6 +16,7 @@ pub mod routes;
 pub mod store;
 pub mod traffic;
 
-pub use ingest::tailer;
 pub use routes::router;
+// The background tasks app.rs starts, at the paths it starts them by.
+pub use ingest::tailer;
 pub use store::retention;

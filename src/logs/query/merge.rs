@@ -5,8 +5,8 @@ use sqlx::Row as _;
 use super::{open::Key, Filter, Hit, Scan};
 use crate::db::Tx;
 
-/// What [`page`] reads: one [`Scan`], or for a status class one per code of the class the
-/// store holds, merged newest first (a request has one code: none is met twice).
+/// What [`page`](super::page()) reads: one [`Scan`], or for a status class one per code of the
+/// class the store holds, merged newest first (a request has one code: none is met twice).
 pub(super) struct Merged {
     scans: Vec<Scan>,
     /// Each scan's next request, read ahead; `None` once it has no more.
