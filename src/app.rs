@@ -76,7 +76,7 @@ impl Application {
             Duration::from_secs(s.config.reconcile_interval.max(1)),
         );
         let (db, log) = (s.db.clone(), s.config.access_log_absolute());
-        let retention = logs::retention::Retention {
+        let retention = logs::store::retention::Retention {
             days: s.config.log_retention_days,
             max_rows: s.config.log_max_rows,
         };
@@ -90,20 +90,10 @@ impl Application {
             }),
             workers.spawn("log tailer", stop.clone(), {
                 let db = db.clone();
-                move |stop| {
-                    let (db, log) = (db.clone(), log.clone());
-                    Box::pin(async move {
-                        logs::tailer::run(db, log, stop).await;
-                        Ok(())
-                    })
-                }
+                move |stop| Box::pin(logs::ingest::tailer::run(db.clone(), log.clone(), stop))
             }),
             workers.spawn("log retention", stop.clone(), move |stop| {
-                let db = db.clone();
-                Box::pin(async move {
-                    logs::retention::run(db, retention, stop).await;
-                    Ok(())
-                })
+                Box::pin(logs::store::retention::run(db.clone(), retention, stop))
             }),
         ];
         tracing::info!(addr = %self.listener.local_addr()?, proxy = self.state.applier.proxy().kind(), "proxyhub listening");

@@ -12,7 +12,6 @@ pub mod memory;
 pub mod proxy;
 pub mod reconcile;
 pub mod timestamps;
-pub mod traffic;
 pub mod vhosts;
 pub mod workers;
 

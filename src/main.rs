@@ -63,7 +63,7 @@ async fn run() -> anyhow::Result<()> {
             files,
         }) => {
             let db = proxyhub::db::connect(&database_url).await?;
-            let r = proxyhub::logs::import::import(&db, &files, true).await?;
+            let r = proxyhub::logs::ingest::import::import(&db, &files, true).await?;
             println!(
                 "{} lines ({} rows, {} skipped) in {:.2} s: {:.0} lines/s",
                 r.rows + r.skipped,

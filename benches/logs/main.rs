@@ -8,7 +8,7 @@ mod store;
 
 use std::{path::Path, process::Command, time::Instant};
 
-use proxyhub::logs::import;
+use proxyhub::logs::ingest::import;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");

@@ -8,8 +8,8 @@ use proxyhub::{
     config::{Config, ProxyKind, TlsMode},
     db::{self, Db},
     logs::{
-        ingest::{ingest, Quiet},
-        store::Source,
+        ingest::batch::{ingest, Quiet},
+        store::files::Source,
     },
 };
 use reqwest::Client;

@@ -9,6 +9,7 @@ mod changelog;
 pub mod error;
 pub mod extract;
 pub mod guard;
+mod logs;
 mod status;
 mod users;
 mod vhosts;
@@ -24,7 +25,6 @@ use crate::{
     apply::Applier,
     config::Config,
     db::Db,
-    logs,
     workers::Workers,
 };
 use error::ApiError;
@@ -55,7 +55,6 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(status::router())
         .merge(logs::router())
-        .merge(crate::traffic::router())
         .route_layer(from_fn_with_state(state.clone(), guard::require_user));
     Router::new()
         .merge(status::public_router())

@@ -1,19 +1,17 @@
 //! The access-log pipeline: follow the proxy's JSON access log, store each request, serve
 //! them back through `GET /api/logs`.
+//!
+//! - `ingest/`: the ways lines come in (the tailer, rotated files, import), read in batches.
+//! - `parse/`: one line of a JSON access log into one request.
+//! - `store/`: requests kept as blocks, with the files' read positions, domains, counters
+//!   and retention.
+//! - `query/`: stored requests newest first under filters, a page at a time.
+//! - `traffic/`: the traffic counts of the dashboard's chart.
+//!
+//! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs.rs`.
 
-pub mod api;
-pub mod block;
-pub mod domains;
-pub mod fields;
-pub mod import;
 pub mod ingest;
 pub mod parse;
 pub mod query;
-pub mod retention;
-pub mod rotated;
-pub mod source;
-pub mod status;
 pub mod store;
-pub mod tailer;
-
-pub use api::router;
+pub mod traffic;

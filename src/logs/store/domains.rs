@@ -5,8 +5,8 @@ use foldhash::{HashMap, HashMapExt};
 
 use sqlx::Row;
 
-use super::parse::Entry;
 use crate::db::Tx;
+use crate::logs::parse::Entry;
 
 /// The ids of domains already stored, learned as batches are committed.
 #[derive(Debug, Default)]

@@ -9,7 +9,8 @@ use std::{
 
 use flate2::read::MultiGzDecoder;
 
-use super::{ingest, store::Source};
+use super::batch;
+use crate::logs::store::files::Source;
 
 /// A file opened for reading from its start, with its name in the store.
 pub struct Opened {
@@ -33,8 +34,8 @@ pub fn open(path: &Path) -> io::Result<Option<Opened>> {
     } else {
         Box::new(file)
     };
-    let head = ingest::read_head(&mut reader)?;
-    let Some(fingerprint) = ingest::fingerprint(&head) else {
+    let head = batch::read_head(&mut reader)?;
+    let Some(fingerprint) = batch::fingerprint(&head) else {
         return Ok(None);
     };
     let reader = Box::new(io::Cursor::new(head).chain(reader));

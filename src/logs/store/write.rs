@@ -1,25 +1,19 @@
-//! Writing requests: a batch of rows and the read position that covers them, in one transaction.
-
-use std::sync::OnceLock;
+//! Writing requests: a batch of rows and the read position that covers them, in one
+//! transaction; the rows as blocks, small batches merged into small blocks.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
-use sqlx::{any::AnyRow, Row as _};
+use sqlx::Row as _;
 
 use super::{
-    block::{self, Columns, Decoded, Encoded, Row, BLOCK_ROWS},
+    block::{self, Decoded, Row, BLOCK_ROWS},
     domains::Domains,
-    parse::Entry,
+    files::{self, Source},
+    table::{self, StoredBlock},
 };
-use crate::db::{self, Db, Tx};
-
-/// A log file as the store knows it: the hash of its first line, and where it was last seen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub fingerprint: String,
-    pub path: String,
-    pub dev: u64,
-    pub ino: u64,
-}
+use crate::{
+    db::{self, Db, Tx},
+    logs::{parse::Entry, traffic::rollup},
+};
 
 /// What one batch covers: the bytes `from..to` of the source, holding `lines` complete
 /// lines of which `entries` were stored and the rest skipped.
@@ -39,15 +33,6 @@ pub enum Committed {
     Moved(u64),
 }
 
-/// How far `fingerprint` has been read (0 for a file never seen).
-pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
-    let row = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
-        .bind(fingerprint)
-        .fetch_optional(db)
-        .await?;
-    Ok(row.map_or(0, |r| r.get::<i64, _>(0) as u64))
-}
-
 /// Stores a batch's rows and moves the source's position to `batch.to`, all or nothing.
 pub async fn commit(
     db: &Db,
@@ -56,7 +41,7 @@ pub async fn commit(
     batch: &Batch<'_, '_>,
 ) -> Result<Committed, sqlx::Error> {
     let mut tx = db::begin_write(db).await?;
-    if let Some(at) = advance(&mut tx, source, batch).await? {
+    if let Some(at) = files::advance(&mut tx, source, batch).await? {
         tx.rollback().await?;
         return Ok(Committed::Moved(at));
     }
@@ -72,7 +57,7 @@ pub async fn commit(
             }
         }
     }
-    crate::traffic::record(&mut tx, hours.into_iter()).await?;
+    rollup::record(&mut tx, hours.into_iter()).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)
@@ -82,56 +67,6 @@ pub async fn commit(
     tx.commit().await?;
     domains.remember(resolved);
     Ok(Committed::Yes)
-}
-
-/// Moves the position from `batch.from` to `batch.to`; `Some(actual)` when it was not at `from`.
-async fn advance(tx: &mut Tx, s: &Source, b: &Batch<'_, '_>) -> Result<Option<u64>, sqlx::Error> {
-    let lines = (b.entries.len() as u64 + b.skipped) as i64;
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let moved = sqlx::query(
-        "UPDATE access_log_files SET position = $1, lines = lines + $2, skipped = skipped + $3, \
-         path = $4, dev = $5, ino = $6, updated_at = $7 WHERE fingerprint = $8 AND position = $9",
-    )
-    .bind(b.to as i64)
-    .bind(lines)
-    .bind(b.skipped as i64)
-    .bind(&s.path)
-    .bind(s.dev as i64)
-    .bind(s.ino as i64)
-    .bind(now)
-    .bind(&s.fingerprint)
-    .bind(b.from as i64)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if moved == 1 {
-        return Ok(None);
-    }
-    let actual = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
-        .bind(&s.fingerprint)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if let Some(r) = actual {
-        return Ok(Some(r.get::<i64, _>(0) as u64));
-    }
-    if b.from != 0 {
-        return Ok(Some(0));
-    }
-    sqlx::query(
-        "INSERT INTO access_log_files (fingerprint, path, dev, ino, position, lines, skipped, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&s.fingerprint)
-    .bind(&s.path)
-    .bind(s.dev as i64)
-    .bind(s.ino as i64)
-    .bind(b.to as i64)
-    .bind(lines)
-    .bind(b.skipped as i64)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(None)
 }
 
 /// Requests of one domain in a batch per clock hour (epoch microseconds) and status class
@@ -209,25 +144,25 @@ pub async fn write_rows(
                 // orders requests of the same microsecond across chunks.
                 for chunk in fresh.chunks(BLOCK_ROWS).rev() {
                     let e = block::encode(chunk);
-                    let id = insert_block(tx, domain_id, day, &e).await?;
-                    postings.extend(postings_of(&e, domain_id, id));
+                    let id = table::insert_block(tx, domain_id, day, &e).await?;
+                    postings.extend(table::postings_of(&e, domain_id, id));
                 }
             }
             Some(old) => {
                 let decoded = Decoded::decode(&old.columns())?;
                 let key = (old.id, old.min_ts, old.max_ts);
                 // Pruned meanwhile: its requests must not come back.
-                let merged = match delete_block(tx, key, &decoded.statuses()).await? {
+                let merged = match table::delete_block(tx, key, &decoded.statuses()).await? {
                     true => merge_newest_first(&fresh, decoded.rows()),
                     false => fresh,
                 };
                 let e = block::encode(&merged);
-                let id = insert_block(tx, domain_id, day, &e).await?;
-                postings.extend(postings_of(&e, domain_id, id));
+                let id = table::insert_block(tx, domain_id, day, &e).await?;
+                postings.extend(table::postings_of(&e, domain_id, id));
             }
         }
     }
-    insert_postings(tx, &postings).await?;
+    table::insert_postings(tx, &postings).await?;
     if let Some(span) = postings.iter().map(|p| p[2] - p[3]).max() {
         sqlx::query("UPDATE access_log_stats SET max_span = $1 WHERE id = 1 AND max_span < $1")
             .bind(span)
@@ -249,49 +184,6 @@ fn merge_newest_first<'a>(fresh: &[Row<'a>], old: impl Iterator<Item = Row<'a>>)
     }
     out.extend(fresh);
     out
-}
-
-/// A stored block's columns, owned.
-pub struct StoredBlock {
-    pub id: i64,
-    pub min_ts: i64,
-    pub max_ts: i64,
-    pub rows: usize,
-    pub ts: Vec<u8>,
-    pub status: Vec<u8>,
-    pub method: Vec<u8>,
-    pub path: Vec<u8>,
-    pub rest: Vec<u8>,
-}
-
-impl StoredBlock {
-    pub const COLUMNS: &'static str =
-        "id, min_ts, max_ts, n, ts_data, status_data, method_data, path_data, rest_data";
-
-    pub fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(StoredBlock {
-            id: r.try_get("id")?,
-            min_ts: r.try_get("min_ts")?,
-            max_ts: r.try_get("max_ts")?,
-            rows: r.try_get::<i64, _>("n")? as usize,
-            ts: r.try_get("ts_data")?,
-            status: r.try_get("status_data")?,
-            method: r.try_get("method_data")?,
-            path: r.try_get("path_data")?,
-            rest: r.try_get("rest_data")?,
-        })
-    }
-
-    pub fn columns(&self) -> Columns<'_> {
-        Columns {
-            rows: self.rows,
-            ts: &self.ts,
-            status: &self.status,
-            method: &self.method,
-            path: &self.path,
-            rest: &self.rest,
-        }
-    }
 }
 
 /// The newest small block (fewer than [`block::SMALL`] requests) of each wanted domain and
@@ -345,7 +237,7 @@ async fn small_blocks(
         }
     }
     let columns = format!("domain_id, day, {}", StoredBlock::COLUMNS);
-    for r in blocks_by_id(tx, &columns, &ids).await? {
+    for r in table::blocks_by_id(tx, &columns, &ids).await? {
         small.insert(
             (r.try_get("domain_id")?, r.try_get("day")?),
             StoredBlock::from_row(&r)?,
@@ -354,171 +246,12 @@ async fn small_blocks(
     Ok(small)
 }
 
-/// `columns` of the blocks `ids`, a query per 256 ids (in no particular order).
-pub async fn blocks_by_id(
-    tx: &mut Tx,
-    columns: &str,
-    ids: &[i64],
-) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(256) {
-        let sql = format!(
-            "SELECT {columns} FROM access_log_blocks WHERE id IN ({})",
-            db::placeholders(chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        rows.extend(q.fetch_all(&mut **tx).await?);
-    }
-    Ok(rows)
-}
-
-/// The longest time a stored block spans (at most a day): blocks holding requests up to `t`
-/// end no later than `t` plus this.
-pub async fn max_span(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
-    let span: i64 = sqlx::query("SELECT max_span FROM access_log_stats WHERE id = 1")
-        .fetch_one(conn)
-        .await?
-        .try_get(0)?;
-    Ok(span.clamp(0, block::DAY_US))
-}
-
-/// Stores one encoded block (its status postings are the caller's); returns its id.
-pub async fn insert_block(
-    tx: &mut Tx,
-    domain_id: i64,
-    day: i64,
-    e: &Encoded,
-) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query(
-        "INSERT INTO access_log_blocks (domain_id, day, min_ts, max_ts, n, hist, ts_data, \
-         status_data, method_data, path_data, rest_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-    )
-    .bind(domain_id)
-    .bind(day)
-    .bind(e.min_ts)
-    .bind(e.max_ts)
-    .bind(e.rows as i64)
-    .bind(&e.hist[..])
-    .bind(&e.ts[..])
-    .bind(&e.status[..])
-    .bind(&e.method[..])
-    .bind(&e.path[..])
-    .bind(&e.rest[..])
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)?;
-    Ok(id)
-}
-
-/// Stores a block with its status postings; returns its id.
-pub async fn insert_block_indexed(
-    tx: &mut Tx,
-    domain_id: i64,
-    day: i64,
-    e: &Encoded,
-) -> Result<i64, sqlx::Error> {
-    let id = insert_block(tx, domain_id, day, e).await?;
-    let postings: Vec<[i64; 6]> = postings_of(e, domain_id, id).collect();
-    insert_postings(tx, &postings).await?;
-    Ok(id)
-}
-
-/// A stored block's status postings: `(status, domain_id, max_ts, min_ts, block_id, n)`.
-fn postings_of(e: &Encoded, domain_id: i64, id: i64) -> impl Iterator<Item = [i64; 6]> + '_ {
-    e.statuses
-        .iter()
-        .map(move |&(s, n)| [s, domain_id, e.max_ts, e.min_ts, id, n])
-}
-
-/// Stores `(status, domain_id, max_ts, min_ts, block_id, n)` postings.
-async fn insert_postings(tx: &mut Tx, postings: &[[i64; 6]]) -> Result<(), sqlx::Error> {
-    for chunk in postings.chunks(STATUS_ROWS) {
-        let mut q = sqlx::query(postings_sql(chunk.len()));
-        for p in chunk {
-            for &v in p {
-                q = q.bind(v);
-            }
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Removes a block and its status postings (`statuses`: its distinct statuses). Returns
-/// false when the block was not there any more: on PostgreSQL another transaction (retention,
-/// or a merge of small blocks) may have removed it since it was read.
-pub async fn delete_block(
-    tx: &mut Tx,
-    (id, min_ts, max_ts): (i64, i64, i64),
-    statuses: &[i64],
-) -> Result<bool, sqlx::Error> {
-    for &s in statuses {
-        sqlx::query(
-            "DELETE FROM access_log_block_statuses \
-             WHERE status = $1 AND max_ts = $2 AND min_ts = $3 AND block_id = $4",
-        )
-        .bind(s)
-        .bind(max_ts)
-        .bind(min_ts)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    let deleted = sqlx::query("DELETE FROM access_log_blocks WHERE id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(deleted == 1)
-}
-
-const STATUS_ROWS: usize = 64;
-
-/// `INSERT` of `n` status postings (fixed texts, so each is prepared once per connection).
-fn postings_sql(n: usize) -> &'static str {
-    static SQL: OnceLock<Vec<String>> = OnceLock::new();
-    &SQL.get_or_init(|| {
-        (0..=STATUS_ROWS)
-            .map(|n| {
-                let values: Vec<String> = (0..n)
-                    .map(|i| {
-                        let p: Vec<String> = (1..=6).map(|c| format!("${}", 6 * i + c)).collect();
-                        format!("({})", p.join(", "))
-                    })
-                    .collect();
-                format!(
-                    "INSERT INTO access_log_block_statuses (status, domain_id, max_ts, min_ts, block_id, n) VALUES {}",
-                    values.join(", ")
-                )
-            })
-            .collect()
-    })[n]
-}
-
-/// Rows stored, and lines skipped over all files.
-pub async fn counts(db: &Db) -> Result<(i64, i64), sqlx::Error> {
-    let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
-        .fetch_one(db)
-        .await?
-        .get(0);
-    let skipped: i64 =
-        sqlx::query("SELECT CAST(COALESCE(SUM(skipped), 0) AS BIGINT) FROM access_log_files")
-            .fetch_one(db)
-            .await?
-            .get(0);
-    Ok((rows, skipped))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::logs::query::{self, Filter};
 
-    use crate::logs::block::test_row as request;
+    use crate::logs::store::block::test_row as request;
 
     #[tokio::test]
     async fn a_quiet_proxys_small_batches_fill_blocks_and_keep_their_order() {

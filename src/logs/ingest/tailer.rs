@@ -14,12 +14,16 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
-    domains::Domains,
-    ingest::{self, ingest, IngestError, Outcome, Watch},
+    batch::{self, ingest, IngestError, Outcome, Watch},
     rotated,
-    store::{self, Source},
 };
-use crate::db::Db;
+use crate::{
+    db::Db,
+    logs::store::{
+        domains::Domains,
+        files::{self, Source},
+    },
+};
 
 /// How often the file is checked when no event arrives.
 const POLL: Duration = Duration::from_millis(500);
@@ -27,8 +31,9 @@ const POLL: Duration = Duration::from_millis(500);
 /// reopens its log on a signal writes to the old file until it does).
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Follows `path` until `stop` changes.
-pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
+/// Follows `path` until `stop` changes. A worker (see `workers.rs`): errors reading or
+/// storing are logged and tried again on the next tick.
+pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     let wake = Arc::new(Notify::new());
     let mut watcher = None;
     let mut tailer = Tailer {
@@ -47,14 +52,15 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) {
             r = tailer.tick() => if let Err(e) = r {
                 tracing::warn!(error = %e, file = %tailer.path.display(), "access log: will retry");
             },
-            _ = stop.changed() => return,
+            _ = stop.changed() => return Ok(()),
         }
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(POLL) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => return Ok(()),
         }
     }
+    Ok(())
 }
 
 /// Watches the log's directory (the file itself comes and goes); `None` if it cannot yet.
@@ -179,7 +185,7 @@ impl Followed {
                 ino: self.ino,
             });
             if let Some(s) = &self.source {
-                self.position = store::position(db, &s.fingerprint).await?;
+                self.position = files::position(db, &s.fingerprint).await?;
             }
         }
         if size != self.size {
@@ -207,7 +213,7 @@ fn fingerprint_of(file: &File) -> io::Result<Option<String>> {
     let mut head = vec![0; 4096];
     let n = file.read_at(&mut head, 0)?;
     head.truncate(n);
-    Ok(ingest::fingerprint(&head))
+    Ok(batch::fingerprint(&head))
 }
 
 /// Tells [`ingest`] when the file no longer starts with the line it was named after.

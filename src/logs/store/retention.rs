@@ -10,9 +10,12 @@ use sqlx::{any::AnyRow, Row as _};
 use super::{
     block::{self, Decoded},
     domains,
-    store::{self, StoredBlock},
+    table::{self, StoredBlock},
 };
-use crate::db::{self, Db, Tx};
+use crate::{
+    db::{self, Db, Tx},
+    logs::traffic::rollup,
+};
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
 const BATCH: i64 = 20;
@@ -28,7 +31,7 @@ pub struct Retention {
 }
 
 /// Prunes every few seconds until `stop` changes.
-pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
+pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     while !*stop.borrow() {
         let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
         tokio::select! {
@@ -37,13 +40,14 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
                 Ok(n) => tracing::info!(rows = n, "pruned old access-log rows"),
                 Err(e) => tracing::warn!(error = %e, "could not prune access-log rows"),
             },
-            _ = stop.changed() => return,
+            _ = stop.changed() => return Ok(()),
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => return Ok(()),
         }
     }
+    Ok(())
 }
 
 /// Deletes what `keep` no longer allows, oldest first; returns how many rows went. Age is
@@ -53,7 +57,7 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) {
 pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::Error> {
     let cutoff = now_us - i64::from(keep.days) * 86_400 * 1_000_000;
     let keep_secs = i64::from(keep.days) * 86_400;
-    crate::traffic::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
+    rollup::prune(&mut *db.acquire().await?, now_us / 1_000_000, keep_secs).await?;
     let mut deleted = 0;
     loop {
         let mut tx = db::begin_write(db).await?;
@@ -121,10 +125,10 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             unroll(&mut tx, domain_id, gone).await?;
             let kept: Vec<_> = decoded.rows().take(keep).collect();
             let key = (b.id, b.min_ts, b.max_ts);
-            match store::delete_block(&mut tx, key, &decoded.statuses()).await? {
+            match table::delete_block(&mut tx, key, &decoded.statuses()).await? {
                 true => {
                     let e = block::encode(&kept);
-                    store::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
+                    table::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
                     Some(excess as u64)
                 }
                 false => None,
@@ -150,7 +154,7 @@ async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<Option<u64>, sqlx::Error>
     let n = b.try_get::<i64, _>("n")?;
     let statuses = block::decode_statuses(&b.try_get::<Vec<u8>, _>("status_data")?, n as usize)?;
     let key = (b.try_get("id")?, b.try_get("min_ts")?, b.try_get("max_ts")?);
-    Ok(store::delete_block(tx, key, &statuses)
+    Ok(table::delete_block(tx, key, &statuses)
         .await?
         .then_some(n as u64))
 }
@@ -175,7 +179,7 @@ async fn unroll(
     let counts = hours
         .into_iter()
         .map(|((h, c), n)| (h, domain.as_str(), c, n));
-    crate::traffic::subtract(tx, counts).await
+    rollup::subtract(tx, counts).await
 }
 
 async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {

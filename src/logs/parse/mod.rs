@@ -1,14 +1,15 @@
 //! The pure parser: one line of a JSON access log (Caddy 2.6+, or proxyhub's nginx format)
-//! into one [`Entry`], or the reason it is skipped.
+//! into one [`Entry`], or the reason it is skipped. The decoders of single fields (numbers,
+//! timestamps, durations, hosts) are in `fields.rs`; the parser's tests in `tests.rs`.
+
+pub mod fields;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::{
-    block::Row,
-    fields::{self, Num},
-};
+use crate::logs::store::block::Row;
+use fields::Num;
 
 /// One request as proxyhub stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,5 +208,4 @@ fn strip_port(a: Cow<str>) -> Cow<str> {
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
 mod tests;

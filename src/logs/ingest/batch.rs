@@ -5,12 +5,17 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
-use super::{
-    domains::Domains,
-    parse::{parse_line, Entry},
-    store::{self, Batch, Committed, Source},
+use crate::{
+    db::Db,
+    logs::{
+        parse::{parse_line, Entry},
+        store::{
+            domains::Domains,
+            files::Source,
+            write::{self, Batch, Committed},
+        },
+    },
 };
-use crate::db::Db;
 
 /// Bytes read per batch at most (about 70,000 Caddy lines); one transaction each. Big
 /// batches write each hot index page once for many rows.
@@ -153,7 +158,7 @@ async fn save(
         entries,
         skipped,
     };
-    match store::commit(db, domains, source, &batch).await? {
+    match write::commit(db, domains, source, &batch).await? {
         Committed::Moved(at) => Ok(Some(at)),
         Committed::Yes => {
             progress.position = batch.to;

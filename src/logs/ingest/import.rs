@@ -11,11 +11,13 @@ use std::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
-    domains::Domains,
-    ingest::{ingest, IngestError, Outcome, Progress, Watch},
-    source, store,
+    batch::{ingest, IngestError, Outcome, Progress, Watch},
+    source,
 };
-use crate::db::Db;
+use crate::{
+    db::Db,
+    logs::store::{domains::Domains, files},
+};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -78,7 +80,7 @@ async fn import_one(
         return Ok(report); // no complete line: nothing to store
     };
     let size = first.size;
-    let mut start = store::position(db, &first.source.fingerprint).await?;
+    let mut start = files::position(db, &first.source.fingerprint).await?;
     report.already = start;
     let bar = if bar {
         let b = ProgressBar::new(if first.gzipped { 0 } else { size });

@@ -7,11 +7,10 @@ use std::{io, os::unix::fs::MetadataExt, path::Path};
 use sqlx::Row;
 
 use super::{
-    domains::Domains,
-    ingest::{ingest, IngestError, Outcome, Quiet},
+    batch::{ingest, IngestError, Outcome, Quiet},
     source,
 };
-use crate::db::Db;
+use crate::{db::Db, logs::store::domains::Domains};
 
 /// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
 /// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not

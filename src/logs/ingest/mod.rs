@@ -1,0 +1,14 @@
+//! Getting access-log lines into the store. Every way in reads through the batch ingest:
+//!
+//! - `batch.rs`: reading a log from a position to its end, parsed and committed in batches
+//!   with the position that covers them; a file is named by its first line.
+//! - `tailer.rs`: the background task that follows the proxy's log as it grows and rotates.
+//! - `rotated.rs`: finishing files that moved away while nobody was reading them.
+//! - `import.rs`: `proxyhub logs import`, existing files into the store.
+//! - `source.rs`: opening a file for reading, plain or gzipped, and naming it.
+
+pub mod batch;
+pub mod import;
+pub mod rotated;
+pub mod source;
+pub mod tailer;

@@ -1,0 +1,31 @@
+//! The store's counters (`access_log_stats`): rows stored, lines skipped, and the longest
+//! time a block spans.
+
+use sqlx::Row as _;
+
+use super::block;
+use crate::db::Db;
+
+/// The longest time a stored block spans (at most a day): blocks holding requests up to `t`
+/// end no later than `t` plus this.
+pub async fn max_span(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+    let span: i64 = sqlx::query("SELECT max_span FROM access_log_stats WHERE id = 1")
+        .fetch_one(conn)
+        .await?
+        .try_get(0)?;
+    Ok(span.clamp(0, block::DAY_US))
+}
+
+/// Rows stored, and lines skipped over all files.
+pub async fn counts(db: &Db) -> Result<(i64, i64), sqlx::Error> {
+    let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
+        .fetch_one(db)
+        .await?
+        .get(0);
+    let skipped: i64 =
+        sqlx::query("SELECT CAST(COALESCE(SUM(skipped), 0) AS BIGINT) FROM access_log_files")
+            .fetch_one(db)
+            .await?
+            .get(0);
+    Ok((rows, skipped))
+}

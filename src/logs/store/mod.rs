@@ -1,0 +1,20 @@
+//! The request store: requests kept as blocks in the database, written a batch at a time
+//! together with the read position that covers them, and pruned by age and row budget.
+//!
+//! - `block/`: the block format: how a block's requests are packed and unpacked.
+//! - `write.rs`: committing a batch (its rows and the file's new position, all or nothing);
+//!   rows stored as blocks, small batches merged into small blocks.
+//! - `files.rs`: what the store knows of each log file and how far it has been read.
+//! - `table.rs`: the block tables: blocks read by id, stored and removed with their status
+//!   postings.
+//! - `domains.rs`: domain names stored once, referred to by id.
+//! - `counters.rs`: rows stored, lines skipped, the longest time a block spans.
+//! - `retention.rs`: the background task pruning the oldest requests.
+
+pub mod block;
+pub mod counters;
+pub mod domains;
+pub mod files;
+pub mod retention;
+pub mod table;
+pub mod write;

@@ -1,0 +1,124 @@
+//! The hour rollups (`traffic_hours`): requests per hour, domain and status class, added in
+//! the transaction that stores the requests and taken off when requests are pruned.
+
+use sqlx::AnyConnection;
+
+/// Adds `(hour, domain, class, requests)` counts (hour in epoch seconds, each key once) to
+/// the hour rollups; call it in the transaction that stores the requests.
+pub async fn record<'a>(
+    conn: &mut AnyConnection,
+    hours: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    upsert(conn, "traffic_hours", "hour, domain, class", hours).await
+}
+
+/// Takes `(hour, domain, class, requests)` counts (each key once) off the hour rollups: the
+/// requests were pruned. A rollup that reaches zero goes.
+pub async fn subtract<'a>(
+    conn: &mut AnyConnection,
+    hours: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    for (hour, domain, class, n) in hours {
+        sqlx::query(
+            "UPDATE traffic_hours SET requests = requests - $1 \
+             WHERE hour = $2 AND domain = $3 AND class = $4",
+        )
+        .bind(n)
+        .bind(hour)
+        .bind(domain)
+        .bind(class)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "DELETE FROM traffic_hours \
+             WHERE hour = $1 AND domain = $2 AND class = $3 AND requests <= 0",
+        )
+        .bind(hour)
+        .bind(domain)
+        .bind(class)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows per upsert statement: a few fixed sizes, so each is prepared once per connection.
+const CHUNKS: [usize; 4] = [256, 32, 4, 1];
+
+/// Multi-row `INSERT .. ON CONFLICT DO UPDATE` (SQLite ≥ 3.24 and PostgreSQL). SQLite gets
+/// anonymous `?` placeholders: binding numbered ones costs a scan of all parameter names per
+/// value, quadratic in the rows. `table` and `key` are fixed names from this file, never input.
+async fn upsert<'a>(
+    conn: &mut AnyConnection,
+    table: &str,
+    key: &str,
+    rows: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    let sqlite = conn.backend_name().eq_ignore_ascii_case("sqlite");
+    let mut rows: &[_] = &rows.collect::<Vec<_>>();
+    while !rows.is_empty() {
+        let n = *CHUNKS.iter().find(|&&c| c <= rows.len()).unwrap_or(&1);
+        let (chunk, rest) = rows.split_at(n);
+        rows = rest;
+        let values: Vec<String> = (0..n)
+            .map(|i| match sqlite {
+                true => "(?, ?, ?, ?)".to_string(),
+                false => format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * i + 1,
+                    4 * i + 2,
+                    4 * i + 3,
+                    4 * i + 4
+                ),
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {table} ({key}, requests) VALUES {} ON CONFLICT ({key}) DO UPDATE SET requests = {table}.requests + excluded.requests",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (t, domain, class, n) in chunk {
+            q = q.bind(*t).bind(*domain).bind(*class).bind(*n);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Drops hour rollups older than `keep_secs`.
+pub async fn prune(conn: &mut AnyConnection, now: i64, keep_secs: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM traffic_hours WHERE hour < $1")
+        .bind(now - keep_secs)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn record_adds_up_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let mut conn = db.acquire().await.unwrap();
+        for _ in 0..2 {
+            let hours = [
+                (0, "a.com", 2, 2),
+                (3600, "b.com", 5, 1),
+                (3600, "a.com", 5, 3),
+            ];
+            record(&mut conn, hours.into_iter()).await.unwrap();
+        }
+        let h: i64 = sqlx::query_scalar(
+            "SELECT CAST(SUM(requests) AS BIGINT) FROM traffic_hours WHERE hour = 3600 AND class = 5",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(h, 8, "both domains, both batches");
+    }
+}
