@@ -4,7 +4,7 @@ use axum::{extract::State, routing::get, Json, Router};
 use serde::Deserialize;
 
 use super::{
-    error::{ApiError, Result},
+    error::Result,
     extract::AppQuery,
     AppState,
 };
@@ -31,8 +31,6 @@ async fn list(
         before: q.before,
         limit: q.limit,
     };
-    let entries = changelog::list(&state.db, filter)
-        .await?
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let entries = changelog::list(&state.db, filter).await??;
     Ok(Json(entries))
 }

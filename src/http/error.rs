@@ -9,7 +9,13 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{accounts::AccountError, proxy::ProxyError, vhosts::VhostError};
+use crate::{
+    accounts::AccountError,
+    changelog::InvalidFilter,
+    logs::{query::filter::InvalidQuery, traffic::InvalidPeriod},
+    proxy::ProxyError,
+    vhosts::VhostError,
+};
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
@@ -118,6 +124,18 @@ impl From<AccountError> for ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, e.to_string())
     }
 }
+
+/// A query string that cannot be answered (the message says why).
+macro_rules! bad_query {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ApiError {
+            fn from(e: $t) -> Self {
+                Self::bad_request(e.to_string())
+            }
+        }
+    )*};
+}
+bad_query!(InvalidFilter, InvalidQuery, InvalidPeriod);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -23,11 +23,11 @@ use crate::{
         parse::fields::human_latency,
         query::{
             self,
-            filter::{self, InvalidQuery, RawFilter},
+            filter::{self, RawFilter},
             Filter, Request,
         },
         store::{counters, files},
-        traffic::{self, InvalidPeriod, Period, CLASSES},
+        traffic::{self, Period, CLASSES},
     },
     timestamps,
 };
@@ -38,18 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs", get(list))
         .route("/api/logs/status", get(status))
         .route("/api/logs/stats", get(stats))
-}
-
-impl From<InvalidQuery> for ApiError {
-    fn from(e: InvalidQuery) -> Self {
-        ApiError::bad_request(e.0)
-    }
-}
-
-impl From<InvalidPeriod> for ApiError {
-    fn from(e: InvalidPeriod) -> Self {
-        ApiError::bad_request(e.0)
-    }
 }
 
 /// One request as the API shows it.
