@@ -3,11 +3,7 @@
 use axum::{extract::State, routing::get, Json, Router};
 use serde::Deserialize;
 
-use super::{
-    error::Result,
-    extract::AppQuery,
-    AppState,
-};
+use super::{error::Result, extract::AppQuery, AppState};
 use crate::changelog::{self, Entry, Filter};
 
 pub fn router() -> Router<AppState> {

@@ -173,3 +173,23 @@ fn anything_beyond_the_sites_own_routes_is_refused() {
         assert!(e.contains(why), "{why}: {e}");
     }
 }
+
+#[test]
+fn with_tls_a_site_listens_on_the_https_port_with_automatic_https_on() {
+    let tls = CaddySettings {
+        tls: true,
+        http_port: None,
+        https_port: Some(8443),
+        ..settings()
+    };
+    let site = json!({"apps": {"http": {"https_port": 8443, "servers": {"srv0": {
+        "listen": [":8443"],
+        "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "subroute", "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]}], "terminal": true}]
+    }}}}});
+    check_site(&site, &tls, "a.example.com").unwrap();
+    let mut off = site.clone();
+    off["apps"]["http"]["servers"]["srv0"]["automatic_https"] = json!({"disable": true});
+    assert!(check_site(&off, &tls, "a.example.com")
+        .unwrap_err()
+        .contains("automatic HTTPS"));
+}
