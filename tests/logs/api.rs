@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::{
     lines::{append, caddy_line, expect_total, logs, now, Api},
-    support::{expect_error, CaddyProcess, Options, TestApp},
+    support::{expect_error, Options, TestApp},
 };
 
 /// 600 requests, one per second, ending a minute ago: request `i` goes to host `i % 3`,
@@ -36,8 +36,7 @@ fn iso(epoch: f64) -> String {
 
 #[tokio::test]
 async fn filters_and_pages_answer_what_was_asked() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let end = (now() - 60.0).floor();
@@ -131,8 +130,7 @@ async fn filters_and_pages_answer_what_was_asked() {
 
 #[tokio::test]
 async fn bad_parameters_are_400s_and_strangers_401s() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     let stranger = app
         .new_client()
         .get(app.url("/api/logs"))
@@ -178,8 +176,7 @@ async fn bad_parameters_are_400s_and_strangers_401s() {
 
 #[tokio::test]
 async fn totals_past_the_window_are_lower_bounds_and_say_so() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let base = (now() - 7200.0).floor();
@@ -271,13 +268,12 @@ async fn totals_past_the_window_are_lower_bounds_and_say_so() {
 
 #[tokio::test]
 async fn retention_prunes_old_rows_and_keeps_the_row_budget() {
-    let caddy = CaddyProcess::start().await;
     let opts = Options {
         log_retention_days: 30,
         log_max_rows: 100,
         ..Default::default()
     };
-    let app = TestApp::spawn_with(&caddy, opts).await;
+    let app = TestApp::spawn_without_proxy_with(opts).await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let old = now() - 40.0 * 86_400.0;

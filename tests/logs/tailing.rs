@@ -4,13 +4,12 @@ use std::time::Duration;
 
 use crate::{
     lines::{append, append_raw, caddy_line, expect_requests, expect_total, logs, numbered, Api},
-    support::{CaddyProcess, TestApp},
+    support::TestApp,
 };
 
 #[tokio::test]
 async fn partial_and_garbage_lines_are_held_or_counted_never_fatal() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let log = &app.access_log;
@@ -59,8 +58,7 @@ async fn partial_and_garbage_lines_are_held_or_counted_never_fatal() {
 
 #[tokio::test]
 async fn caddy_rotation_by_rename_finishes_the_old_file_then_follows_the_new_one() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let log = app.access_log.clone();
@@ -86,8 +84,7 @@ async fn caddy_rotation_by_rename_finishes_the_old_file_then_follows_the_new_one
 
 #[tokio::test]
 async fn copytruncate_starts_again_from_the_top_and_keeps_what_the_copy_holds() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let log = app.access_log.clone();
@@ -122,8 +119,7 @@ async fn copytruncate_starts_again_from_the_top_and_keeps_what_the_copy_holds() 
 
 #[tokio::test]
 async fn a_deleted_log_is_finished_and_its_successor_read_from_the_start() {
-    let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let api = Api::of(&app);
     let log = app.access_log.clone();
