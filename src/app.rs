@@ -79,6 +79,7 @@ impl Application {
         let retention = logs::store::retention::Retention {
             days: s.config.log_retention_days,
             max_rows: s.config.log_max_rows,
+            every: Duration::from_secs(s.config.log_retention_interval.max(1)),
         };
         let handles = vec![
             workers.spawn("reconcile", stop.clone(), move |stop| {

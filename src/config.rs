@@ -129,6 +129,10 @@ pub struct Config {
     /// The most access-log rows to keep; the oldest are pruned first.
     #[arg(long, env = "PROXYHUB_LOG_MAX_ROWS", default_value_t = 10_000_000)]
     pub log_max_rows: u64,
+
+    /// Seconds between two prunings of the access-log store.
+    #[arg(long, env = "PROXYHUB_LOG_RETENTION_INTERVAL", default_value_t = 10)]
+    pub log_retention_interval: u64,
 }
 
 /// `10.0.0.0/8`, or one address (`192.0.2.7`, `::1`).

@@ -240,6 +240,7 @@ impl TestApp {
             reconcile_interval: 1,
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,
+            log_retention_interval: 1,
         }
     }
 

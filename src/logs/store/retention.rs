@@ -19,7 +19,6 @@ use crate::{
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
 const BATCH: i64 = 20;
-const EVERY: Duration = Duration::from_secs(10);
 /// A pause between batches that lets other writers in.
 const BREATHE: Duration = Duration::from_millis(5);
 
@@ -28,9 +27,11 @@ const BREATHE: Duration = Duration::from_millis(5);
 pub struct Retention {
     pub days: u32,
     pub max_rows: u64,
+    /// How often to prune.
+    pub every: Duration,
 }
 
-/// Prunes every few seconds until `stop` changes.
+/// Prunes every `keep.every` until `stop` changes.
 pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
     while !*stop.borrow() {
         let now_us = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000) as i64;
@@ -43,7 +44,7 @@ pub async fn run(db: Db, keep: Retention, mut stop: watch::Receiver<bool>) -> an
             _ = stop.changed() => return Ok(()),
         }
         tokio::select! {
-            _ = tokio::time::sleep(EVERY) => {}
+            _ = tokio::time::sleep(keep.every) => {}
             _ = stop.changed() => return Ok(()),
         }
     }
