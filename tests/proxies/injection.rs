@@ -4,7 +4,7 @@
 //! logged, and the proxy's config and traffic as they were. Attacks through a snippet are each
 //! proxy's own: `tests/core/escapes.rs` and `vhosts.rs` for Caddy, `tests/nginx/injection.rs`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{
     backend::{Backend, Kind},
@@ -67,8 +67,7 @@ async fn injection_attempts_are_refused_and_leave_the_proxy_alone(kind: Kind) {
         .await;
     assert_eq!(victim, (200, "victim /x host=victim.example.com".into()));
     let before_running = proxy.running().await;
-    let before_list: Value = app.get("/api/vhosts").await.json().await.unwrap();
-    let before_log: Value = app.get("/api/changelog").await.json().await.unwrap();
+    let stored = app.stored().await;
 
     let mut attempts = Vec::new();
     for domain in DOMAINS {
@@ -101,20 +100,7 @@ async fn injection_attempts_are_refused_and_leave_the_proxy_alone(kind: Kind) {
         before_running,
         "{kind}'s config is untouched"
     );
-    assert_eq!(
-        app.get("/api/vhosts").await.json::<Value>().await.unwrap(),
-        before_list,
-        "nothing stored"
-    );
-    assert_eq!(
-        app.get("/api/changelog")
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
-        before_log,
-        "nothing logged"
-    );
+    app.assert_unchanged(&stored).await;
     assert_eq!(
         proxy.through_proxy("victim.example.com", "/x").await,
         victim,

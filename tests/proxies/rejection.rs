@@ -1,7 +1,7 @@
 //! A snippet that passes proxyhub's checks but that the proxy refuses: a 502 quoting the
 //! proxy, with nothing stored, nothing logged and the proxy still running what it ran.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::{
     backend::{site_file, Backend, Kind},
@@ -22,8 +22,7 @@ async fn a_config_the_proxy_rejects_is_a_502_and_changes_nothing(kind: Kind) {
         .await;
     assert!(live.1.starts_with("live"), "{live:?}");
     let before_running = proxy.running().await;
-    let before_list: Value = app.get("/api/vhosts").await.json().await.unwrap();
-    let before_log: Value = app.get("/api/changelog").await.json().await.unwrap();
+    let stored = app.stored().await;
 
     // A new site the proxy refuses (for nginx, a new file that must not be left behind).
     let (snippet, words) = proxy.refused_snippet();
@@ -61,20 +60,7 @@ async fn a_config_the_proxy_rejects_is_a_502_and_changes_nothing(kind: Kind) {
         before_running,
         "{kind} still runs the old config"
     );
-    assert_eq!(
-        app.get("/api/vhosts").await.json::<Value>().await.unwrap(),
-        before_list,
-        "nothing stored"
-    );
-    assert_eq!(
-        app.get("/api/changelog")
-            .await
-            .json::<Value>()
-            .await
-            .unwrap(),
-        before_log,
-        "nothing logged"
-    );
+    app.assert_unchanged(&stored).await;
     assert!(
         proxy
             .through_proxy("live.example.com", "/")

@@ -356,6 +356,22 @@ impl TestApp {
         v
     }
 
+    /// What the API shows of the store (the vhosts and the changelog), to tell after a refused
+    /// change that nothing was stored or logged.
+    pub async fn stored(&self) -> Stored {
+        Stored {
+            vhosts: self.get("/api/vhosts").await.json().await.unwrap(),
+            changelog: self.get("/api/changelog").await.json().await.unwrap(),
+        }
+    }
+
+    /// Asserts the store is as `before`: nothing stored, nothing logged.
+    pub async fn assert_unchanged(&self, before: &Stored) {
+        let now = self.stored().await;
+        assert_eq!(now.vhosts, before.vhosts, "nothing stored");
+        assert_eq!(now.changelog, before.changelog, "nothing logged");
+    }
+
     /// A request through the proxy for `host`: `(status, body)`, or `(0, error)` when
     /// nothing listens (a proxy with no enabled site has no listener).
     pub async fn through_proxy(&self, host: &str, path: &str) -> (u16, String) {
@@ -394,6 +410,12 @@ fn new_client() -> Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// The vhosts and the changelog as the API shows them.
+pub struct Stored {
+    pub vhosts: Value,
+    pub changelog: Value,
 }
 
 /// Asserts the JSON error shape and returns the body.
