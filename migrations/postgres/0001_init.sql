@@ -104,7 +104,7 @@ CREATE TABLE traffic_hours (
     PRIMARY KEY (hour, domain, class)
 );
 
--- Requests are stored in blocks (see src/logs/block.rs): up to 1,024 requests of one domain
+-- Requests are stored in blocks (see src/logs/store/block/): up to 1,024 requests of one domain
 -- within one UTC day, newest first, each column packed on its own.
 CREATE TABLE access_log_blocks (
     id BIGSERIAL PRIMARY KEY,

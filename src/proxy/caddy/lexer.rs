@@ -4,7 +4,7 @@
 //! `\` escaping only `"` inside double quotes, `#` at the start of a word (also after a `\`)
 //! commenting out the rest of the line, a `\` before a newline joining lines, and heredocs
 //! (`<<MARKER`). proxyhub reads snippets with it only to explain a refusal early and with a
-//! line number; what is safe is decided on Caddy's own adaptation (see `adapted.rs`).
+//! line number; what is safe is decided on Caddy's own adaptation (see `adapted/`).
 
 /// One token as Caddy sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //!   closes the site block, a block left open, a quote left open, a last line that runs on
 //!   into the block's closing brace.
 //!
-//! Neither decides what a site may do: that is judged on Caddy's adaptation (`adapted.rs`).
+//! Neither decides what a site may do: that is judged on Caddy's adaptation (`adapted/`).
 
 use super::{lexer, settings::mentions_port};
 
