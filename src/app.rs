@@ -29,12 +29,15 @@ pub fn proxy_for(config: &Config) -> anyhow::Result<Arc<dyn Proxy>> {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// The access-log writers' own pool (see `db::connect_writer`).
+    log_writer: db::Db,
 }
 
 impl Application {
     /// Connects the store, runs migrations, and binds the listener (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url).await?;
+        let log_writer = db::connect_writer(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -49,7 +52,11 @@ impl Application {
             db,
             workers: Arc::new(Workers::default()),
         };
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            log_writer,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -75,7 +82,7 @@ impl Application {
             s.applier.clone(),
             Duration::from_secs(s.config.reconcile_interval.max(1)),
         );
-        let (db, log) = (s.db.clone(), s.config.access_log_absolute());
+        let (db, log) = (self.log_writer.clone(), s.config.access_log_absolute());
         let retention = logs::store::retention::Retention {
             days: s.config.log_retention_days,
             max_rows: s.config.log_max_rows,
@@ -86,7 +93,7 @@ impl Application {
                 Box::pin(reconcile::run(applier.clone(), every, stop))
             }),
             workers.spawn("sessions", stop.clone(), {
-                let db = db.clone();
+                let db = s.db.clone();
                 move |stop| Box::pin(sessions::expire(db.clone(), stop))
             }),
             workers.spawn("log tailer", stop.clone(), {
