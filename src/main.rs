@@ -63,7 +63,10 @@ async fn run() -> anyhow::Result<()> {
             files,
         }) => {
             let db = proxyhub::db::connect(&database_url).await?;
-            let r = proxyhub::logs::ingest::import::import(&db, &files, true).await?;
+            // Written as the log writers write: through their own pool.
+            drop(db);
+            let writer = proxyhub::db::connect_writer(&database_url).await?;
+            let r = proxyhub::logs::ingest::import::import(&writer, &files, true).await?;
             println!(
                 "{} lines ({} rows, {} skipped) in {:.2} s: {:.0} lines/s",
                 r.rows + r.skipped,

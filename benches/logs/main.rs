@@ -65,8 +65,13 @@ async fn run(full: bool, cpu: Option<usize>) {
     );
 
     let db = store::fresh(&dir.join("ingest.db")).await;
+    // Imported as proxyhub's log writers write: through their own pool.
+    let writer =
+        proxyhub::db::connect_writer(&format!("sqlite://{}", dir.join("ingest.db").display()))
+            .await
+            .unwrap();
     let t = Instant::now();
-    let report = import::import(&db, std::slice::from_ref(&file), false)
+    let report = import::import(&writer, std::slice::from_ref(&file), false)
         .await
         .unwrap();
     let ours = lines as f64 / t.elapsed().as_secs_f64();
