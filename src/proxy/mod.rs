@@ -66,7 +66,7 @@ pub fn no_control_characters(field: &str, raw: &str, snippet: bool) -> Result<()
     match raw.char_indices().find(|&(_, c)| bad(c)) {
         None => Ok(()),
         Some((at, c)) => {
-            let line = raw[..at].matches('\n').count() + 1;
+            let line = line_at(raw, at);
             let name = match c {
                 '\r' => " (carriage return)",
                 '\n' => " (newline)",
@@ -81,4 +81,9 @@ pub fn no_control_characters(field: &str, raw: &str, snippet: bool) -> Result<()
             ))
         }
     }
+}
+
+/// The line (from 1) of byte `at` in `text`.
+pub fn line_at(text: &str, at: usize) -> usize {
+    text[..at].matches('\n').count() + 1
 }

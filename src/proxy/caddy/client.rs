@@ -45,12 +45,15 @@ impl Admin {
     /// Adapts a Caddyfile; returns the adapted config (`result`).
     pub async fn adapt(&self, caddyfile: &str) -> Result<Value, ProxyError> {
         let text = self
-            .retried(|| {
-                self.http
-                    .post(format!("{}/adapt", self.base))
-                    .header(reqwest::header::CONTENT_TYPE, "text/caddyfile")
-                    .body(caddyfile.to_string())
-            })
+            .retried(
+                || {
+                    self.http
+                        .post(format!("{}/adapt", self.base))
+                        .header(reqwest::header::CONTENT_TYPE, "text/caddyfile")
+                        .body(caddyfile.to_string())
+                },
+                answer,
+            )
             .await?;
         let mut v: Value = serde_json::from_str(&text)
             .map_err(|e| self.unreachable(format!("/adapt answered no JSON: {e}")))?;
@@ -71,41 +74,41 @@ impl Admin {
         answer(resp).await.map(drop).map_err(|e| match e {
             Failure::Refused(msg) => ProxyError::Rejected(msg),
             Failure::Broken(e) => self.unreachable(e),
+            Failure::Fatal(e) => e,
         })
     }
 
     /// A SHA-256 of the running config as Caddy serializes it (`GET /config/`), read in
     /// chunks: the config is never held whole. With `marker`, also whether it holds that text.
     pub async fn config_hash(&self, marker: Option<&str>) -> Result<([u8; 32], bool), ProxyError> {
-        let _turn = self.turn().await;
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(backoff(attempt)).await;
-            }
-            let resp = match self.http.get(format!("{}/config/", self.base)).send().await {
-                Ok(r) => r,
-                Err(e) => {
-                    last = e.to_string();
-                    continue;
+        let marker = marker.unwrap_or_default().as_bytes();
+        self.retried(
+            || self.http.get(format!("{}/config/", self.base)),
+            |resp| async move {
+                if !resp.status().is_success() {
+                    let status = resp.status();
+                    return Err(Failure::Fatal(
+                        self.unreachable(format!("GET /config/ answered {status}")),
+                    ));
                 }
-            };
-            if !resp.status().is_success() {
-                return Err(self.unreachable(format!("GET /config/ answered {}", resp.status())));
-            }
-            match hash_body(resp, marker.unwrap_or_default().as_bytes()).await {
-                Ok(h) => return Ok(h),
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(self.unreachable(last))
+                hash_body(resp, marker)
+                    .await
+                    .map_err(|e| Failure::Broken(e.to_string()))
+            },
+        )
+        .await
     }
 
-    /// Sends a request that is safe to repeat, again when its connection breaks.
-    async fn retried(
+    /// Sends a request that is safe to repeat, and reads its answer with `read`; both again
+    /// when the connection fails or the answer breaks off.
+    async fn retried<T, Fut>(
         &self,
         request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<String, ProxyError> {
+        read: impl Fn(reqwest::Response) -> Fut,
+    ) -> Result<T, ProxyError>
+    where
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
         let _turn = self.turn().await;
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
@@ -119,9 +122,10 @@ impl Admin {
                     continue;
                 }
             };
-            match answer(resp).await {
-                Ok(text) => return Ok(text),
+            match read(resp).await {
+                Ok(v) => return Ok(v),
                 Err(Failure::Refused(msg)) => return Err(ProxyError::Rejected(msg)),
+                Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Broken(e)) => last = e,
             }
         }
@@ -143,8 +147,10 @@ impl Admin {
 enum Failure {
     /// Caddy answered with an error: its own message.
     Refused(String),
-    /// The answer broke off.
+    /// The answer broke off (worth trying again).
     Broken(String),
+    /// An answer not worth trying again for.
+    Fatal(ProxyError),
 }
 
 async fn answer(resp: reqwest::Response) -> Result<String, Failure> {

@@ -69,21 +69,11 @@ impl Backend {
     }
 
     fn key(site: &Site) -> SiteKey {
-        let mut h = Sha256::new();
-        for part in [
-            Some(&site.domain),
-            site.config.as_ref(),
-            site.upstream.as_ref(),
-        ] {
-            match part {
-                Some(s) => {
-                    h.update((s.len() as u64 + 1).to_le_bytes());
-                    h.update(s.as_bytes());
-                }
-                None => h.update(0u64.to_le_bytes()),
-            }
-        }
-        h.finalize().into()
+        digest([
+            Some(site.domain.as_str()),
+            site.config.as_deref(),
+            site.upstream.as_deref(),
+        ])
     }
 
     fn cached(&self, key: &SiteKey) -> Option<Arc<SiteRoutes>> {
@@ -165,18 +155,7 @@ impl Backend {
         sites: &[Site],
         keys: &[SiteKey],
     ) -> Result<Vec<Option<Arc<SiteRoutes>>>, ProxyError> {
-        let mut out: Vec<Option<Arc<SiteRoutes>>> = {
-            let mut cache = self.cache.lock().expect("site cache");
-            let now = Instant::now();
-            keys.iter()
-                .map(|k| {
-                    cache.get_mut(k).map(|c| {
-                        c.used = now;
-                        c.routes.clone()
-                    })
-                })
-                .collect()
-        };
+        let mut out: Vec<Option<Arc<SiteRoutes>>> = keys.iter().map(|k| self.cached(k)).collect();
         let missing: Vec<usize> = (0..sites.len()).filter(|&i| out[i].is_none()).collect();
         for chunk in missing.chunks(ADAPT_CONCURRENCY) {
             let mut set = tokio::task::JoinSet::new();
@@ -211,14 +190,11 @@ impl Backend {
             .filter_map(|(s, r)| r.as_deref().map(|r| (s.domain.as_str(), r)))
             .collect();
         // What the config is made of, without the load's marker.
-        let mut h = Sha256::new();
-        for (domain, r) in &parts {
-            for part in [*domain, &r.routes, r.errors.as_deref().unwrap_or_default()] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part.as_bytes());
-            }
-        }
-        let hash: [u8; 32] = h.finalize().into();
+        let hash = digest(
+            parts
+                .iter()
+                .flat_map(|(d, r)| [Some(*d), Some(r.routes.as_str()), r.errors.as_deref()]),
+        );
         if !force && self.drift.loaded_already(&hash) {
             return Ok(false);
         }
@@ -247,6 +223,21 @@ impl Backend {
             .expect("site cache")
             .retain(|k, c| live.contains(k) || c.used.elapsed() < KEEP_UNUSED);
     }
+}
+
+/// A SHA-256 of `parts`, each told apart from the next (and an absent one from an empty one).
+fn digest<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in parts {
+        match part {
+            Some(s) => {
+                h.update((s.len() as u64 + 1).to_le_bytes());
+                h.update(s.as_bytes());
+            }
+            None => h.update(0u64.to_le_bytes()),
+        }
+    }
+    h.finalize().into()
 }
 
 /// The Caddy backend (its state behind an `Arc`, so a cold start can adapt sites in tasks

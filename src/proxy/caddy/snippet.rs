@@ -11,6 +11,7 @@
 //! Neither decides what a site may do: that is judged on Caddy's adaptation (`adapted/`).
 
 use super::{lexer, settings::mentions_port};
+use crate::proxy::line_at;
 
 /// Words that make Caddy read the host while it adapts a Caddyfile (found by reading
 /// Caddy's Caddyfile parsers, 2.6.2 and 2.11, for file reads).
@@ -26,7 +27,7 @@ pub fn check(src: &str, admin_port: Option<u16>, heredocs: bool) -> Result<(), S
     if src.contains("{$") {
         return Err(format!(
             "line {}: snippets may not use {{$VAR}} placeholders (they read the host's environment)",
-            line_of(src, src.find("{$").unwrap_or(0))
+            line_at(src, src.find("{$").unwrap_or(0))
         ));
     }
     let refuse = |word: &str, line: usize| {
@@ -36,7 +37,7 @@ pub fn check(src: &str, admin_port: Option<u16>, heredocs: bool) -> Result<(), S
     };
     for word in READ_WHILE_ADAPTING {
         if let Some(at) = find_word(src, word) {
-            return refuse(word, line_of(src, at));
+            return refuse(word, line_at(src, at));
         }
     }
     // And as Caddy's lexer splits words, with heredocs and without: a heredoc's closing
@@ -105,10 +106,6 @@ fn find_word(src: &str, word: &str) -> Option<usize> {
     src.match_indices(word).map(|(i, _)| i).find(|&i| {
         !inner(src[..i].chars().next_back()) && !inner(src[i + word.len()..].chars().next())
     })
-}
-
-fn line_of(src: &str, byte: usize) -> usize {
-    src[..byte].matches('\n').count() + 1
 }
 
 #[cfg(test)]

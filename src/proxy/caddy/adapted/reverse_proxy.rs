@@ -12,7 +12,7 @@ use super::{
         Check, Cx,
     },
 };
-use crate::proxy::caddy::settings::mentions_port;
+use crate::proxy::caddy::settings::{checked_listen, mentions_port};
 
 pub const REVERSE_PROXY: &[(&str, Check)] = &[
     ("handler", string),
@@ -57,14 +57,8 @@ fn dial(v: &Value, cx: &Cx) -> Result<(), String> {
     if cx.admin_port.is_some_and(|p| mentions_port(d, p)) {
         return Err("the snippet would proxy to Caddy's admin API".into());
     }
-    let fixed = d.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && port.parse::<u16>().is_ok()
-            && host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
-    });
-    if fixed {
+    let has_host = d.rsplit_once(':').is_some_and(|(host, _)| !host.is_empty());
+    if has_host && checked_listen(d).is_ok() {
         Ok(())
     } else {
         Err(format!("upstream address {d:?} is not a fixed host:port"))
