@@ -48,6 +48,10 @@ impl Application {
                 config.auth_rate_limit,
                 Duration::from_secs(10),
             )),
+            api_limiter: Arc::new(http::ratelimit::ApiLimiter::new(
+                config.api_rate_limit_reads,
+                config.api_rate_limit_writes,
+            )),
             config: Arc::new(config),
             db,
             workers: Arc::new(Workers::default()),

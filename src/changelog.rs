@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
-use crate::{accounts::User, db::Db, timestamps};
+use crate::{accounts::Actor, db::Db, timestamps};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Action {
@@ -31,6 +31,8 @@ pub struct Entry {
     pub id: i64,
     pub user_id: Option<String>,
     pub user_name: String,
+    /// The API token the change was made with, if any.
+    pub token_name: Option<String>,
     pub action: String,
     pub domain: String,
     pub diff: Option<String>,
@@ -40,16 +42,18 @@ pub struct Entry {
 /// Records a change; call it inside the transaction that makes the change.
 pub async fn record(
     conn: &mut AnyConnection,
-    who: &User,
+    who: &Actor,
     action: Action,
     domain: &str,
     diff: Option<String>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO changelog (user_id, user_name, action, domain, diff, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO changelog (user_id, user_name, token_name, action, domain, diff, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(&who.id)
-    .bind(&who.name)
+    .bind(&who.user.id)
+    .bind(&who.user.name)
+    .bind(&who.token)
     .bind(action.as_str())
     .bind(domain)
     .bind(diff)
@@ -109,7 +113,8 @@ pub async fn list(
         .map(|d| d.trim().to_lowercase())
         .filter(|d| !d.is_empty());
     let mut sql = String::from(
-        "SELECT id, user_id, user_name, action, domain, diff, created_at FROM changelog WHERE id < $1",
+        "SELECT id, user_id, user_name, token_name, action, domain, diff, created_at FROM changelog \
+         WHERE id < $1",
     );
     if domain.is_some() {
         sql += " AND domain = $3";
@@ -129,6 +134,7 @@ pub async fn list(
                 id: r.try_get("id")?,
                 user_id: r.try_get("user_id")?,
                 user_name: r.try_get("user_name")?,
+                token_name: r.try_get("token_name")?,
                 action: r.try_get("action")?,
                 domain: r.try_get("domain")?,
                 diff: r.try_get("diff")?,

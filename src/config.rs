@@ -112,6 +112,16 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_AUTH_RATE_LIMIT", default_value_t = 3)]
     pub auth_rate_limit: u32,
 
+    /// API reads (GET) allowed per minute to each API token, session, or anonymous client
+    /// address.
+    #[arg(long, env = "PROXYHUB_API_RATE_LIMIT_READS", default_value_t = 600)]
+    pub api_rate_limit_reads: u32,
+
+    /// API writes (POST, PUT, PATCH, DELETE) allowed per minute to each API token, session,
+    /// or anonymous client address. (Sign-in and sign-up have their own limit.)
+    #[arg(long, env = "PROXYHUB_API_RATE_LIMIT_WRITES", default_value_t = 120)]
+    pub api_rate_limit_writes: u32,
+
     /// Addresses (IPs or CIDR ranges, comma-separated) of reverse proxies in front of proxyhub:
     /// for a request from one of them, the client address (what sign-in attempts are limited
     /// by) is taken from `X-Forwarded-For`. Empty: the connection's address, always.

@@ -7,6 +7,7 @@ pub mod changelog;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod idempotency;
 pub mod logs;
 pub mod memory;
 pub mod proxy;

@@ -198,6 +198,8 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
             .env("PROXYHUB_HTTP_PORT", http.to_string())
             .env("PROXYHUB_ACCESS_LOG", &log)
             .env("PROXYHUB_AUTH_RATE_LIMIT", "1000")
+            .env("PROXYHUB_API_RATE_LIMIT_READS", "1000000")
+            .env("PROXYHUB_API_RATE_LIMIT_WRITES", "1000000")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("proxyhub.log")).unwrap())

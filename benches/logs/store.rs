@@ -90,6 +90,8 @@ pub async fn serve(
         public_url: None,
         allow_signup: false,
         auth_rate_limit: 1000,
+        api_rate_limit_reads: u32::MAX,
+        api_rate_limit_writes: u32::MAX,
         trusted_proxies: Vec::new(),
         reconcile_interval: 3600,
         log_retention_days: 3650,

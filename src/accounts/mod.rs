@@ -1,14 +1,17 @@
 //! Accounts: who may sign in and what each may do. Their rows, the rules for their fields,
 //! password hashing, the sessions store and the sign-in attempt limits.
 
+mod list;
 pub mod password;
 pub mod ratelimit;
 pub mod sessions;
+pub mod tokens;
 
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
 use crate::{db::Db, timestamps};
+pub use list::{select, Selection, SortBy};
 use sessions::SqlSessionStore;
 
 /// Why an account operation was refused.
@@ -92,6 +95,13 @@ pub fn check_email(email: &str) -> Result<(), AccountError> {
     } else {
         Err(AccountError::InvalidEmail)
     }
+}
+
+/// Who makes a change: an account, and the name of the API token it was made with, if any.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user: User,
+    pub token: Option<String>,
 }
 
 /// An account as the API shows it (Better Auth's user shape plus `role`).
@@ -233,13 +243,7 @@ pub async fn any_exist(db: &Db) -> Result<bool, sqlx::Error> {
 }
 
 pub async fn all(db: &Db) -> Result<Vec<User>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, email");
-    sqlx::query(&sql)
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    Ok(select(db, &Selection::default()).await?.0)
 }
 
 /// Counts active admins other than `except`.
@@ -272,6 +276,7 @@ pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx
 
 pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
     SqlSessionStore::delete_for_user(&mut *conn, id).await?;
+    tokens::delete_for_user(&mut *conn, id).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(conn)

@@ -22,8 +22,23 @@ impl RateLimiter {
         }
     }
 
+    pub fn max(&self) -> u32 {
+        self.max
+    }
+
     /// Records an attempt; `Err(seconds)` says how long until the next one is allowed.
     pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        let a = self.attempt(ip);
+        if a.allowed {
+            Ok(())
+        } else {
+            Err(a.wait.as_secs_f64().ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Records an attempt, if allowed, and says how many are left and how long until the
+    /// oldest counted one no longer counts.
+    pub fn attempt(&self, ip: IpAddr) -> Attempt {
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter poisoned");
         if hits.len() > 10_000 {
@@ -40,14 +55,25 @@ impl RateLimiter {
         {
             q.pop_front();
         }
-        if q.len() as u32 >= self.max {
-            let oldest = *q.front().expect("non-empty when over the limit");
-            let wait = self.window.saturating_sub(now.duration_since(oldest));
-            return Err(wait.as_secs_f64().ceil().max(1.0) as u64);
+        let allowed = (q.len() as u32) < self.max;
+        if allowed {
+            q.push_back(now);
         }
-        q.push_back(now);
-        Ok(())
+        let oldest = q.front().copied().unwrap_or(now);
+        Attempt {
+            allowed,
+            remaining: self.max.saturating_sub(q.len() as u32),
+            wait: self.window.saturating_sub(now.duration_since(oldest)),
+        }
     }
+}
+
+/// What [`RateLimiter::attempt`] found.
+#[derive(Clone, Copy, Debug)]
+pub struct Attempt {
+    pub allowed: bool,
+    pub remaining: u32,
+    pub wait: Duration,
 }
 
 #[cfg(test)]

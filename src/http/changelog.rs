@@ -3,11 +3,19 @@
 use axum::{extract::State, routing::get, Json, Router};
 use serde::Deserialize;
 
-use super::{error::Result, extract::AppQuery, AppState};
-use crate::changelog::{self, Entry, Filter};
+use super::{error::Result, extract::AppQuery, guard::CurrentUser, AppState};
+use crate::{
+    accounts::tokens::Scope,
+    changelog::{self, Entry, Filter},
+};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/changelog", get(list))
+    Router::new()
+        .route("/api/changelog", get(list))
+        .route_layer(axum::middleware::from_fn(super::guard::scoped(
+            Scope::ReadChangelog,
+            Scope::ReadChangelog,
+        )))
 }
 
 #[derive(Deserialize)]
@@ -20,8 +28,10 @@ struct Query {
 
 async fn list(
     State(state): State<AppState>,
+    me: CurrentUser,
     AppQuery(q): AppQuery<Query>,
 ) -> Result<Json<Vec<Entry>>> {
+    me.need(Scope::ReadChangelog)?;
     let filter = Filter {
         domain: q.domain,
         before: q.before,

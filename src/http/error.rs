@@ -3,14 +3,17 @@
 //! generic message.
 
 use axum::{
-    http::{header, StatusCode},
+    http::{header, HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde_json::{Map, Value};
 
 use crate::{
-    accounts::AccountError,
+    accounts::{
+        tokens::{Scope, TokenError},
+        AccountError,
+    },
     changelog::InvalidFilter,
     logs::{query::filter::InvalidQuery, traffic::InvalidPeriod},
     proxy::ProxyError,
@@ -19,14 +22,15 @@ use crate::{
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// An error answered as `{"error": CODE, "message": TEXT}` (plus `proxyMessage` for 502s).
+/// An error answered as `{"error": CODE, "message": TEXT}`, plus fields some errors add
+/// (`proxyMessage` for 502s, `required` for a missing scope, the current vhost for a 412).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    proxy_message: Option<String>,
-    retry_after: Option<u64>,
+    extra: Map<String, Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -35,9 +39,27 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            proxy_message: None,
-            retry_after: None,
+            extra: Map::new(),
+            headers: Vec::new(),
         }
+    }
+    /// Adds a field to the body.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+    /// Adds a header to the answer.
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+    pub fn missing_scope(scope: Scope) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "MISSING_SCOPE",
+            format!("this token lacks the {} scope", scope.as_str()),
+        )
+        .with("required", scope.as_str())
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
@@ -55,13 +77,12 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "CONFLICT", message)
     }
     pub fn rate_limited(retry_after: u64) -> Self {
-        let mut e = Self::new(
+        Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_REQUESTS",
-            format!("too many attempts; try again in {retry_after} s"),
-        );
-        e.retry_after = Some(retry_after);
-        e
+            format!("too many requests; try again in {retry_after} s"),
+        )
+        .with_header(header::RETRY_AFTER, retry_after.into())
     }
     /// A 500: the cause is logged, the client gets a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -88,9 +109,11 @@ impl From<ProxyError> for ApiError {
             ProxyError::Invalid(m) => return Self::bad_request(m.clone()),
         };
         tracing::warn!(error = %e, "proxy did not take the configuration");
-        let mut err = Self::new(StatusCode::BAD_GATEWAY, code, e.to_string());
-        err.proxy_message = proxy_message;
-        err
+        let err = Self::new(StatusCode::BAD_GATEWAY, code, e.to_string());
+        match proxy_message {
+            Some(m) => err.with("proxyMessage", m),
+            None => err,
+        }
     }
 }
 
@@ -101,6 +124,23 @@ impl From<VhostError> for ApiError {
             VhostError::NotFound(_) => Self::not_found(e.to_string()),
             VhostError::DomainTaken(_) | VhostError::ChangedMeanwhile(_) => {
                 Self::conflict(e.to_string())
+            }
+            VhostError::Stale(ref current) => {
+                let mut err = Self::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "PRECONDITION_FAILED",
+                    e.to_string(),
+                );
+                if let Ok(etag) = HeaderValue::from_str(&current.etag()) {
+                    err = err.with_header(header::ETAG, etag);
+                }
+                let current = serde_json::to_value(current).unwrap_or_default();
+                if let Value::Object(fields) = &current {
+                    for (k, v) in fields {
+                        err.extra.insert(k.clone(), v.clone());
+                    }
+                }
+                err.with("current", current)
             }
             VhostError::Proxy(p) => p.into(),
             VhostError::Store(m) => Self::internal(m),
@@ -125,6 +165,17 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid(m) => Self::bad_request(m),
+            TokenError::BeyondRole { .. } => Self::forbidden(e.to_string()),
+            TokenError::NotFound(_) => Self::not_found(e.to_string()),
+            TokenError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// A query string that cannot be answered (the message says why).
 macro_rules! bad_query {
     ($($t:ty),*) => {$(
@@ -139,13 +190,12 @@ bad_query!(InvalidFilter, InvalidQuery, InvalidPeriod);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "message": self.message });
-        if let Some(m) = self.proxy_message {
-            body["proxyMessage"] = m.into();
-        }
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        let mut body = self.extra;
+        body.insert("error".into(), self.code.into());
+        body.insert("message".into(), self.message.into());
+        let mut resp = (self.status, Json(Value::Object(body))).into_response();
+        for (name, value) in self.headers {
+            resp.headers_mut().insert(name, value);
         }
         resp
     }

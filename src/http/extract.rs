@@ -85,3 +85,32 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
             .map_err(|e| ApiError::bad_request(e.body_text()))
     }
 }
+
+/// A JSON body read from bytes already taken (a handler that also needs them raw), with
+/// the same checks and errors as [`AppJson`].
+pub fn json_body<T: DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .is_some_and(|m| {
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        });
+    if !json {
+        return Err(ApiError::bad_request(
+            "expected a JSON body with Content-Type: application/json",
+        ));
+    }
+    Json::<T>::from_bytes(body)
+        .map(|Json(v)| v)
+        .map_err(json_rejection)
+}

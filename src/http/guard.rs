@@ -1,16 +1,29 @@
-//! Request guards: who is signed in, what they may do, and where a request comes from.
+//! Request guards: who is calling (session or API token), how much they may call, what they
+//! may do, and where a request comes from.
+
+use std::net::SocketAddr;
 
 use axum::{
-    extract::{FromRequestParts, Request, State},
-    http::{header, request::Parts, Method},
+    extract::{ConnectInfo, FromRequestParts, Request, State},
+    http::{header, request::Parts, Method, StatusCode},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
-use super::{error::ApiError, AppState};
-use crate::accounts::{self, sessions::USER_KEY, Role, User};
+use super::{
+    client,
+    error::ApiError,
+    ratelimit::{Caller, Quota},
+    AppState,
+};
+use crate::accounts::{
+    self,
+    sessions::USER_KEY,
+    tokens::{self, Grant, Scope},
+    Actor, Role, User,
+};
 
 const REFRESHED_KEY: &str = "refreshed_at";
 /// Like Better Auth's `updateAge`: a session used a day after its last refresh gets 7 more days.
@@ -55,35 +68,191 @@ pub async fn mark_refreshed(session: &Session) -> Result<(), ApiError> {
         .map_err(ApiError::internal)
 }
 
-/// Middleware for every route behind sign-in: 401 without a valid session.
-pub async fn require_user(
+/// Who is calling, for every `/api` route: an API token (`Authorization: Bearer phk_…`,
+/// which then stands alone: the session cookie is not read, so no cookie is set), else the
+/// session. Then the rate limit of that caller (anonymous callers by address; sign-in and
+/// sign-up by their own stricter limit), whose standing every answer carries.
+pub async fn authenticate(
     State(state): State<AppState>,
     session: Session,
     mut req: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let user = session_user(&state, &session)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    req.extensions_mut().insert(CurrentUser(user));
+) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    let address = client::limit_key(client::client_ip(
+        &state.config.trusted_proxies,
+        peer,
+        req.headers(),
+    ));
+    let who = match identify(&state, &session, req.headers()).await {
+        Ok(who) => who,
+        Err(e) => return e.into_response(),
+    };
+    let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let path = req.uri().path();
+    let quota = if write && AUTH_ATTEMPTS.contains(&path) {
+        let a = state.auth_limiter.attempt(address);
+        Quota {
+            limit: state.auth_limiter.max(),
+            remaining: a.remaining,
+            reset_after: a.wait,
+            allowed: a.allowed,
+        }
+    } else {
+        let caller = match &who {
+            Identified::Token(c) => {
+                Caller::Token(c.token.as_ref().map(|g| g.id.clone()).unwrap_or_default())
+            }
+            Identified::Session(_, id) => Caller::Session(id.clone()),
+            Identified::Nobody | Identified::BadToken => Caller::Address(address),
+        };
+        state.api_limiter.hit(caller, write)
+    };
+    let mut resp = if !quota.allowed {
+        ApiError::rate_limited(quota.retry_after()).into_response()
+    } else {
+        match who {
+            Identified::BadToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_TOKEN",
+                "this API token is not valid: unknown, revoked or expired, or its account is disabled",
+            )
+            .into_response(),
+            Identified::Token(c) | Identified::Session(c, _) => {
+                req.extensions_mut().insert(c);
+                next.run(req).await
+            }
+            Identified::Nobody => next.run(req).await,
+        }
+    };
+    quota.stamp(&mut resp);
+    resp
+}
+
+/// The routes whose attempts count against the sign-in limit instead of the API's.
+const AUTH_ATTEMPTS: [&str; 2] = ["/api/auth/sign-in/email", "/api/auth/sign-up/email"];
+
+enum Identified {
+    Token(CurrentUser),
+    Session(CurrentUser, String),
+    BadToken,
+    Nobody,
+}
+
+async fn identify(
+    state: &AppState,
+    session: &Session,
+    headers: &axum::http::HeaderMap,
+) -> Result<Identified, ApiError> {
+    if let Some(secret) = bearer(headers) {
+        return Ok(match tokens::authenticate(&state.db, secret).await? {
+            Some((user, grant)) => Identified::Token(CurrentUser {
+                user,
+                token: Some(grant),
+            }),
+            None => Identified::BadToken,
+        });
+    }
+    Ok(match session_user(state, session).await? {
+        Some(user) => {
+            let id = session.id().map(|i| i.to_string()).unwrap_or_default();
+            Identified::Session(CurrentUser { user, token: None }, id)
+        }
+        None => Identified::Nobody,
+    })
+}
+
+/// The secret of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| secret.trim())
+}
+
+/// Middleware for every route behind sign-in: 401 without a valid session or token.
+pub async fn require_user(req: Request, next: Next) -> Result<Response, ApiError> {
+    if req.extensions().get::<CurrentUser>().is_none() {
+        return Err(ApiError::unauthorized());
+    }
     Ok(next.run(req).await)
 }
 
-/// The account making the request (present on every route behind [`require_user`]).
+/// A route layer: the scope reads (`GET`, `HEAD`) need, and the one changes need. Checked
+/// before the request's body is read, so a caller without the scope learns only that.
+pub fn scoped(
+    read: Scope,
+    write: Scope,
+) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>
+       + Clone
+       + Send
+       + Sync
+       + 'static {
+    move |req: Request, next: Next| {
+        Box::pin(async move {
+            let scope = if matches!(*req.method(), Method::GET | Method::HEAD) {
+                read
+            } else {
+                write
+            };
+            let allowed = match req.extensions().get::<CurrentUser>() {
+                Some(me) => me.need(scope).map(|_| ()),
+                None => Err(ApiError::unauthorized()),
+            };
+            match allowed {
+                Ok(()) => next.run(req).await,
+                Err(e) => e.into_response(),
+            }
+        })
+    }
+}
+
+/// The account making the request (present on every route behind [`require_user`]), and
+/// the token it came with, if any.
 #[derive(Clone)]
-pub struct CurrentUser(pub User);
+pub struct CurrentUser {
+    pub user: User,
+    pub token: Option<Grant>,
+}
 
 impl CurrentUser {
     /// 403 unless the account has at least `role`.
     pub fn require(&self, role: Role) -> Result<&User, ApiError> {
-        if self.0.role >= role {
-            Ok(&self.0)
+        if self.user.role >= role {
+            Ok(&self.user)
         } else {
             Err(ApiError::forbidden(format!(
                 "this needs the {} role; your account is {}",
                 role.as_str(),
-                self.0.role.as_str()
+                self.user.role.as_str()
             )))
+        }
+    }
+
+    /// 403 unless the request may act in `scope`: a token must hold it (and its account's
+    /// role still allow it); a session's account must have the role it needs.
+    pub fn need(&self, scope: Scope) -> Result<&User, ApiError> {
+        if let Some(grant) = &self.token {
+            if !grant.scopes.contains(&scope) {
+                return Err(ApiError::missing_scope(scope));
+            }
+        }
+        self.require(scope.role())
+    }
+
+    /// Whether the request may act in `scope` (as [`need`](Self::need), without the error).
+    pub fn may(&self, scope: Scope) -> bool {
+        self.need(scope).is_ok()
+    }
+
+    /// Who a change is recorded as: the account, and the token's name if one was used.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user: self.user.clone(),
+            token: self.token.as_ref().map(|g| g.name.clone()),
         }
     }
 }
@@ -101,13 +270,16 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
 }
 
 /// Refuses state-changing requests whose `Origin` is neither this server nor the public URL.
+/// Requests with a bearer token are let through: they carry no cookie a foreign page could
+/// ride on, and a page cannot send that header across origins without a CORS preflight,
+/// which proxyhub never grants.
 pub async fn check_origin(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe {
+    if !safe && bearer(req.headers()).is_none() {
         if let Some(origin) = req.headers().get(header::ORIGIN) {
             let origin = origin
                 .to_str()

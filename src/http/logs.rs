@@ -16,9 +16,11 @@ use time::OffsetDateTime;
 use super::{
     error::{ApiError, Result},
     extract::AppQuery,
+    guard::CurrentUser,
     AppState,
 };
 use crate::{
+    accounts::tokens::Scope,
     logs::{
         parse::fields::human_latency,
         query::{
@@ -38,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/logs", get(list))
         .route("/api/logs/status", get(status))
         .route("/api/logs/stats", get(stats))
+        .route_layer(axum::middleware::from_fn(super::guard::scoped(
+            Scope::ReadLogs,
+            Scope::ReadLogs,
+        )))
 }
 
 /// One request as the API shows it.
@@ -75,8 +81,10 @@ pub struct LogPage {
 
 async fn list(
     State(state): State<AppState>,
+    me: CurrentUser,
     LogsQuery(f, page, limit): LogsQuery,
 ) -> Result<Json<LogPage>> {
+    me.need(Scope::ReadLogs)?;
     let (stored, skipped) = counters::counts(&state.db).await?;
     let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
     Ok(Json(LogPage {
@@ -169,7 +177,8 @@ pub struct FileStatus {
     pub updated_at: String,
 }
 
-async fn status(State(state): State<AppState>) -> Result<Json<Status>> {
+async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
+    me.need(Scope::ReadLogs)?;
     let (rows, skipped) = counters::counts(&state.db).await?;
     let files = files::recent(&state.db)
         .await?
@@ -200,8 +209,10 @@ struct StatsQuery {
 
 async fn stats(
     State(state): State<AppState>,
+    me: CurrentUser,
     AppQuery(q): AppQuery<StatsQuery>,
 ) -> Result<Json<Value>> {
+    me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
     let found = traffic::stats(&state.db, &period).await?;
     let mut buckets = Vec::new();

@@ -6,11 +6,15 @@
 
 pub mod auth;
 mod changelog;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod guard;
+mod lists;
 mod logs;
+pub mod ratelimit;
 mod status;
+mod tokens;
 mod users;
 mod vhosts;
 mod web;
@@ -36,6 +40,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub applier: Arc<Applier>,
     pub auth_limiter: Arc<RateLimiter>,
+    pub api_limiter: Arc<ratelimit::ApiLimiter>,
     pub workers: Arc<Workers>,
 }
 
@@ -55,11 +60,15 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(status::router())
         .merge(logs::router())
-        .route_layer(from_fn_with_state(state.clone(), guard::require_user));
-    Router::new()
+        .merge(tokens::router())
+        .route_layer(axum::middleware::from_fn(guard::require_user));
+    let api = Router::new()
         .merge(status::public_router())
         .merge(auth::router())
         .merge(signed_in)
+        .layer(from_fn_with_state(state.clone(), guard::authenticate));
+    Router::new()
+        .merge(api)
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,18 +1,23 @@
 //! `/api/users`: account management, for admins only.
 
-use axum::{extract::State, http::StatusCode, routing::get, Json, Router};
+use axum::{
+    extract::{OriginalUri, State},
+    http::{HeaderMap, StatusCode},
+    routing::get,
+    Json, Router,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{
     error::Result,
-    extract::{AppJson, PathText},
+    extract::{AppJson, AppQuery, PathText},
     guard::CurrentUser,
-    AppState,
+    lists, AppState,
 };
 use crate::accounts::{
-    self, check_email, check_name, password, AccountChange, AccountError, Created, NewUser, Role,
-    User,
+    self, check_email, check_name, password, tokens::Scope, AccountChange, AccountError, Created,
+    NewUser, Role, Selection, SortBy, User,
 };
 
 pub fn router() -> Router<AppState> {
@@ -22,6 +27,10 @@ pub fn router() -> Router<AppState> {
             "/api/users/{id}",
             axum::routing::patch(update).delete(remove),
         )
+        .route_layer(axum::middleware::from_fn(super::guard::scoped(
+            Scope::Admin,
+            Scope::Admin,
+        )))
 }
 
 #[derive(Deserialize)]
@@ -41,9 +50,40 @@ struct AccountChangeInput {
     disabled: Option<bool>,
 }
 
-async fn list(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Vec<User>>> {
-    me.require(Role::Admin)?;
-    Ok(Json(accounts::all(&state.db).await?))
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    search: Option<String>,
+    role: Option<String>,
+    disabled: Option<bool>,
+    sort: Option<String>,
+    order: Option<String>,
+    page: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    OriginalUri(uri): OriginalUri,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> Result<(HeaderMap, Json<Vec<User>>)> {
+    me.need(Scope::Admin)?;
+    let paged = lists::page(q.page, q.limit)?;
+    let sel = Selection {
+        search: lists::search(q.search)?,
+        role: q.role.as_deref().map(Role::named).transpose()?,
+        disabled: q.disabled,
+        sort: lists::sort(
+            q.sort.as_deref(),
+            SortBy::parse,
+            "createdAt, updatedAt, name, email",
+        )?,
+        descending: lists::descending(q.order.as_deref())?,
+        page: lists::rows(paged),
+    };
+    let (users, total) = accounts::select(&state.db, &sel).await?;
+    Ok((lists::headers(total, paged, &uri), Json(users)))
 }
 
 async fn create(
@@ -51,7 +91,7 @@ async fn create(
     me: CurrentUser,
     AppJson(body): AppJson<NewAccount>,
 ) -> Result<(StatusCode, Json<User>)> {
-    me.require(Role::Admin)?;
+    me.need(Scope::Admin)?;
     let role = Role::named(&body.role)?;
     let name = check_name(&body.name)?;
     let email = body.email.trim().to_lowercase();
@@ -65,7 +105,7 @@ async fn create(
     };
     match accounts::create(&state.db, new, role, true).await? {
         Created::Yes(user) => {
-            tracing::info!(user = %user.email, role = user.role.as_str(), by = %me.0.email, "account created by an admin");
+            tracing::info!(user = %user.email, role = user.role.as_str(), by = %me.user.email, "account created by an admin");
             Ok((StatusCode::CREATED, Json(user)))
         }
         Created::EmailTaken | Created::SignupClosed => Err(AccountError::EmailTaken(email).into()),
@@ -78,14 +118,14 @@ async fn update(
     PathText(id): PathText,
     AppJson(body): AppJson<AccountChangeInput>,
 ) -> Result<Json<User>> {
-    me.require(Role::Admin)?;
+    me.need(Scope::Admin)?;
     let change = AccountChange {
         name: body.name,
         role: body.role,
         disabled: body.disabled,
     };
     let user = accounts::change(&state.db, &id, change).await?;
-    tracing::info!(user = %user.email, role = user.role.as_str(), disabled = user.disabled, by = %me.0.email, "account changed");
+    tracing::info!(user = %user.email, role = user.role.as_str(), disabled = user.disabled, by = %me.user.email, "account changed");
     Ok(Json(user))
 }
 
@@ -94,8 +134,8 @@ async fn remove(
     me: CurrentUser,
     PathText(id): PathText,
 ) -> Result<Json<Value>> {
-    me.require(Role::Admin)?;
+    me.need(Scope::Admin)?;
     let user = accounts::remove(&state.db, &id).await?;
-    tracing::info!(user = %user.email, by = %me.0.email, "account deleted");
+    tracing::info!(user = %user.email, by = %me.user.email, "account deleted");
     Ok(Json(json!({ "success": true })))
 }

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::{
-    accounts::User,
+    accounts::Actor,
     apply::{Applier, ChangeError},
     changelog::{self, Action},
     db::Db,
     proxy::ProxyError,
     timestamps,
 };
-pub use store::{Sites, Vhost};
+pub use store::{Selection, Sites, SortBy, Vhost};
 
 /// Why a vhost change was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,9 @@ pub enum VhostError {
     DomainTaken(String),
     #[error("vhost {0} was changed by another request while this change was checked; try again")]
     ChangedMeanwhile(i64),
+    /// `If-Match` named another version than the vhost's: here it is as it is now.
+    #[error("vhost {} has changed since the version you named (If-Match); it is now at {}", .0.id, .0.etag())]
+    Stale(Box<Vhost>),
     #[error(transparent)]
     Proxy(ProxyError),
     #[error("{0}")]
@@ -89,8 +92,27 @@ async fn check(applier: &Applier, v: &mut Vhost) -> Result<(), VhostError> {
         })
 }
 
-pub async fn list(db: &Db) -> Result<Vec<Vhost>, sqlx::Error> {
-    store::all(&mut *db.acquire().await?).await
+/// The vhosts a selection keeps (one page) and how many it keeps in all.
+pub async fn list(db: &Db, sel: &Selection) -> Result<(Vec<Vhost>, i64), sqlx::Error> {
+    store::select(&mut *db.acquire().await?, sel).await
+}
+
+/// The versions a change may apply to (`If-Match`); `None` applies to any.
+pub type Expected = Option<Vec<i64>>;
+
+/// `Err(Stale)` unless `v` is at a version the client named.
+fn expect(v: &Vhost, expected: &Expected) -> Result<(), VhostError> {
+    match expected {
+        Some(versions) if !versions.contains(&v.version) => {
+            Err(VhostError::Stale(Box::new(v.clone())))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One vhost.
+pub async fn get(db: &Db, id: i64) -> Result<Vhost, VhostError> {
+    existing(db, id).await
 }
 
 async fn existing(db: &Db, id: i64) -> Result<Vhost, VhostError> {
@@ -100,7 +122,7 @@ async fn existing(db: &Db, id: i64) -> Result<Vhost, VhostError> {
 }
 
 /// Creates a vhost.
-pub async fn create(applier: &Arc<Applier>, by: &User, new: Changes) -> Result<Vhost, VhostError> {
+pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<Vhost, VhostError> {
     let now = timestamps::now();
     let mut v = Vhost {
         id: 0,
@@ -112,6 +134,7 @@ pub async fn create(applier: &Arc<Applier>, by: &User, new: Changes) -> Result<V
         upstream: new.upstream.flatten(),
         created_at: now.clone(),
         updated_at: now,
+        version: 1,
     };
     check(applier, &mut v).await?;
     let by = by.clone();
@@ -137,11 +160,13 @@ pub async fn create(applier: &Arc<Applier>, by: &User, new: Changes) -> Result<V
 pub async fn update(
     applier: &Arc<Applier>,
     db: &Db,
-    by: &User,
+    by: &Actor,
     id: i64,
     changes: Changes,
+    expected: Expected,
 ) -> Result<Vhost, VhostError> {
     let old = existing(db, id).await?;
+    expect(&old, &expected)?;
     let mut v = old.clone();
     if let Some(d) = changes.domain {
         v.domain = d;
@@ -164,17 +189,20 @@ pub async fn update(
     let v = applier
         .change(move |tx| {
             let (old, mut v, by, diff) = (old.clone(), v.clone(), by.clone(), diff.clone());
+            let expected = expected.clone();
             Box::pin(async move {
                 let now = store::by_id(tx, id)
                     .await?
                     .ok_or(VhostError::NotFound(id))?;
                 if now != old {
+                    expect(&now, &expected)?;
                     return Err(VhostError::ChangedMeanwhile(id));
                 }
                 if store::domain_taken(tx, &v.domain, id).await? {
                     return Err(VhostError::DomainTaken(v.domain));
                 }
                 v.updated_at = timestamps::now();
+                v.version = now.version + 1;
                 store::update(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
@@ -192,15 +220,21 @@ fn fields(v: &Vhost) -> Value {
 }
 
 /// Deletes a vhost; returns it as it was.
-pub async fn remove(applier: &Arc<Applier>, by: &User, id: i64) -> Result<Vhost, VhostError> {
+pub async fn remove(
+    applier: &Arc<Applier>,
+    by: &Actor,
+    id: i64,
+    expected: Expected,
+) -> Result<Vhost, VhostError> {
     let by = by.clone();
     let v = applier
         .change(move |tx| {
-            let by = by.clone();
+            let (by, expected) = (by.clone(), expected.clone());
             Box::pin(async move {
                 let v = store::by_id(tx, id)
                     .await?
                     .ok_or(VhostError::NotFound(id))?;
+                expect(&v, &expected)?;
                 store::delete(tx, id).await?;
                 changelog::record(tx, &by, Action::Delete, &v.domain, None).await?;
                 Ok(v)
@@ -215,26 +249,30 @@ pub async fn remove(applier: &Arc<Applier>, by: &User, id: i64) -> Result<Vhost,
 pub async fn toggle(
     applier: &Arc<Applier>,
     db: &Db,
-    by: &User,
+    by: &Actor,
     id: i64,
+    expected: Expected,
 ) -> Result<Vhost, VhostError> {
     let old = existing(db, id).await?;
+    expect(&old, &expected)?;
     if !old.enabled {
         check(applier, &mut old.clone()).await?;
     }
     let by = by.clone();
     let v = applier
         .change(move |tx| {
-            let (old, by) = (old.clone(), by.clone());
+            let (old, by, expected) = (old.clone(), by.clone(), expected.clone());
             Box::pin(async move {
                 let mut v = store::by_id(tx, id)
                     .await?
                     .ok_or(VhostError::NotFound(id))?;
                 if v != old {
+                    expect(&v, &expected)?;
                     return Err(VhostError::ChangedMeanwhile(id));
                 }
                 v.enabled = !v.enabled;
                 v.updated_at = timestamps::now();
+                v.version += 1;
                 store::update(tx, &v).await?;
                 changelog::record(tx, &by, Action::Toggle, &v.domain, None).await?;
                 Ok(v)

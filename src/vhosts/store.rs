@@ -19,9 +19,17 @@ pub struct Vhost {
     pub upstream: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Moves with every write; answers carry it as their `ETag`.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Vhost {
+    /// The entity tag of this version: `"<version>"`.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+
     pub fn site(&self) -> Site {
         Site {
             domain: self.domain.clone(),
@@ -31,7 +39,7 @@ impl Vhost {
     }
 }
 
-const COLUMNS: &str = "id, domain, config, enabled, upstream, created_at, updated_at";
+const COLUMNS: &str = "id, domain, config, enabled, upstream, created_at, updated_at, version";
 
 fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
     Ok(Vhost {
@@ -42,17 +50,78 @@ fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
         upstream: r.try_get("upstream")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        version: r.try_get("version")?,
     })
 }
 
-pub async fn all(conn: &mut AnyConnection) -> Result<Vec<Vhost>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM vhosts ORDER BY domain");
-    sqlx::query(&sql)
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+/// What a vhost list is sorted by (an allowlist: never a client's text in SQL).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortBy {
+    #[default]
+    Domain,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortBy {
+    pub fn parse(s: &str) -> Option<SortBy> {
+        match s {
+            "domain" => Some(SortBy::Domain),
+            "createdAt" => Some(SortBy::CreatedAt),
+            "updatedAt" => Some(SortBy::UpdatedAt),
+            _ => None,
+        }
+    }
+    fn column(self) -> &'static str {
+        match self {
+            SortBy::Domain => "domain",
+            SortBy::CreatedAt => "created_at",
+            SortBy::UpdatedAt => "updated_at",
+        }
+    }
+}
+
+/// Which vhosts to list, in which order, which page.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Part of the domain or upstream, any case.
+    pub search: Option<String>,
+    pub enabled: Option<bool>,
+    pub sort: SortBy,
+    pub descending: bool,
+    pub page: crate::db::Page,
+}
+
+/// The vhosts a selection keeps, one page of them, and how many it keeps in all.
+pub async fn select(
+    conn: &mut AnyConnection,
+    sel: &Selection,
+) -> Result<(Vec<Vhost>, i64), sqlx::Error> {
+    let mut filter = crate::db::Where::default();
+    if let Some(s) = &sel.search {
+        let p = filter.text(crate::db::like_pattern(s));
+        filter.push(format!(
+            "(domain LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(upstream, '')) LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(e) = sel.enabled {
+        let p = filter.int(i64::from(e));
+        filter.push(format!("enabled = {p}"));
+    }
+    let total: i64 = filter
+        .bind_scalar(&format!("SELECT COUNT(*) FROM vhosts{}", filter.sql()))
+        .fetch_one(&mut *conn)
+        .await?;
+    let order = if sel.descending { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM vhosts{} ORDER BY {} {order}, domain {order}, id {}",
+        filter.sql(),
+        sel.sort.column(),
+        sel.page.sql()
+    );
+    let rows = filter.bind(&sql).fetch_all(conn).await?;
+    let list = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok((list, total))
 }
 
 /// The sites the proxy should serve: every enabled vhost, by domain (only the columns a
@@ -142,7 +211,8 @@ pub async fn insert(conn: &mut AnyConnection, v: &Vhost) -> Result<i64, sqlx::Er
 
 pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE vhosts SET domain = $2, config = $3, enabled = $4, upstream = $5, updated_at = $6 WHERE id = $1",
+        "UPDATE vhosts SET domain = $2, config = $3, enabled = $4, upstream = $5, updated_at = $6, \
+         version = $7 WHERE id = $1",
     )
     .bind(v.id)
     .bind(&v.domain)
@@ -150,6 +220,7 @@ pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Err
     .bind(i64::from(v.enabled))
     .bind(&v.upstream)
     .bind(&v.updated_at)
+    .bind(v.version)
     .execute(conn)
     .await?;
     Ok(())

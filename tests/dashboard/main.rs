@@ -338,6 +338,7 @@ async fn pages_forbid_inline_scripts_and_label_every_control() {
         "/traffic",
         "/changelog",
         "/users",
+        "/tokens",
         "/sign-in",
     ] {
         let r = app.get(page).await;
@@ -534,5 +535,76 @@ async fn requests_show_up_in_the_logs_and_traffic_pages() {
         summary.contains("searched requests since") && summary.contains("From/To"),
         "{summary}"
     );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_token_is_created_shown_once_used_and_revoked_in_the_tokens_page() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.click("nav a[href='/tokens']").await;
+    b.wait_path("/tokens").await;
+
+    b.fill("#t-name", "deploy bot").await;
+    b.click("input[value='read:vhosts']").await;
+    b.click("input[value='write:vhosts']").await;
+    b.click("#token-form button[type=submit]").await;
+    b.wait_text("#tokens-table tbody", "deploy bot").await;
+    let secret = b
+        .find("#secret")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        secret.starts_with("phk_") && secret.len() == 68,
+        "{secret:?}"
+    );
+    let row = b.wait_text("#tokens-table tbody", "write:vhosts").await;
+    assert!(
+        !row.contains(&secret[4..]),
+        "the list never shows the secret"
+    );
+    b.click("#copy-secret").await;
+    // "Copied." where the clipboard may be written, else the secret is selected for Ctrl+C.
+    b.wait_text("#copy-status", "C").await;
+    b.screenshot(&screenshot_path("tokens.png")).await;
+
+    // The secret works as a script would use it.
+    let script = reqwest::Client::new();
+    let r = script
+        .get(app.url("/api/vhosts"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Revoked in the page (after confirming): refused at once.
+    b.click("tr[data-name='deploy bot'] button.danger").await;
+    b.click("#confirm-revoke-yes").await;
+    for _ in 0..50 {
+        let html = b
+            .find("#tokens-table tbody")
+            .await
+            .html(true)
+            .await
+            .unwrap();
+        if !html.contains("deploy bot") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let r = script
+        .get(app.url("/api/vhosts"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     b.close().await;
 }

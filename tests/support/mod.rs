@@ -129,6 +129,9 @@ pub struct Options {
     pub caddy_admin: Option<String>,
     pub log_retention_days: u32,
     pub log_max_rows: u64,
+    /// API requests a minute per caller (reads, writes); tests that are not about the limit
+    /// make many requests quickly, so the defaults here are high.
+    pub api_rate_limit: (u32, u32),
 }
 
 impl Default for Options {
@@ -141,6 +144,7 @@ impl Default for Options {
             caddy_admin: None,
             log_retention_days: 30,
             log_max_rows: 10_000_000,
+            api_rate_limit: (100_000, 100_000),
         }
     }
 }
@@ -236,6 +240,8 @@ impl TestApp {
             public_url: opts.public_url,
             allow_signup: opts.allow_signup,
             auth_rate_limit: opts.auth_rate_limit,
+            api_rate_limit_reads: opts.api_rate_limit.0,
+            api_rate_limit_writes: opts.api_rate_limit.1,
             trusted_proxies: opts.trusted_proxies,
             reconcile_interval: 1,
             log_retention_days: opts.log_retention_days,

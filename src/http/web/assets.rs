@@ -52,6 +52,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../assets/js/users.js"),
     ),
     (
+        "js/tokens.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/js/tokens.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../../assets/favicon.svg"),

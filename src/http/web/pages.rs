@@ -52,6 +52,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "web/users.html",
             include_str!("../../../templates/web/users.html"),
         ),
+        (
+            "web/tokens.html",
+            include_str!("../../../templates/web/tokens.html"),
+        ),
     ] {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -70,6 +74,7 @@ pub fn router() -> Router<AppState> {
         ("traffic", Role::Viewer),
         ("changelog", Role::Viewer),
         ("users", Role::Admin),
+        ("tokens", Role::Viewer),
     ] {
         let handler = move |s, sess, uri| page(s, sess, uri, name, needs);
         router = router.route(&format!("/{name}"), get(handler));

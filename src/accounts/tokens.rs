@@ -1,0 +1,347 @@
+//! API tokens: long-lived secrets for scripts and CI, each with scopes, used as
+//! `Authorization: Bearer phk_…`. Only a SHA-256 of the secret is stored (a token is 256
+//! random bits: a slow hash would add nothing but cost per request). A token never grants
+//! more than its creator's role allows, now: its scopes are narrowed to the role on every use,
+//! and it stops working with a disabled or deleted creator.
+
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{any::AnyRow, Row};
+
+use super::{Role, User};
+use crate::{db::Db, timestamps};
+
+/// What a token may be used for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    ReadVhosts,
+    WriteVhosts,
+    ReadLogs,
+    ReadChangelog,
+    Admin,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::ReadVhosts,
+        Scope::WriteVhosts,
+        Scope::ReadLogs,
+        Scope::ReadChangelog,
+        Scope::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ReadVhosts => "read:vhosts",
+            Scope::WriteVhosts => "write:vhosts",
+            Scope::ReadLogs => "read:logs",
+            Scope::ReadChangelog => "read:changelog",
+            Scope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// The least role that may hold this scope.
+    pub fn role(self) -> Role {
+        match self {
+            Scope::ReadVhosts | Scope::ReadLogs | Scope::ReadChangelog => Role::Viewer,
+            Scope::WriteVhosts => Role::Editor,
+            Scope::Admin => Role::Admin,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Why a token could not be created or revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("your account is {role} and cannot grant the {scope} scope")]
+    BeyondRole { role: &'static str, scope: Scope },
+    #[error("no token with id {0}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Store(#[from] sqlx::Error),
+}
+
+/// A token as listed (never its secret).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub user_id: String,
+    pub user_name: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+/// A token just created: the only time its secret is shown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub info: Token,
+    /// The secret, `phk_` and 64 hex digits.
+    pub token: String,
+}
+
+/// What a valid token presented with a request grants.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    pub id: String,
+    pub name: String,
+    /// The token's scopes that its creator's role still allows.
+    pub scopes: Vec<Scope>,
+}
+
+pub const PREFIX: &str = "phk_";
+pub const MAX_DAYS: i64 = 3650;
+
+/// The scopes a client asked for: known, each once, at least one.
+pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, TokenError> {
+    let mut scopes = Vec::new();
+    for n in names {
+        let s = Scope::parse(n).ok_or_else(|| {
+            TokenError::Invalid(format!(
+                "unknown scope {n:?}: use {}",
+                Scope::ALL.map(Scope::as_str).join(", ")
+            ))
+        })?;
+        if !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(TokenError::Invalid("give at least one scope".into()));
+    }
+    scopes.sort();
+    Ok(scopes)
+}
+
+fn hash(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn iso(epoch: Option<i64>) -> Option<String> {
+    epoch
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .map(timestamps::iso)
+}
+
+fn from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(Token {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: iso(r.try_get("expires_at")?),
+        last_used_at: iso(r.try_get("last_used_at")?),
+    })
+}
+
+const SELECT: &str = "SELECT t.id, t.name, t.scopes, t.user_id, u.name AS user_name, \
+     t.created_at, t.expires_at, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+
+/// Creates a token for `owner` with `scopes`, all within the owner's role.
+pub async fn create(
+    db: &Db,
+    owner: &User,
+    name: &str,
+    scopes: Vec<Scope>,
+    expires_in_days: Option<i64>,
+) -> Result<CreatedToken, TokenError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(TokenError::Invalid(
+            "name must be 1 to 100 characters, without control characters".into(),
+        ));
+    }
+    if let Some(s) = scopes.iter().find(|s| s.role() > owner.role) {
+        return Err(TokenError::BeyondRole {
+            role: owner.role.as_str(),
+            scope: *s,
+        });
+    }
+    if let Some(d) = expires_in_days {
+        if !(1..=MAX_DAYS).contains(&d) {
+            return Err(TokenError::Invalid(format!(
+                "expiresInDays must be 1 to {MAX_DAYS}, got {d}"
+            )));
+        }
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let secret = format!(
+        "{PREFIX}{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let expires = expires_in_days.map(|d| now.unix_timestamp() + d * 86_400);
+    let token = Token {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        name: name.to_string(),
+        scopes,
+        user_id: owner.id.clone(),
+        user_name: owner.name.clone(),
+        created_at: timestamps::iso(now),
+        expires_at: iso(expires),
+        last_used_at: None,
+    };
+    let scope_text: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, secret_hash, scopes, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&token.id)
+    .bind(&token.user_id)
+    .bind(&token.name)
+    .bind(hash(&secret))
+    .bind(scope_text.join(" "))
+    .bind(&token.created_at)
+    .bind(expires)
+    .execute(db)
+    .await?;
+    Ok(CreatedToken {
+        info: token,
+        token: secret,
+    })
+}
+
+/// Tokens, newest first: one account's, or everyone's (`None`).
+pub async fn list(db: &Db, owner: Option<&str>) -> Result<Vec<Token>, sqlx::Error> {
+    let rows = match owner {
+        Some(id) => {
+            sqlx::query(&format!(
+                "{SELECT} WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id"
+            ))
+            .bind(id)
+            .fetch_all(db)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!("{SELECT} ORDER BY t.created_at DESC, t.id"))
+                .fetch_all(db)
+                .await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+/// Revokes a token at once. `owner`: only if it is that account's (else it is not found).
+pub async fn revoke(db: &Db, id: &str, owner: Option<&str>) -> Result<Token, TokenError> {
+    let row = sqlx::query(&format!("{SELECT} WHERE t.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    let token = match row.as_ref().map(from_row).transpose()? {
+        Some(t) if owner.is_none_or(|o| o == t.user_id) => t,
+        _ => return Err(TokenError::NotFound(id.to_string())),
+    };
+    sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(token)
+}
+
+/// Removes every token of an account (inside the caller's transaction).
+pub async fn delete_for_user(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// How long a token's `lastUsedAt` may lag: recording every use would be a write per request.
+const LAST_USED_GRANULARITY: i64 = 60;
+
+/// The account and grant of a presented secret; `None` if it is unknown, revoked, expired,
+/// or its creator is disabled.
+pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, Grant)>, sqlx::Error> {
+    if !secret.starts_with(PREFIX) || secret.len() != PREFIX.len() + 64 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT id, user_id, name, scopes, expires_at, last_used_at FROM api_tokens WHERE secret_hash = $1",
+    )
+    .bind(hash(secret))
+    .fetch_optional(db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expires: Option<i64> = row.try_get("expires_at")?;
+    if expires.is_some_and(|e| e <= now) {
+        return Ok(None);
+    }
+    let user_id: String = row.try_get("user_id")?;
+    let Some(user) = super::by_id(db, &user_id).await? else {
+        return Ok(None);
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    let id: String = row.try_get("id")?;
+    let last_used: Option<i64> = row.try_get("last_used_at")?;
+    if last_used.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(now)
+            .execute(db)
+            .await?;
+    }
+    let scopes: String = row.try_get("scopes")?;
+    let grant = Grant {
+        id,
+        name: row.try_get("name")?,
+        scopes: scopes
+            .split_whitespace()
+            .filter_map(Scope::parse)
+            .filter(|s| s.role() <= user.role)
+            .collect(),
+    };
+    Ok(Some((user, grant)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_known_deduplicated_and_ordered() {
+        let s = |v: &[&str]| parse_scopes(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            s(&["write:vhosts", "read:vhosts", "write:vhosts"]).unwrap(),
+            [Scope::ReadVhosts, Scope::WriteVhosts]
+        );
+        assert!(s(&[]).is_err());
+        assert!(s(&["read:everything"]).is_err());
+        assert_eq!(Scope::WriteVhosts.role(), Role::Editor);
+    }
+}
