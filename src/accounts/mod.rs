@@ -37,7 +37,7 @@ pub enum AccountError {
 }
 
 /// What an account may do: admins everything, editors change vhosts, viewers read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -95,7 +95,7 @@ pub fn check_email(email: &str) -> Result<(), AccountError> {
 }
 
 /// An account as the API shows it (Better Auth's user shape plus `role`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,

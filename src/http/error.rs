@@ -7,7 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     accounts::AccountError,
@@ -19,7 +20,8 @@ use crate::{
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// An error answered as `{"error": CODE, "message": TEXT}` (plus `proxyMessage` for 502s).
+/// An error answered as [`ErrorBody`]: `{"error": CODE, "message": TEXT}` (plus
+/// `proxyMessage` for 502s).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -137,12 +139,32 @@ macro_rules! bad_query {
 }
 bad_query!(InvalidFilter, InvalidQuery, InvalidPeriod);
 
+/// The body of every error answer: a stable code to branch on and a sentence for people.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, in capitals: `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`,
+    /// `NOT_FOUND`, `CONFLICT`, `TOO_MANY_REQUESTS`, `PROXY_REJECTED`, `PROXY_UNREACHABLE`,
+    /// `INTERNAL`, or a more precise one where a route says so.
+    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
+    pub error: &'static str,
+    /// Why, in words; for 5xx a generic sentence (the cause is in the server's log).
+    #[schema(example = "no vhost with id 7")]
+    pub message: String,
+    /// With 502: what the proxy itself said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub proxy_message: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.code, "message": self.message });
-        if let Some(m) = self.proxy_message {
-            body["proxyMessage"] = m.into();
-        }
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            proxy_message: self.proxy_message,
+        };
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());

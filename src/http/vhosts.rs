@@ -1,19 +1,17 @@
 //! `/api/vhosts`: list, create, update, delete and toggle virtual hosts (editors and admins
 //! change them; everyone signed in reads them).
 
-use axum::{
-    extract::State,
-    http::StatusCode,
-    routing::{get, patch, put},
-    Json, Router,
-};
+use axum::{extract::State, http::StatusCode, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::Result,
+    error::{ErrorBody, Result},
     extract::{AppJson, PathId},
     guard::CurrentUser,
+    openapi::Success,
     AppState,
 };
 use crate::{
@@ -21,22 +19,32 @@ use crate::{
     vhosts::{self, Changes, Vhost},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/vhosts", get(list).post(create))
-        .route("/api/vhosts/{id}", put(update).delete(remove))
-        .route("/api/vhosts/{id}/toggle", patch(toggle))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(update, remove))
+        .routes(routes!(toggle))
 }
 
 /// Fields a client may set. `config` and `upstream` tell "absent" from `null` (clear it).
-#[derive(Clone, Deserialize)]
+/// Creating needs `domain` and a `config` snippet or an `upstream` (or both); updating
+/// changes only the fields given. An empty `config` or `upstream` is none.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VhostInput)]
 struct VhostInput {
+    /// A host name (`app.example.com`, `*.example.com`), at most 253 characters.
+    #[schema(example = "app.example.com")]
     domain: Option<String>,
+    /// Proxy configuration placed inside the site (Caddyfile directives, or nginx
+    /// directives for nginx), at most 64 KiB; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     config: Option<Option<String>>,
+    /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`); `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(example = "127.0.0.1:3000")]
     upstream: Option<Option<String>>,
+    /// Whether the proxy serves it (default true).
     enabled: Option<bool>,
 }
 
@@ -55,10 +63,26 @@ impl From<VhostInput> for Changes {
     }
 }
 
+/// List the vhosts
+#[utoipa::path(get, path = "/api/vhosts", tag = "vhosts", operation_id = "listVhosts",
+    responses((status = 200, description = "Every vhost, by domain", body = [Vhost])))]
 async fn list(State(state): State<AppState>) -> Result<Json<Vec<Vhost>>> {
     Ok(Json(vhosts::list(&state.db).await?))
 }
 
+/// Create a vhost
+///
+/// Stored and pushed to the proxy in one step: if the proxy refuses the configuration,
+/// nothing is stored.
+#[utoipa::path(post, path = "/api/vhosts", tag = "vhosts", operation_id = "createVhost",
+    request_body = VhostInput,
+    responses(
+        (status = 201, description = "Created and applied", body = Vhost),
+        (status = 400, description = "A field is invalid, or the body is not JSON", body = ErrorBody),
+        (status = 403, description = "Needs the editor role", body = ErrorBody),
+        (status = 409, description = "A vhost for this domain exists", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -70,6 +94,18 @@ async fn create(
     Ok((StatusCode::CREATED, Json(v)))
 }
 
+/// Update a vhost
+#[utoipa::path(put, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "updateVhost",
+    params(("id" = i64, Path, description = "The vhost's id")),
+    request_body = VhostInput,
+    responses(
+        (status = 200, description = "Updated and applied", body = Vhost),
+        (status = 400, description = "A field or the id is invalid, or the body is not JSON", body = ErrorBody),
+        (status = 403, description = "Needs the editor role", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 409, description = "Another vhost has this domain, or the vhost changed meanwhile", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -82,6 +118,16 @@ async fn update(
     Ok(Json(v))
 }
 
+/// Delete a vhost
+#[utoipa::path(delete, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "deleteVhost",
+    params(("id" = i64, Path, description = "The vhost's id")),
+    responses(
+        (status = 200, description = "Deleted, and the proxy no longer serves it", body = Success),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 403, description = "Needs the editor role", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -93,6 +139,17 @@ async fn remove(
     Ok(Json(json!({ "success": true })))
 }
 
+/// Enable or disable a vhost
+#[utoipa::path(patch, path = "/api/vhosts/{id}/toggle", tag = "vhosts", operation_id = "toggleVhost",
+    params(("id" = i64, Path, description = "The vhost's id")),
+    responses(
+        (status = 200, description = "Toggled and applied", body = Vhost),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 403, description = "Needs the editor role", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 409, description = "The vhost changed meanwhile", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn toggle(
     State(state): State<AppState>,
     user: CurrentUser,

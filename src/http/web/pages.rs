@@ -52,6 +52,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "web/users.html",
             include_str!("../../../templates/web/users.html"),
         ),
+        (
+            "web/reference.html",
+            include_str!("../../../templates/web/reference.html"),
+        ),
     ] {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -77,7 +81,7 @@ pub fn router() -> Router<AppState> {
     router
 }
 
-fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
+pub(super) fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
     let tmpl = TEMPLATES.get_template(name).map_err(ApiError::internal)?;
     Ok(Html(tmpl.render(ctx).map_err(ApiError::internal)?).into_response())
 }
