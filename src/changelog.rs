@@ -25,8 +25,11 @@ impl Action {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// A recorded change; `diff` is JSON text, `{"old": {...}, "new": {...}}` with the fields
+/// that changed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ChangelogEntry)]
 pub struct Entry {
     pub id: i64,
     pub user_id: Option<String>,

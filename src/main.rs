@@ -20,6 +20,8 @@ enum Command {
     /// Access logs kept by proxyhub.
     #[command(subcommand)]
     Logs(LogsCommand),
+    /// Print the API's OpenAPI 3.1 document (what `GET /api/openapi.json` serves).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +59,11 @@ async fn run() -> anyhow::Result<()> {
             tracing::info!(?config, "starting");
             let app = Application::build(config).await?;
             app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Openapi => {
+            let doc = proxyhub::http::openapi();
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(())
         }
         Command::Logs(LogsCommand::Import {
             database_url,

@@ -19,7 +19,7 @@ use crate::timestamps;
 pub type WorkerFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// A worker's state, as `/api/status` shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerStatus {
     pub name: &'static str,

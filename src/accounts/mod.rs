@@ -40,7 +40,7 @@ pub enum AccountError {
 }
 
 /// What an account may do: admins everything, editors change vhosts, viewers read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -73,8 +73,11 @@ impl Role {
 
 /// An account's display name, trimmed: 1 to 100 characters.
 pub fn check_name(name: &str) -> Result<&str, AccountError> {
+    if name.chars().count() > 100 {
+        return Err(AccountError::InvalidName);
+    }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() {
         return Err(AccountError::InvalidName);
     }
     Ok(name)
@@ -105,7 +108,7 @@ pub struct Actor {
 }
 
 /// An account as the API shows it (Better Auth's user shape plus `role`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,

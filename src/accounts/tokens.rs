@@ -13,12 +13,17 @@ use super::{Role, User};
 use crate::{db::Db, timestamps};
 
 /// What a token may be used for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
 pub enum Scope {
+    #[serde(rename = "read:vhosts")]
     ReadVhosts,
+    #[serde(rename = "write:vhosts")]
     WriteVhosts,
+    #[serde(rename = "read:logs")]
     ReadLogs,
+    #[serde(rename = "read:changelog")]
     ReadChangelog,
+    #[serde(rename = "admin")]
     Admin,
 }
 
@@ -61,12 +66,6 @@ impl std::fmt::Display for Scope {
     }
 }
 
-impl Serialize for Scope {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// Why a token could not be created or revoked.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -81,9 +80,10 @@ pub enum TokenError {
 }
 
 /// A token as listed (never its secret).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Token {
+    #[schema(example = "4f1c2a9e0b7d4e2f8a6c3b5d7e9f1a2b")]
     pub id: String,
     pub name: String,
     pub scopes: Vec<Scope>,
@@ -95,12 +95,13 @@ pub struct Token {
 }
 
 /// A token just created: the only time its secret is shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedToken {
     #[serde(flatten)]
     pub info: Token,
     /// The secret, `phk_` and 64 hex digits.
+    #[schema(pattern = "^phk_[0-9a-f]{64}$")]
     pub token: String,
 }
 
@@ -173,8 +174,13 @@ pub async fn create(
     scopes: Vec<Scope>,
     expires_in_days: Option<i64>,
 ) -> Result<CreatedToken, TokenError> {
+    if name.chars().count() > 100 {
+        return Err(TokenError::Invalid(
+            "name must be at most 100 characters".into(),
+        ));
+    }
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    if name.is_empty() || name.chars().any(char::is_control) {
         return Err(TokenError::Invalid(
             "name must be 1 to 100 characters, without control characters".into(),
         ));

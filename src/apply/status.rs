@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::Applier;
 use crate::{proxy::ProxyError, timestamps};
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProxyStatus {
     pub proxy: &'static str,

@@ -4,50 +4,56 @@
 use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
-use serde::Deserialize;
-use serde_json::{json, Value};
 use tower_sessions::Session;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::{ApiError, Result},
+    error::{ApiError, ErrorBody, Result},
     extract::AppJson,
-    guard, AppState,
+    guard,
+    openapi::Success,
+    AppState,
 };
 use crate::{
     accounts::{self, check_email, check_name, password, sessions::USER_KEY, NewUser, Role, User},
     timestamps,
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/sign-up/email", post(sign_up))
-        .route("/api/auth/sign-in/email", post(sign_in))
-        .route("/api/auth/sign-out", post(sign_out))
-        .route("/api/auth/get-session", get(get_session))
+mod bodies;
+
+use bodies::{SessionDetails, SessionInfo, SignIn, SignUp, SignedIn, SignedUp};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(sign_in))
+        .routes(routes!(sign_out))
+        .routes(routes!(get_session))
 }
 
-#[derive(Deserialize)]
-struct SignUp {
-    name: String,
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct SignIn {
-    email: String,
-    password: String,
-}
-
+/// Create an account
+///
+/// Signs the new account in (sets the session cookie). Attempts are limited per client
+/// address, together with sign-ins.
+#[utoipa::path(post, path = "/api/auth/sign-up/email", tag = "auth", operation_id = "signUp",
+    request_body = SignUp,
+    responses(
+        (status = 200, description = "Created and signed in; the session cookie is set", body = SignedUp,
+            headers(("Set-Cookie" = String, description = "The session cookie, `proxyhub.session_token`"))),
+        (status = 400, description = "A field is invalid (`INVALID_EMAIL`, `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `BAD_REQUEST`), or the body is not JSON", body = ErrorBody),
+        (status = 403, description = "Sign-up is closed, or the first account is being created through a host name other than localhost, an IP address or the public URL", body = ErrorBody),
+        (status = 422, description = "`USER_ALREADY_EXISTS`: an account with this email exists", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 async fn sign_up(
     State(state): State<AppState>,
     headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignUp>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SignedUp>> {
     if !accounts::any_exist(&state.db).await? && !guard::setup_host_trusted(&state, &headers) {
         return Err(ApiError::forbidden(
             "create the first account through http://localhost:PORT, the server's IP address, or PROXYHUB_PUBLIC_URL",
@@ -80,7 +86,7 @@ async fn sign_up(
         };
     tracing::info!(user = %user.email, role = user.role.as_str(), "account created");
     let token = start_session(&session, &user).await?;
-    Ok(Json(json!({ "token": token, "user": user })))
+    Ok(Json(SignedUp { token, user }))
 }
 
 fn signup_closed() -> ApiError {
@@ -89,11 +95,24 @@ fn signup_closed() -> ApiError {
     )
 }
 
+/// Sign in with email and password
+///
+/// Starts a session (sets the session cookie). Attempts are limited per client address.
+#[utoipa::path(post, path = "/api/auth/sign-in/email", tag = "auth", operation_id = "signIn",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = SignedIn,
+            headers(("Set-Cookie" = String, description = "The session cookie, `proxyhub.session_token`"))),
+        (status = 400, description = "The body is not JSON or lacks a field", body = ErrorBody),
+        (status = 401, description = "`INVALID_EMAIL_OR_PASSWORD`, or the account is disabled", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ))]
 async fn sign_in(
     State(state): State<AppState>,
     session: Session,
     AppJson(body): AppJson<SignIn>,
-) -> Result<Json<Value>> {
+) -> Result<Json<SignedIn>> {
     let user = accounts::by_email(&state.db, body.email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = password::verify(body.password, hash).await?;
@@ -108,9 +127,11 @@ async fn sign_in(
         }
     };
     let token = start_session(&session, &user).await?;
-    Ok(Json(
-        json!({ "redirect": false, "token": token, "user": user }),
-    ))
+    Ok(Json(SignedIn {
+        redirect: false,
+        token,
+        user,
+    }))
 }
 
 /// Binds the session to the account under a new id (no session fixation) and returns its token.
@@ -133,22 +154,35 @@ async fn start_session(session: &Session, user: &User) -> Result<String> {
     Ok(id.to_string())
 }
 
-async fn sign_out(session: Session) -> Result<Json<Value>> {
+/// Sign out
+///
+/// Ends the session, if any.
+#[utoipa::path(post, path = "/api/auth/sign-out", tag = "auth", operation_id = "signOut",
+    responses((status = 200, description = "Signed out (also when no one was signed in)", body = Success)))]
+async fn sign_out(session: Session) -> Result<Json<Success>> {
     session.flush().await.map_err(ApiError::internal)?;
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success::default()))
 }
 
-async fn get_session(State(state): State<AppState>, session: Session) -> Result<Json<Value>> {
+/// The current session
+///
+/// The session and its account, or `null` when no one is signed in (no 401).
+#[utoipa::path(get, path = "/api/auth/get-session", tag = "auth", operation_id = "getSession",
+    responses((status = 200, description = "The session, or `null` when not signed in", body = Option<SessionInfo>)))]
+async fn get_session(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Option<SessionInfo>>> {
     let Some(user) = guard::session_user(&state, &session).await? else {
-        return Ok(Json(Value::Null));
+        return Ok(Json(None));
     };
     let sid: Option<String> = session.get("sid").await.map_err(ApiError::internal)?;
-    Ok(Json(json!({
-        "session": {
-            "id": sid,
-            "userId": user.id,
-            "expiresAt": timestamps::iso(session.expiry_date()),
+    Ok(Json(Some(SessionInfo {
+        session: SessionDetails {
+            id: sid,
+            user_id: user.id.clone(),
+            expires_at: timestamps::iso(session.expiry_date()),
         },
-        "user": user,
+        user,
     })))
 }

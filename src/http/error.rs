@@ -7,7 +7,9 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::{
     accounts::{
@@ -22,13 +24,23 @@ use crate::{
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
-/// An error answered as `{"error": CODE, "message": TEXT}`, plus fields some errors add
-/// (`proxyMessage` for 502s, `required` for a missing scope, the current vhost for a 412).
+/// An error answered as [`ErrorBody`]: `{"error": CODE, "message": TEXT}`, plus fields some
+/// errors add (`proxyMessage` for 502s, `required` for a missing scope, the current vhost for
+/// a 412).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// What few errors add, boxed: errors travel in `Result`s and stay small.
+    more: Option<Box<More>>,
+}
+
+/// The body fields and headers some errors add.
+#[derive(Debug, Clone, Default)]
+struct More {
+    proxy_message: Option<String>,
+    required: Option<&'static str>,
     extra: Map<String, Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -39,18 +51,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            extra: Map::new(),
-            headers: Vec::new(),
+            more: None,
         }
     }
-    /// Adds a field to the body.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_string(), value.into());
-        self
+    fn more(&mut self) -> &mut More {
+        self.more.get_or_insert_with(Default::default)
     }
     /// Adds a header to the answer.
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        self.more().headers.push((name, value));
+        self
+    }
+    fn requiring(mut self, scope: Scope) -> Self {
+        self.more().required = Some(scope.as_str());
         self
     }
     pub fn missing_scope(scope: Scope) -> Self {
@@ -59,7 +72,7 @@ impl ApiError {
             "MISSING_SCOPE",
             format!("this token lacks the {} scope", scope.as_str()),
         )
-        .with("required", scope.as_str())
+        .requiring(scope)
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
@@ -109,11 +122,9 @@ impl From<ProxyError> for ApiError {
             ProxyError::Invalid(m) => return Self::bad_request(m.clone()),
         };
         tracing::warn!(error = %e, "proxy did not take the configuration");
-        let err = Self::new(StatusCode::BAD_GATEWAY, code, e.to_string());
-        match proxy_message {
-            Some(m) => err.with("proxyMessage", m),
-            None => err,
-        }
+        let mut err = Self::new(StatusCode::BAD_GATEWAY, code, e.to_string());
+        err.more().proxy_message = proxy_message;
+        err
     }
 }
 
@@ -137,10 +148,11 @@ impl From<VhostError> for ApiError {
                 let current = serde_json::to_value(current).unwrap_or_default();
                 if let Value::Object(fields) = &current {
                     for (k, v) in fields {
-                        err.extra.insert(k.clone(), v.clone());
+                        err.more().extra.insert(k.clone(), v.clone());
                     }
                 }
-                err.with("current", current)
+                err.more().extra.insert("current".into(), current);
+                err
             }
             VhostError::Proxy(p) => p.into(),
             VhostError::Store(m) => Self::internal(m),
@@ -188,13 +200,47 @@ macro_rules! bad_query {
 }
 bad_query!(InvalidFilter, InvalidQuery, InvalidPeriod);
 
+/// The body of every error answer: a stable code to branch on and a sentence for people.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, in capitals: `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`,
+    /// `NOT_FOUND`, `CONFLICT`, `TOO_MANY_REQUESTS`, `MISSING_SCOPE`, `INVALID_TOKEN`,
+    /// `PRECONDITION_FAILED`, `PROXY_REJECTED`, `PROXY_UNREACHABLE`,
+    /// `INTERNAL`, or a more precise one where a route says so.
+    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
+    pub error: &'static str,
+    /// Why, in words; for 5xx a generic sentence (the cause is in the server's log).
+    #[schema(example = "no vhost with id 7")]
+    pub message: String,
+    /// With 502: what the proxy itself said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub proxy_message: Option<String>,
+    /// With 403 `MISSING_SCOPE`: the scope the API token lacks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "write:vhosts")]
+    pub required: Option<&'static str>,
+    /// With 412 `PRECONDITION_FAILED`: the vhost as it is now, its fields here and under
+    /// `current`.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extra: Map<String, Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = self.extra;
-        body.insert("error".into(), self.code.into());
-        body.insert("message".into(), self.message.into());
-        let mut resp = (self.status, Json(Value::Object(body))).into_response();
-        for (name, value) in self.headers {
+        let more = self.more.map(|m| *m).unwrap_or_default();
+        let body = ErrorBody {
+            error: self.code,
+            message: self.message,
+            proxy_message: more.proxy_message,
+            required: more.required,
+            extra: more.extra,
+        };
+        let mut resp = (self.status, Json(body)).into_response();
+        for (name, value) in more.headers {
             resp.headers_mut().insert(name, value);
         }
         resp

@@ -6,15 +6,15 @@
 use axum::{
     extract::{FromRequestParts, State},
     http::request::Parts,
-    routing::get,
-    Json, Router,
+    Json,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::{ApiError, Result},
+    error::{ApiError, ErrorBody, Result},
     extract::AppQuery,
     guard::CurrentUser,
     AppState,
@@ -29,17 +29,17 @@ use crate::{
             Filter, Request,
         },
         store::{counters, files},
-        traffic::{self, Period, CLASSES},
+        traffic::{self, Period, Top},
     },
     timestamps,
 };
 
 /// The routes of the access logs and their statistics.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/logs", get(list))
-        .route("/api/logs/status", get(status))
-        .route("/api/logs/stats", get(stats))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(status))
+        .routes(routes!(stats))
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::ReadLogs,
             Scope::ReadLogs,
@@ -47,14 +47,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// One request as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogEntry {
+    /// When the proxy received it (ISO-8601, UTC, milliseconds).
     pub timestamp: String,
     pub domain: String,
     pub method: String,
     pub path: String,
     pub status: i64,
+    /// Human-readable, like `1.52ms`.
     pub latency: String,
     pub ip: String,
     pub size: i64,
@@ -63,7 +65,7 @@ pub struct LogEntry {
 }
 
 /// The answer of `GET /api/logs`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogPage {
     pub logs: Vec<LogEntry>,
@@ -79,6 +81,16 @@ pub struct LogPage {
     pub skipped: i64,
 }
 
+/// Search the access log
+///
+/// Stored requests, newest first. `method` and `q` search the newest 10,000 requests that
+/// pass the other filters; pages reach back 10,000 requests (`page` × `limit` ≤ 10,000).
+#[utoipa::path(get, path = "/api/logs", tag = "logs", operation_id = "listLogs",
+    params(RawQuery),
+    responses(
+        (status = 200, description = "A page of requests", body = LogPage),
+        (status = 400, description = "A parameter is malformed or out of range", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -119,15 +131,34 @@ fn entry(r: Request) -> LogEntry {
     }
 }
 
-#[derive(Deserialize)]
+/// The query string of `GET /api/logs`, as given (checked by [`filter::validate`]; an empty
+/// value is no value).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RawQuery {
+    /// Only this domain's requests (case-insensitive).
+    #[param(max_length = 255)]
     domain: Option<String>,
+    /// A status code (`404`) or a class (`4xx`).
+    #[param(pattern = r"^([0-9]{1,3}|[1-5][xX][xX])$", example = "5xx")]
     status: Option<String>,
+    /// The page, from 1 (default 1).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    /// Requests per page (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
+    /// Requests at or after this time (RFC 3339).
+    #[param(format = DateTime, example = "2025-01-15T10:30:00.000Z")]
     from: Option<String>,
+    /// Requests at or before this time (RFC 3339); not before `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
+    /// Only this HTTP method (letters only, case-insensitive).
+    #[param(pattern = "^[A-Za-z]{1,16}$", example = "GET")]
     method: Option<String>,
+    /// Paths containing this text (case-insensitive).
+    #[param(max_length = 512)]
     q: Option<String>,
 }
 
@@ -154,7 +185,8 @@ impl<S: Send + Sync> FromRequestParts<S> for LogsQuery {
 }
 
 /// The answer of `GET /api/logs/status`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LogsStatus)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// The access log being followed.
@@ -166,7 +198,7 @@ pub struct Status {
 }
 
 /// A file read so far, as `GET /api/logs/status` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileStatus {
     pub path: String,
@@ -177,6 +209,9 @@ pub struct FileStatus {
     pub updated_at: String,
 }
 
+/// What the log pipeline has read
+#[utoipa::path(get, path = "/api/logs/status", tag = "logs", operation_id = "logsStatus",
+    responses((status = 200, description = "The access log followed and the files read", body = Status)))]
 async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
     let (rows, skipped) = counters::counts(&state.db).await?;
@@ -199,45 +234,114 @@ async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<S
     }))
 }
 
-#[derive(Deserialize)]
+/// The query string of `GET /api/logs/stats`.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct StatsQuery {
+    /// Only this domain's requests (case-insensitive).
     domain: Option<String>,
+    /// The period's start (RFC 3339; default an hour before `to`).
+    #[param(format = DateTime)]
     from: Option<String>,
+    /// The period's end (RFC 3339; default now); at most 31 days after `from`.
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 
+/// The answer of `GET /api/logs/stats`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct TrafficStats {
+    /// Per minute for periods up to two hours, per hour beyond.
+    bucket: BucketSize,
+    from: String,
+    to: String,
+    /// Requests in all buckets.
+    total: i64,
+    /// From the bucket holding `from` to the one holding `to`, oldest first.
+    buckets: Vec<BucketCounts>,
+    /// The ten busiest domains (`domain` and `count`).
+    top_domains: Vec<Top>,
+    /// The ten most requested paths (`path` and `count`) among the newest requests.
+    top_paths: Vec<Top>,
+    /// How many requests the top paths were counted over.
+    top_paths_sample: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum BucketSize {
+    Minute,
+    Hour,
+}
+
+/// A bucket's start and its requests per status class.
+#[derive(Serialize, ToSchema)]
+struct BucketCounts {
+    t: String,
+    #[serde(rename = "2xx")]
+    c2xx: i64,
+    #[serde(rename = "3xx")]
+    c3xx: i64,
+    #[serde(rename = "4xx")]
+    c4xx: i64,
+    #[serde(rename = "5xx")]
+    c5xx: i64,
+    /// Statuses outside 2xx to 5xx.
+    other: i64,
+}
+
+/// Traffic counts for a period
+#[utoipa::path(get, path = "/api/logs/stats", tag = "logs", operation_id = "trafficStats",
+    params(StatsQuery),
+    responses(
+        (status = 200, description = "Requests per bucket and status class, and the top domains and paths", body = TrafficStats),
+        (status = 400, description = "A parameter is unknown or malformed, or the period is empty or longer than 31 days", body = ErrorBody),
+    ))]
 async fn stats(
     State(state): State<AppState>,
     me: CurrentUser,
     AppQuery(q): AppQuery<StatsQuery>,
-) -> Result<Json<Value>> {
+) -> Result<Json<TrafficStats>> {
     me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
     let found = traffic::stats(&state.db, &period).await?;
     let mut buckets = Vec::new();
     for bucket in found.buckets {
-        let mut b = Map::new();
-        b.insert(
-            "t".into(),
-            timestamps::iso(
-                OffsetDateTime::from_unix_timestamp(bucket.t).map_err(ApiError::internal)?,
-            )
-            .into(),
-        );
-        for ((_, name), n) in CLASSES.into_iter().zip(bucket.requests) {
-            b.insert(name.into(), n.into());
-        }
-        buckets.push(Value::Object(b));
+        let t = OffsetDateTime::from_unix_timestamp(bucket.t).map_err(ApiError::internal)?;
+        // In `traffic::CLASSES` order (a test below holds them together).
+        let [c2xx, c3xx, c4xx, c5xx, other] = bucket.requests;
+        buckets.push(BucketCounts {
+            t: timestamps::iso(t),
+            c2xx,
+            c3xx,
+            c4xx,
+            c5xx,
+            other,
+        });
     }
-    Ok(Json(json!({
-        "bucket": if found.minutely { "minute" } else { "hour" },
-        "from": timestamps::iso(period.from),
-        "to": timestamps::iso(period.to),
-        "total": found.total,
-        "buckets": buckets,
-        "topDomains": found.top_domains,
-        "topPaths": found.top_paths,
-        "topPathsSample": found.top_paths_sample,
-    })))
+    Ok(Json(TrafficStats {
+        bucket: if found.minutely {
+            BucketSize::Minute
+        } else {
+            BucketSize::Hour
+        },
+        from: timestamps::iso(period.from),
+        to: timestamps::iso(period.to),
+        total: found.total,
+        buckets,
+        top_domains: found.top_domains,
+        top_paths: found.top_paths,
+        top_paths_sample: found.top_paths_sample,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bucket_fields_follow_the_status_classes() {
+        let names: Vec<&str> = crate::logs::traffic::CLASSES.iter().map(|c| c.1).collect();
+        assert_eq!(names, ["2xx", "3xx", "4xx", "5xx", "other"]);
+    }
 }

@@ -2,7 +2,8 @@
 //! type, the extractors, and one file of handlers per resource, each with its `router()`.
 //! Handlers parse and authorize, call the domain (`vhosts`, `accounts`, `changelog`, `logs`,
 //! `apply`), and turn its errors into answers in `error.rs`. Nothing outside this folder
-//! (and `app.rs`, which composes everything) imports it.
+//! (and `app.rs`, which composes everything) imports it. The JSON API's routes are gathered
+//! with the OpenAPI document describing them (`api()`, `openapi.rs`).
 
 pub mod auth;
 mod changelog;
@@ -10,8 +11,10 @@ pub mod client;
 pub mod error;
 pub mod extract;
 pub mod guard;
+mod idempotent;
 mod lists;
 mod logs;
+pub mod openapi;
 pub mod ratelimit;
 mod status;
 mod tokens;
@@ -21,8 +24,9 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::{middleware::from_fn_with_state, Router};
+use axum::{middleware::from_fn_with_state, Extension, Router};
 use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
     accounts::{ratelimit::RateLimiter, sessions::SqlSessionStore},
@@ -54,28 +58,44 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.public_url_is_https())
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
-    let signed_in = Router::new()
-        .merge(vhosts::router())
-        .merge(changelog::router())
-        .merge(users::router())
-        .merge(status::router())
-        .merge(logs::router())
-        .merge(tokens::router())
-        .route_layer(axum::middleware::from_fn(guard::require_user));
-    let api = Router::new()
-        .merge(status::public_router())
-        .merge(auth::router())
-        .merge(signed_in)
-        .layer(from_fn_with_state(state.clone(), guard::authenticate));
+    let (api, doc) =
+        api(|r| r.route_layer(axum::middleware::from_fn(guard::require_user))).split_for_parts();
+    let api = api.layer(from_fn_with_state(state.clone(), guard::authenticate));
     Router::new()
         .merge(api)
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(openapi::Document::new(&openapi::finish(doc))))
         .layer(from_fn_with_state(state.clone(), guard::check_origin))
         .layer(axum::middleware::from_fn(web::security_headers))
         .layer(sessions)
         .with_state(state)
+}
+
+/// The JSON API's routes and the document describing them. `signed_in` wraps the routes
+/// behind sign-in in the check (serving) or in nothing ([`openapi()`], which needs no state).
+fn api(
+    signed_in: impl FnOnce(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let mut behind = OpenApiRouter::new()
+        .merge(vhosts::router())
+        .merge(changelog::router())
+        .merge(users::router())
+        .merge(status::router())
+        .merge(logs::router())
+        .merge(tokens::router());
+    openapi::behind_sign_in(behind.get_openapi_mut());
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(status::public_router())
+        .merge(auth::router())
+        .merge(openapi::router())
+        .merge(signed_in(behind))
+}
+
+/// The OpenAPI document of the routes [`router`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::finish(api(|r| r).into_openapi())
 }
 
 async fn not_found() -> ApiError {

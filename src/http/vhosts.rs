@@ -8,29 +8,30 @@ use axum::{
     extract::{OriginalUri, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::{get, patch},
-    Json, Router,
+    Json,
 };
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::{ApiError, Result},
+    error::{ApiError, ErrorBody, Result},
     extract::{json_body, AppJson, AppQuery, PathId},
     guard::CurrentUser,
-    lists, AppState,
+    idempotent, lists,
+    openapi::Success,
+    AppState,
 };
 use crate::{
     accounts::tokens::Scope,
-    idempotency::{self, Begin, Remembered},
     vhosts::{self, Changes, Expected, Selection, SortBy, Vhost},
 };
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/vhosts", get(list).post(create))
-        .route("/api/vhosts/{id}", get(read).put(update).delete(remove))
-        .route("/api/vhosts/{id}/toggle", patch(toggle))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(toggle))
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::ReadVhosts,
             Scope::WriteVhosts,
@@ -38,14 +39,49 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Fields a client may set. `config` and `upstream` tell "absent" from `null` (clear it).
-#[derive(Clone, Deserialize)]
+/// Creating needs `domain` and a `config` snippet or an `upstream` (or both); updating
+/// changes only the fields given. An empty `config` or `upstream` is none.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = VhostInput)]
 struct VhostInput {
+    /// A host name (`app.example.com`, `*.example.com`), at most 253 characters.
+    #[schema(
+        max_length = 253,
+        pattern = "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        example = "app.example.com"
+    )]
     domain: Option<String>,
+    /// Proxy configuration placed inside the site (Caddyfile directives, or nginx
+    /// directives for nginx), at most 64 KiB; `null` clears it.
     #[serde(default, deserialize_with = "present")]
     config: Option<Option<String>>,
+    /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`); `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(example = "127.0.0.1:3000")]
     upstream: Option<Option<String>>,
+    /// Whether the proxy serves it (default true).
+    enabled: Option<bool>,
+}
+
+/// What creating a vhost takes: [`VhostInput`] with `domain` required (this type only
+/// describes it in the API document; the handler reads a `VhostInput`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+struct NewVhost {
+    /// A host name (`app.example.com`, `*.example.com`), at most 253 characters.
+    #[schema(
+        max_length = 253,
+        pattern = "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        example = "app.example.com"
+    )]
+    domain: String,
+    /// Proxy configuration placed inside the site; give it or `upstream` (or both).
+    config: Option<String>,
+    /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`).
+    #[schema(example = "127.0.0.1:3000")]
+    upstream: Option<String>,
+    /// Whether the proxy serves it (default true).
     enabled: Option<bool>,
 }
 
@@ -64,17 +100,43 @@ impl From<VhostInput> for Changes {
     }
 }
 
-#[derive(Deserialize)]
+/// Which vhosts to list, in which order, which page.
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Part of the domain or upstream, any case.
+    #[param(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     search: Option<String>,
+    /// Only enabled (`true`) or disabled (`false`) vhosts.
     enabled: Option<bool>,
+    /// What to sort by (default `domain`).
+    #[param(pattern = "^(domain|createdAt|updatedAt)$")]
     sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[param(pattern = "^(asc|desc)$")]
     order: Option<String>,
+    /// The page, from 1 (pages of `limit`).
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<i64>,
+    /// Vhosts a page, 1 to 500 (default 100 once `page` is given; else all).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
+/// List the vhosts
+///
+/// By domain unless sorted otherwise; filtered, searched and paged on request.
+#[utoipa::path(get, path = "/api/vhosts", tag = "vhosts", operation_id = "listVhosts",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The vhosts", body = [Vhost], headers(
+            ("X-Total-Count" = i64, description = "How many vhosts the filters keep, in all"),
+            ("Link" = String, description = "With `page` or `limit`: the next and previous pages (`rel=\"next\"`, `rel=\"prev\"`)"),
+        )),
+        (status = 400, description = "An unknown parameter, sort field or a bad value", body = ErrorBody),
+        (status = 403, description = "A token without `read:vhosts`", body = ErrorBody),
+    ))]
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -131,6 +193,16 @@ fn if_match(headers: &HeaderMap) -> Result<Expected> {
     Ok(Some(versions))
 }
 
+/// Read a vhost
+#[utoipa::path(get, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "getVhost",
+    params(("id" = i64, Path, description = "The vhost's id")),
+    responses(
+        (status = 200, description = "The vhost", body = Vhost,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 403, description = "A token without `read:vhosts`", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+    ))]
 async fn read(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -140,6 +212,23 @@ async fn read(
     Ok(answer(StatusCode::OK, vhosts::get(&state.db, id).await?))
 }
 
+/// Create a vhost
+///
+/// Stored and pushed to the proxy in one step: if the proxy refuses the configuration,
+/// nothing is stored. With an `Idempotency-Key`, a retry with the same key and body within
+/// 24 hours gets the first answer again.
+#[utoipa::path(post, path = "/api/vhosts", tag = "vhosts", operation_id = "createVhost",
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters, unique per request you mean once")),
+    request_body = NewVhost,
+    responses(
+        (status = 201, description = "Created and applied (or, for a retried key, the first answer again, with `Idempotent-Replayed: true`)", body = Vhost,
+            headers(("ETag" = String, description = "Its version, for `If-Match`"))),
+        (status = 400, description = "A field is invalid, the body is not JSON, or a malformed `Idempotency-Key`", body = ErrorBody),
+        (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
+        (status = 409, description = "A vhost for this domain exists; or `IDEMPOTENCY_KEY_IN_USE`: the first request with this key is still being answered", body = ErrorBody),
+        (status = 422, description = "`IDEMPOTENCY_KEY_REUSED`: this key came with another body", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn create(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -147,40 +236,9 @@ async fn create(
     body: Bytes,
 ) -> Result<Response> {
     let who = me.need(Scope::WriteVhosts)?;
-    let Some(key) = headers.get("idempotency-key") else {
-        let input: VhostInput = json_body(&headers, &body)?;
-        return created(&state, &me, input).await;
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| idempotency::valid_key(k))
-        .ok_or_else(|| {
-            ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters")
-        })?
-        .to_string();
     let input: VhostInput = json_body(&headers, &body)?;
     let user = who.id.clone();
-    match idempotency::begin(&state.db, &user, &key, &idempotency::fingerprint(&body)).await? {
-        Begin::Replay(r) => Ok(replay(r)),
-        Begin::OtherBody => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used with another request body: use a new key for a new request",
-        )),
-        Begin::InProgress => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "IDEMPOTENCY_KEY_IN_USE",
-            "a request with this Idempotency-Key is still being answered; retry in a moment",
-        )),
-        Begin::New => match created(&state, &me, input).await {
-            Ok(resp) => remember(&state, &user, &key, resp).await,
-            Err(e) => {
-                idempotency::abandon(&state.db, &user, &key).await?;
-                Err(e)
-            }
-        },
-    }
+    idempotent::once(&state, &user, &headers, &body, created(&state, &me, input)).await
 }
 
 async fn created(state: &AppState, me: &CurrentUser, input: VhostInput) -> Result<Response> {
@@ -189,44 +247,20 @@ async fn created(state: &AppState, me: &CurrentUser, input: VhostInput) -> Resul
     Ok(answer(StatusCode::CREATED, v))
 }
 
-/// Stores a first answer for its key and gives it back.
-async fn remember(state: &AppState, user: &str, key: &str, resp: Response) -> Result<Response> {
-    let (parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .map_err(ApiError::internal)?;
-    let answer = Remembered {
-        status: parts.status.as_u16(),
-        etag: parts
-            .headers
-            .get(header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    };
-    idempotency::finish(&state.db, user, key, &answer).await?;
-    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
-}
-
-fn replay(r: Remembered) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
-    let mut resp = (
-        status,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        r.body,
-    )
-        .into_response();
-    if let Some(etag) = r.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
-        resp.headers_mut().insert(header::ETAG, etag);
-    }
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
-}
-
+/// Update a vhost
+#[utoipa::path(put, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "updateVhost",
+    params(("id" = i64, Path, description = "The vhost's id"), ("If-Match" = Option<String>, Header, description = "Apply only if the vhost is at one of these versions (its `ETag`s, or `*`)")),
+    request_body = VhostInput,
+    responses(
+        (status = 200, description = "Updated and applied", body = Vhost,
+            headers(("ETag" = String, description = "Its new version"))),
+        (status = 400, description = "A field or the id is invalid, or the body is not JSON", body = ErrorBody),
+        (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 409, description = "Another vhost has this domain, or the vhost changed meanwhile", body = ErrorBody),
+        (status = 412, description = "`PRECONDITION_FAILED`: not at a version `If-Match` names; the body also carries the vhost as it is now, and `ETag` its version", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     me: CurrentUser,
@@ -249,19 +283,43 @@ async fn update(
     Ok(answer(StatusCode::OK, v))
 }
 
+/// Delete a vhost
+#[utoipa::path(delete, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "deleteVhost",
+    params(("id" = i64, Path, description = "The vhost's id"), ("If-Match" = Option<String>, Header, description = "Apply only if the vhost is at one of these versions (its `ETag`s, or `*`)")),
+    responses(
+        (status = 200, description = "Deleted, and the proxy no longer serves it", body = Success),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 412, description = "`PRECONDITION_FAILED`: not at a version `If-Match` names; the body also carries the vhost as it is now", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn remove(
     State(state): State<AppState>,
     me: CurrentUser,
     PathId(id): PathId,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<Success>> {
     me.need(Scope::WriteVhosts)?;
     let expected = if_match(&headers)?;
     let v = vhosts::remove(&state.applier, &me.actor(), id, expected).await?;
     tracing::info!(domain = %v.domain, user = %me.user.email, "vhost deleted");
-    Ok(Json(json!({ "success": true })))
+    Ok(Json(Success::default()))
 }
 
+/// Enable or disable a vhost
+#[utoipa::path(patch, path = "/api/vhosts/{id}/toggle", tag = "vhosts", operation_id = "toggleVhost",
+    params(("id" = i64, Path, description = "The vhost's id"), ("If-Match" = Option<String>, Header, description = "Apply only if the vhost is at one of these versions (its `ETag`s, or `*`)")),
+    responses(
+        (status = 200, description = "Toggled and applied", body = Vhost,
+            headers(("ETag" = String, description = "Its new version"))),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
+        (status = 404, description = "No vhost with this id", body = ErrorBody),
+        (status = 409, description = "The vhost changed meanwhile", body = ErrorBody),
+        (status = 412, description = "`PRECONDITION_FAILED`: not at a version `If-Match` names; the body also carries the vhost as it is now", body = ErrorBody),
+        (status = 502, description = "The proxy refused the configuration or is unreachable", body = ErrorBody),
+    ))]
 async fn toggle(
     State(state): State<AppState>,
     me: CurrentUser,

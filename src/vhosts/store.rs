@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// A virtual host as the API shows it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Vhost {
     pub id: i64,

@@ -1,11 +1,15 @@
 //! The API as scripts and CI use it, against a real Caddy: API tokens and their scopes, rate
-//! limits clients can see, lists, ETag / If-Match and Idempotency-Key.
+//! limits clients can see, lists, ETag / If-Match and Idempotency-Key; and its OpenAPI
+//! document: valid (a real validator says so), covering every route, readable as a page, and
+//! telling the truth (schemathesis, run against a live proxyhub on a real Caddy, finds no
+//! server error and no answer the document does not allow).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod concurrency;
 mod lists;
+mod openapi;
 mod ratelimit;
 mod tokens;
 

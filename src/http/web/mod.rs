@@ -3,6 +3,7 @@
 
 mod assets;
 mod pages;
+pub mod reference;
 
 use axum::{
     extract::Request,

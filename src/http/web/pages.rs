@@ -56,6 +56,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "web/tokens.html",
             include_str!("../../../templates/web/tokens.html"),
         ),
+        (
+            "web/reference.html",
+            include_str!("../../../templates/web/reference.html"),
+        ),
     ] {
         env.add_template(name, src)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -82,7 +86,7 @@ pub fn router() -> Router<AppState> {
     router
 }
 
-fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
+pub(super) fn render(name: &str, ctx: minijinja::Value) -> Result<Response, ApiError> {
     let tmpl = TEMPLATES.get_template(name).map_err(ApiError::internal)?;
     Ok(Html(tmpl.render(ctx).map_err(ApiError::internal)?).into_response())
 }

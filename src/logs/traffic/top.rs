@@ -68,7 +68,7 @@ pub(super) async fn top_paths(
 }
 
 /// A busiest domain or a most requested path, and its requests.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Top {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
