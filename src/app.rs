@@ -31,11 +31,16 @@ pub struct Application {
     state: AppState,
     /// The access-log writers' own pool (see `db::connect_writer`).
     log_writer: db::Db,
+    /// A SQLite store is served by one proxyhub at a time (and not restored under it).
+    _lock: Option<db::backup::ServeLock>,
 }
 
 impl Application {
     /// Connects the store, runs migrations, and binds the listener (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let lock = db::sqlite_file(&config.database_url)
+            .map(|file| db::backup::lock(std::path::Path::new(file)))
+            .transpose()?;
         let db = db::connect(&config.database_url).await?;
         let log_writer = db::connect_writer(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
@@ -60,6 +65,7 @@ impl Application {
             listener,
             state,
             log_writer,
+            _lock: lock,
         })
     }
 

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::{accounts::Actor, db::Db, timestamps};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Create,
     Update,
@@ -15,7 +15,17 @@ pub enum Action {
 }
 
 impl Action {
-    fn as_str(self) -> &'static str {
+    pub fn parse(s: &str) -> Option<Action> {
+        [
+            Action::Create,
+            Action::Update,
+            Action::Delete,
+            Action::Toggle,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+    pub fn as_str(self) -> &'static str {
         match self {
             Action::Create => "create",
             Action::Update => "update",
@@ -40,19 +50,28 @@ pub struct Entry {
     pub domain: String,
     pub diff: Option<String>,
     pub created_at: String,
+    /// The import this change was part of.
+    pub import_id: Option<String>,
+    /// The entry this change reverted.
+    pub revert_of: Option<i64>,
+    /// The vhost's fields after the change (before it, for a delete): what a revert needs.
+    #[serde(skip)]
+    pub state: Option<String>,
 }
 
-/// Records a change; call it inside the transaction that makes the change.
+/// Records a change; call it inside the transaction that makes the change. `state` is the
+/// vhost's fields after the change (before it, for a delete).
 pub async fn record(
     conn: &mut AnyConnection,
     who: &Actor,
     action: Action,
     domain: &str,
     diff: Option<String>,
+    state: &Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO changelog (user_id, user_name, token_name, action, domain, diff, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO changelog (user_id, user_name, token_name, action, domain, diff, created_at, \
+         state, import_id, revert_of) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&who.user.id)
     .bind(&who.user.name)
@@ -61,6 +80,9 @@ pub async fn record(
     .bind(domain)
     .bind(diff)
     .bind(timestamps::now())
+    .bind(state.to_string())
+    .bind(&who.import)
+    .bind(who.revert_of)
     .execute(conn)
     .await?;
     Ok(())
@@ -115,10 +137,7 @@ pub async fn list(
         .domain
         .map(|d| d.trim().to_lowercase())
         .filter(|d| !d.is_empty());
-    let mut sql = String::from(
-        "SELECT id, user_id, user_name, token_name, action, domain, diff, created_at FROM changelog \
-         WHERE id < $1",
-    );
+    let mut sql = format!("SELECT {COLUMNS} FROM changelog WHERE id < $1");
     if domain.is_some() {
         sql += " AND domain = $3";
     }
@@ -130,22 +149,38 @@ pub async fn list(
         q = q.bind(d);
     }
     let rows = q.fetch_all(db).await?;
-    let entries = rows
-        .iter()
-        .map(|r| {
-            Ok(Entry {
-                id: r.try_get("id")?,
-                user_id: r.try_get("user_id")?,
-                user_name: r.try_get("user_name")?,
-                token_name: r.try_get("token_name")?,
-                action: r.try_get("action")?,
-                domain: r.try_get("domain")?,
-                diff: r.try_get("diff")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
+    let entries = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Ok(entries))
+}
+
+const COLUMNS: &str =
+    "id, user_id, user_name, token_name, action, domain, diff, created_at, state, import_id, revert_of";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Entry, sqlx::Error> {
+    Ok(Entry {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+        token_name: r.try_get("token_name")?,
+        action: r.try_get("action")?,
+        domain: r.try_get("domain")?,
+        diff: r.try_get("diff")?,
+        created_at: r.try_get("created_at")?,
+        import_id: r.try_get("import_id")?,
+        revert_of: r.try_get("revert_of")?,
+        state: r.try_get("state")?,
+    })
+}
+
+/// One entry.
+pub async fn by_id(db: &Db, id: i64) -> Result<Option<Entry>, sqlx::Error> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM changelog WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 #[cfg(test)]

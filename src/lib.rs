@@ -12,6 +12,8 @@ pub mod logs;
 pub mod memory;
 pub mod proxy;
 pub mod reconcile;
+pub mod remote;
+pub mod state;
 pub mod timestamps;
 pub mod vhosts;
 pub mod workers;

@@ -1,7 +1,11 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use proxyhub::{app::Application, config::Config};
+use proxyhub::{
+    app::Application,
+    config::Config,
+    remote::{self, Remote},
+};
 use tracing_subscriber::EnvFilter;
 
 /// proxyhub: manage Caddy or nginx virtual hosts through a REST API, with sign-in and an audit trail.
@@ -22,6 +26,76 @@ enum Command {
     Logs(LogsCommand),
     /// Print the API's OpenAPI 3.1 document (what `GET /api/openapi.json` serves).
     Openapi,
+    /// Print the desired state of a running proxyhub (YAML unless `--format json`).
+    Export {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
+        format: String,
+    },
+    /// Show what applying a state file would change; exit 0 if nothing, 2 if something.
+    Diff {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The state file (YAML, or JSON if it ends in .json).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Count the vhosts the file lacks as to be deleted.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Apply a state file all or nothing: prints the plan, asks on a terminal unless --yes.
+    Apply {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// The state file (YAML, or JSON if it ends in .json).
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Delete the vhosts the file lacks.
+        #[arg(long)]
+        prune: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Write a consistent copy of a SQLite store to FILE while proxyhub runs (PostgreSQL:
+    /// use pg_dump).
+    Backup {
+        #[command(flatten)]
+        store: StoreArgs,
+        file: PathBuf,
+    },
+    /// Replace a SQLite store with a backup; refused while a proxyhub serves the store.
+    Restore {
+        #[command(flatten)]
+        store: StoreArgs,
+        file: PathBuf,
+    },
+}
+
+/// Where the running proxyhub is, and the API token to use (with the admin scope).
+#[derive(clap::Args)]
+struct RemoteArgs {
+    #[arg(long, env = "PROXYHUB_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(
+        long,
+        env = "PROXYHUB_TOKEN",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    token: String,
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Database URL: sqlite://path.
+    #[arg(
+        long,
+        env = "PROXYHUB_DATABASE_URL",
+        default_value = "sqlite://data/proxyhub.db"
+    )]
+    database_url: String,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +134,43 @@ async fn run() -> anyhow::Result<()> {
             let app = Application::build(config).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
+        Command::Export { remote, format } => {
+            let r = Remote::new(&remote.url, &remote.token)?;
+            print!("{}", r.export(&format).await?);
+            Ok(())
+        }
+        Command::Diff {
+            remote,
+            file,
+            prune,
+        } => {
+            let r = Remote::new(&remote.url, &remote.token)?;
+            let plan = r.import(&file, prune, true).await?;
+            print!("{}", remote::describe(&plan));
+            if remote::changes_anything(&plan) {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Command::Apply {
+            remote,
+            file,
+            prune,
+            yes,
+        } => apply(remote, file, prune, yes).await,
+        Command::Backup { store, file } => {
+            let path = sqlite_store(&store.database_url)?;
+            let db = proxyhub::db::connect(&store.database_url).await?;
+            proxyhub::db::backup::copy(&db, &file).await?;
+            println!("{} copied to {}", path, file.display());
+            Ok(())
+        }
+        Command::Restore { store, file } => {
+            let path = sqlite_store(&store.database_url)?;
+            proxyhub::db::backup::restore(std::path::Path::new(path), &file).await?;
+            println!("{path} restored from {}", file.display());
+            Ok(())
+        }
         Command::Openapi => {
             let doc = proxyhub::http::openapi();
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -85,6 +196,47 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The file of a SQLite store URL; PostgreSQL has its own tools.
+fn sqlite_store(url: &str) -> anyhow::Result<&str> {
+    proxyhub::db::sqlite_file(url).ok_or_else(|| {
+        anyhow::anyhow!(
+            "backup and restore are for SQLite stores; for PostgreSQL use pg_dump and pg_restore"
+        )
+    })
+}
+
+/// `proxyhub apply`: plan, show, confirm, apply; a refusal exits non-zero with the proxy's
+/// words.
+async fn apply(remote: RemoteArgs, file: PathBuf, prune: bool, yes: bool) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let r = Remote::new(&remote.url, &remote.token)?;
+    let plan = r.import(&file, prune, true).await?;
+    print!("{}", remote::describe(&plan));
+    if !remote::changes_anything(&plan) {
+        println!("nothing to do");
+        return Ok(());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("not applied: confirm with --yes when not on a terminal");
+        }
+        print!("apply these changes? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            anyhow::bail!("not applied");
+        }
+    }
+    let done = r.import(&file, prune, false).await?;
+    println!(
+        "applied (import {}): {}",
+        done["importId"].as_str().unwrap_or("?"),
+        remote::describe(&done).lines().last().unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -22,12 +22,44 @@
         el('td', { class: 'new' }, show(parsed.new[f]))))));
   }
 
+  // What reverting an entry does, in words.
+  const UNDO = {
+    create: (d) => `Delete ${d} again.`,
+    delete: (d) => `Bring ${d} back with every field it had.`,
+    update: (d) => `Give ${d} back the old values of the fields this change set.`,
+    toggle: (d) => `Turn ${d} back the other way.`,
+  };
+  const mayChange = ['editor', 'admin'].includes(document.body.dataset.role);
+
+  async function revert(e, button) {
+    $('confirm-revert-what').textContent = (UNDO[e.action] || (() => ''))(e.domain);
+    if (!await PH.confirmWith($('confirm-revert'), 'revert')) return;
+    button.disabled = true;
+    try {
+      await api('POST', `/api/changelog/${e.id}/revert`);
+      location.reload();
+    } catch (err) {
+      showError($('page-error'), err);
+      button.disabled = false;
+    }
+  }
+
   function entry(e) {
-    return el('li', { class: `entry action-${e.action}` },
+    const via = [
+      e.tokenName ? ` with token ${e.tokenName}` : '',
+      e.importId ? ' (import)' : '',
+      e.revertOf ? ` reverting change ${e.revertOf}` : '',
+    ].join('');
+    const button = mayChange
+      ? el('button', { type: 'button', class: 'secondary revert', dataset: { entry: String(e.id) } }, `Revert ${e.action} of ${e.domain}`)
+      : null;
+    if (button) button.addEventListener('click', () => revert(e, button));
+    return el('li', { class: `entry action-${e.action}`, dataset: { id: String(e.id) } },
       el('div', { class: 'entry-head' },
         el('span', { class: `badge action-${e.action}` }, e.action),
         el('strong', { class: 'domain' }, e.domain),
-        el('span', { class: 'muted' }, ` by ${e.userName} at `, el('time', { datetime: e.createdAt }, formatTime(e.createdAt)))),
+        el('span', { class: 'muted' }, ` by ${e.userName}${via} at `, el('time', { datetime: e.createdAt }, formatTime(e.createdAt))),
+        button),
       e.diff ? diffTable(e.diff) : null);
   }
 

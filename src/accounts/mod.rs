@@ -100,11 +100,14 @@ pub fn check_email(email: &str) -> Result<(), AccountError> {
     }
 }
 
-/// Who makes a change: an account, and the name of the API token it was made with, if any.
+/// Who makes a change and how: an account, the name of the API token it was made with, the
+/// import it is part of, the changelog entry it reverts.
 #[derive(Clone, Debug)]
 pub struct Actor {
     pub user: User,
     pub token: Option<String>,
+    pub import: Option<String>,
+    pub revert_of: Option<i64>,
 }
 
 /// An account as the API shows it (Better Auth's user shape plus `role`).

@@ -54,6 +54,11 @@ impl ApiError {
             more: None,
         }
     }
+    /// Adds a field to the body.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.more().extra.insert(key.to_string(), value.into());
+        self
+    }
     fn more(&mut self) -> &mut More {
         self.more.get_or_insert_with(Default::default)
     }
@@ -133,9 +138,9 @@ impl From<VhostError> for ApiError {
         match e {
             VhostError::Invalid(m) => Self::bad_request(m),
             VhostError::NotFound(_) => Self::not_found(e.to_string()),
-            VhostError::DomainTaken(_) | VhostError::ChangedMeanwhile(_) => {
-                Self::conflict(e.to_string())
-            }
+            VhostError::DomainTaken(_)
+            | VhostError::ChangedMeanwhile(_)
+            | VhostError::CannotRevert(_) => Self::conflict(e.to_string()),
             VhostError::Stale(ref current) => {
                 let mut err = Self::new(
                     StatusCode::PRECONDITION_FAILED,

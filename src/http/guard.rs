@@ -253,6 +253,8 @@ impl CurrentUser {
         Actor {
             user: self.user.clone(),
             token: self.token.as_ref().map(|g| g.name.clone()),
+            import: None,
+            revert_of: None,
         }
     }
 }

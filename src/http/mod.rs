@@ -16,6 +16,7 @@ mod lists;
 mod logs;
 pub mod openapi;
 pub mod ratelimit;
+mod state;
 mod status;
 mod tokens;
 mod users;
@@ -84,7 +85,8 @@ fn api(
         .merge(users::router())
         .merge(status::router())
         .merge(logs::router())
-        .merge(tokens::router());
+        .merge(tokens::router())
+        .merge(state::router());
     openapi::behind_sign_in(behind.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::base())
         .merge(status::public_router())

@@ -43,6 +43,7 @@ use super::{error::ErrorBody, web::reference, AppState, SESSION_COOKIE};
         (name = "auth", description = "Sign-up, sign-in, sign-out and the session"),
         (name = "vhosts", description = "Virtual hosts: read by everyone signed in, changed by editors and admins"),
         (name = "users", description = "Accounts, for admins"),
+        (name = "state", description = "The desired state as a document: export, import (all or nothing), dry runs"),
         (name = "tokens", description = "API tokens for scripts and CI, each with scopes"),
         (name = "changelog", description = "Who changed which vhost"),
         (name = "logs", description = "The proxy's access log and traffic counts"),

@@ -2,6 +2,8 @@
 //! proxy before it is queued (so nothing the proxy would refuse is ever stored, even
 //! disabled), then applied through the applier together with its changelog entry.
 
+pub mod bulk;
+mod revert;
 pub mod store;
 pub mod validate;
 
@@ -17,6 +19,7 @@ use crate::{
     proxy::ProxyError,
     timestamps,
 };
+pub use revert::{revert, Reverted};
 pub use store::{Selection, Sites, SortBy, Vhost};
 
 /// Why a vhost change was refused or failed.
@@ -33,6 +36,9 @@ pub enum VhostError {
     /// `If-Match` named another version than the vhost's: here it is as it is now.
     #[error("vhost {} has changed since the version you named (If-Match); it is now at {}", .0.id, .0.etag())]
     Stale(Box<Vhost>),
+    /// A changelog entry that cannot be reverted now (the message says why).
+    #[error("{0}")]
+    CannotRevert(String),
     #[error(transparent)]
     Proxy(ProxyError),
     #[error("{0}")]
@@ -67,21 +73,35 @@ pub struct Changes {
 
 /// Validates a vhost's fields as a whole, then has the proxy check (and ready) its site.
 async fn check(applier: &Applier, v: &mut Vhost) -> Result<(), VhostError> {
-    v.domain = validate::domain(&v.domain).map_err(VhostError::Invalid)?;
+    normalize(v).map_err(|(_, m)| VhostError::Invalid(m))?;
+    prepare(applier, v).await
+}
+
+/// Checks a vhost's fields and puts them in their stored form (lowercased domain, empty
+/// texts as none, the upstream's canonical spelling); a refusal names the field (`vhost`
+/// for one about the whole).
+pub fn normalize(v: &mut Vhost) -> Result<(), (&'static str, String)> {
+    v.domain = validate::domain(&v.domain).map_err(|m| ("domain", m))?;
     // An empty string means "none", as a cleared form field would send it.
     v.config = v.config.take().filter(|c| !c.trim().is_empty());
     v.upstream = v.upstream.take().filter(|u| !u.trim().is_empty());
     if v.config.is_none() && v.upstream.is_none() {
-        return Err(VhostError::Invalid(
+        return Err((
+            "vhost",
             "give a config snippet or an upstream (or both)".into(),
         ));
     }
     if let Some(c) = &v.config {
-        validate::snippet(c).map_err(VhostError::Invalid)?;
+        validate::snippet(c).map_err(|m| ("config", m))?;
     }
     if let Some(u) = &v.upstream {
-        v.upstream = Some(validate::upstream(u).map_err(VhostError::Invalid)?);
+        v.upstream = Some(validate::upstream(u).map_err(|m| ("upstream", m))?);
     }
+    Ok(())
+}
+
+/// Has the proxy check (and ready) a vhost's site.
+async fn prepare(applier: &Applier, v: &Vhost) -> Result<(), VhostError> {
     applier
         .proxy()
         .prepare(&v.site())
@@ -148,7 +168,7 @@ pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<
                 v.id = store::insert(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
-                changelog::record(tx, &by, Action::Create, &v.domain, None).await?;
+                changelog::record(tx, &by, Action::Create, &v.domain, None, &fields(&v)).await?;
                 Ok(v)
             })
         })
@@ -206,7 +226,7 @@ pub async fn update(
                 store::update(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
-                changelog::record(tx, &by, Action::Update, &v.domain, diff).await?;
+                changelog::record(tx, &by, Action::Update, &v.domain, diff, &fields(&v)).await?;
                 Ok(v)
             })
         })
@@ -214,8 +234,8 @@ pub async fn update(
     Ok(v)
 }
 
-/// The fields an update's diff compares.
-fn fields(v: &Vhost) -> Value {
+/// The fields an update's diff compares, and a changelog entry keeps.
+pub fn fields(v: &Vhost) -> Value {
     json!({ "domain": v.domain, "config": v.config, "upstream": v.upstream, "enabled": v.enabled })
 }
 
@@ -236,7 +256,7 @@ pub async fn remove(
                     .ok_or(VhostError::NotFound(id))?;
                 expect(&v, &expected)?;
                 store::delete(tx, id).await?;
-                changelog::record(tx, &by, Action::Delete, &v.domain, None).await?;
+                changelog::record(tx, &by, Action::Delete, &v.domain, None, &fields(&v)).await?;
                 Ok(v)
             })
         })
@@ -274,7 +294,7 @@ pub async fn toggle(
                 v.updated_at = timestamps::now();
                 v.version += 1;
                 store::update(tx, &v).await?;
-                changelog::record(tx, &by, Action::Toggle, &v.domain, None).await?;
+                changelog::record(tx, &by, Action::Toggle, &v.domain, None, &fields(&v)).await?;
                 Ok(v)
             })
         })

@@ -180,6 +180,20 @@ pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Vhost>, s
         .transpose()
 }
 
+pub async fn by_domain(
+    conn: &mut AnyConnection,
+    domain: &str,
+) -> Result<Option<Vhost>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE domain = $1");
+    sqlx::query(&sql)
+        .bind(domain)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
 /// Whether another vhost has this (lowercased) domain.
 pub async fn domain_taken(
     conn: &mut AnyConnection,

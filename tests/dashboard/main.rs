@@ -608,3 +608,43 @@ async fn a_token_is_created_shown_once_used_and_revoked_in_the_tokens_page() {
     assert_eq!(r.status(), 401);
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_mistaken_delete_is_undone_from_the_changelog_in_one_click() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let up = Upstream::start("undo-upstream").await;
+    let v = app
+        .create_vhost(json!({"domain": "undo.example.com", "upstream": up.hostport()}))
+        .await;
+    assert_eq!(
+        app.delete(&format!("/api/vhosts/{}", v["id"]))
+            .await
+            .status(),
+        200
+    );
+    let log: Value = app
+        .get("/api/changelog?limit=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = log[0]["id"].as_i64().unwrap();
+
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.goto(&app.url("/changelog")).await;
+    b.click(&format!("li[data-id='{id}'] button.revert")).await;
+    b.wait_text("#confirm-revert-what", "Bring undo.example.com back")
+        .await;
+    b.click("#confirm-revert-yes").await;
+    b.wait_text("#changelog", &format!("reverting change {id}"))
+        .await;
+    let (code, text) = support::served(&app, "undo.example.com", "/", |c, _| c == 200).await;
+    assert!(
+        code == 200 && text.starts_with("undo-upstream "),
+        "{code} {text}"
+    );
+    b.close().await;
+}

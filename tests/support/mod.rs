@@ -183,6 +183,13 @@ impl TestApp {
         Self::spawn_without_proxy_with(Options::default()).await
     }
 
+    /// proxyhub with no proxy answering, on a store of the test's choosing (in `dir`).
+    pub async fn spawn_without_proxy_on(dir: tempfile::TempDir, database_url: String) -> Self {
+        let nobody = format!("http://127.0.0.1:{}", free_port());
+        let config = Self::config(&dir, database_url, nobody, free_port(), Options::default());
+        Self::start(dir, config).await
+    }
+
     pub async fn spawn_without_proxy_with(opts: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let nobody = format!("http://127.0.0.1:{}", free_port());

@@ -1,0 +1,224 @@
+//! Importing a desired state: every vhost of the document checked as a single change would
+//! be (its fields, then the proxy's own check of its site), then the whole plan written in
+//! one transaction and pushed once: all or nothing. Each changed vhost gets its changelog
+//! entry, tagged with the import's id.
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use tokio::{sync::Semaphore, task::JoinSet};
+
+use super::{fields, normalize, prepare, store, Selection, Vhost, VhostError};
+use crate::{
+    accounts::Actor,
+    apply::{Applier, ChangeError},
+    changelog::{self, Action as Logged},
+    db::Db,
+    proxy::ProxyError,
+    state::{self, Action, Invalid, Step, VhostSpec},
+    timestamps,
+};
+
+/// Why an import was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The document is wrong at a path.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// The proxy refused these vhosts' sites (domain, its words).
+    #[error("the proxy refused {}", .0.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>().join(", "))]
+    Refused(Vec<(String, String)>),
+    /// The vhosts changed while the import was checked.
+    #[error("the vhosts were changed by another request while the import was checked; try again")]
+    ChangedMeanwhile,
+    #[error(transparent)]
+    Proxy(ProxyError),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<sqlx::Error> for ImportError {
+    fn from(e: sqlx::Error) -> Self {
+        ImportError::Store(format!("database: {e}"))
+    }
+}
+
+/// What an import did (or, dry, would do).
+#[derive(Debug)]
+pub struct Imported {
+    pub id: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// The store's vhosts as a document holds them.
+pub async fn current(db: &Db) -> Result<Vec<VhostSpec>, sqlx::Error> {
+    let (all, _) = store::select(&mut *db.acquire().await?, &Selection::default()).await?;
+    Ok(all.iter().map(spec).collect())
+}
+
+fn spec(v: &Vhost) -> VhostSpec {
+    VhostSpec {
+        domain: v.domain.clone(),
+        config: v.config.clone(),
+        upstream: v.upstream.clone(),
+        enabled: v.enabled,
+    }
+}
+
+/// Checks a document's vhosts and computes the plan; unless `dry`, applies it all or nothing.
+pub async fn import(
+    applier: &Arc<Applier>,
+    db: &Db,
+    by: &Actor,
+    desired: Vec<VhostSpec>,
+    prune: bool,
+    dry: bool,
+) -> Result<Imported, ImportError> {
+    // Fields first, each refusal named by its path; the plan compares stored forms.
+    let mut checked: BTreeMap<String, Vhost> = BTreeMap::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut normalized = Vec::with_capacity(desired.len());
+    for (i, d) in desired.into_iter().enumerate() {
+        let now = timestamps::now();
+        let mut v = Vhost {
+            id: 0,
+            domain: d.domain,
+            config: d.config,
+            enabled: d.enabled,
+            upstream: d.upstream,
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+        };
+        normalize(&mut v).map_err(|(field, message)| Invalid {
+            path: if field == "vhost" {
+                format!("vhosts[{i}]")
+            } else {
+                format!("vhosts[{i}].{field}")
+            },
+            message,
+        })?;
+        normalized.push(spec(&v));
+        index.insert(v.domain.clone(), i);
+        checked.insert(v.domain.clone(), v);
+    }
+    let steps = state::plan(&current(db).await?, &normalized, prune);
+    // Then the proxy's verdict on each site that changes, a few at a time.
+    let changing: Vec<(usize, Vhost)> = steps
+        .iter()
+        .filter(|s| matches!(s.action, Action::Create | Action::Update))
+        .map(|s| (index[&s.domain], checked[&s.domain].clone()))
+        .collect();
+    proxy_checks(applier, changing).await?;
+    if dry {
+        return Ok(Imported { id: None, steps });
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut by = by.clone();
+    by.import = Some(id.clone());
+    let (planned, checked) = (Arc::new(steps.clone()), Arc::new(checked));
+    applier
+        .change(move |tx| {
+            let (planned, checked, by) = (planned.clone(), checked.clone(), by.clone());
+            Box::pin(async move { write(tx, &planned, &checked, &by, prune).await })
+        })
+        .await
+        .map_err(|e| match e {
+            ChangeError::Refused(e) => e,
+            ChangeError::Proxy(e) => ImportError::Proxy(e),
+            ChangeError::Store(e) => ImportError::Store(e),
+        })?;
+    Ok(Imported {
+        id: Some(id),
+        steps,
+    })
+}
+
+/// The proxy's check of each site (with its index in the document), 8 at a time: a snippet
+/// proxyhub's own rules refuse is the document's fault (the first, by index, is named by its
+/// path); every site the proxy itself refuses is reported.
+async fn proxy_checks(
+    applier: &Arc<Applier>,
+    sites: Vec<(usize, Vhost)>,
+) -> Result<(), ImportError> {
+    let limit = Arc::new(Semaphore::new(8));
+    let mut running = JoinSet::new();
+    for (i, v) in sites {
+        let (applier, limit) = (applier.clone(), limit.clone());
+        running.spawn(async move {
+            let _slot = limit.acquire_owned().await;
+            (i, v.domain.clone(), prepare(&applier, &v).await)
+        });
+    }
+    let mut refused = Vec::new();
+    let mut invalid: Option<Invalid> = None;
+    let mut first = usize::MAX;
+    while let Some(done) = running.join_next().await {
+        let (i, domain, verdict) = done.map_err(|e| ImportError::Store(e.to_string()))?;
+        match verdict {
+            Ok(()) => {}
+            Err(VhostError::Invalid(message)) if i < first => {
+                first = i;
+                invalid = Some(Invalid {
+                    path: format!("vhosts[{i}].config"),
+                    message,
+                });
+            }
+            Err(VhostError::Invalid(_)) => {}
+            Err(VhostError::Proxy(ProxyError::Rejected(m))) => refused.push((domain, m)),
+            Err(VhostError::Proxy(e)) => return Err(ImportError::Proxy(e)),
+            Err(e) => return Err(ImportError::Store(e.to_string())),
+        }
+    }
+    if let Some(invalid) = invalid {
+        return Err(invalid.into());
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        refused.sort();
+        Err(ImportError::Refused(refused))
+    }
+}
+
+/// The plan's writes, in the change's transaction; refused if the vhosts are no longer what
+/// the plan was made from.
+async fn write(
+    tx: &mut crate::db::Tx,
+    planned: &[Step],
+    checked: &BTreeMap<String, Vhost>,
+    by: &Actor,
+    prune: bool,
+) -> Result<(), ImportError> {
+    let (rows, _) = store::select(tx, &Selection::default()).await?;
+    let desired: Vec<VhostSpec> = checked.values().map(spec).collect();
+    if state::plan(&rows.iter().map(spec).collect::<Vec<_>>(), &desired, prune) != planned {
+        return Err(ImportError::ChangedMeanwhile);
+    }
+    let stored: BTreeMap<&str, &Vhost> = rows.iter().map(|v| (v.domain.as_str(), v)).collect();
+    for step in planned {
+        match step.action {
+            Action::Unchanged => {}
+            Action::Create => {
+                let v = &checked[&step.domain];
+                store::insert(tx, v).await?;
+                changelog::record(tx, by, Logged::Create, &v.domain, None, &fields(v)).await?;
+            }
+            Action::Update => {
+                let old = stored[step.domain.as_str()];
+                let mut v = checked[&step.domain].clone();
+                v.id = old.id;
+                v.created_at = old.created_at.clone();
+                v.version = old.version + 1;
+                store::update(tx, &v).await?;
+                let diff = changelog::diff(&fields(old), &fields(&v));
+                changelog::record(tx, by, Logged::Update, &v.domain, diff, &fields(&v)).await?;
+            }
+            Action::Delete => {
+                let old = stored[step.domain.as_str()];
+                store::delete(tx, old.id).await?;
+                changelog::record(tx, by, Logged::Delete, &old.domain, None, &fields(old)).await?;
+            }
+        }
+    }
+    Ok(())
+}
