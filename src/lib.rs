@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod idempotency;
+pub mod importer;
 pub mod logs;
 pub mod memory;
 pub mod proxy;

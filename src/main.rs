@@ -58,6 +58,10 @@ enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+    /// Read an existing proxy config into vhosts: shows the plan (and what is left out, and
+    /// why); `--apply` applies it all or nothing.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Write a consistent copy of a SQLite store to FILE while proxyhub runs (PostgreSQL:
     /// use pg_dump).
     Backup {
@@ -70,6 +74,26 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
         file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A Caddyfile.
+    Caddyfile {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        file: PathBuf,
+        #[arg(long)]
+        apply: bool,
+    },
+    /// An nginx config: a file (its `include`s are read too) or a directory of `*.conf`.
+    Nginx {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        path: PathBuf,
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -158,6 +182,41 @@ async fn run() -> anyhow::Result<()> {
             prune,
             yes,
         } => apply(remote, file, prune, yes).await,
+        Command::Import(what) => {
+            let (remote, kind, text, apply) = match what {
+                ImportCommand::Caddyfile {
+                    remote,
+                    file,
+                    apply,
+                } => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                    (remote, "caddyfile", text, apply)
+                }
+                ImportCommand::Nginx {
+                    remote,
+                    path,
+                    apply,
+                } => {
+                    let text =
+                        proxyhub::importer::nginx::gather(&path).map_err(anyhow::Error::msg)?;
+                    (remote, "nginx", text, apply)
+                }
+            };
+            let r = Remote::new(&remote.url, &remote.token)?;
+            let answer = r.adopt(kind, text, apply).await?;
+            print!("{}", remote::describe(&answer));
+            print!("{}", remote::describe_skipped(&answer));
+            if apply {
+                println!(
+                    "applied (import {})",
+                    answer["importId"].as_str().unwrap_or("-")
+                );
+            } else {
+                println!("not applied: run again with --apply");
+            }
+            Ok(())
+        }
         Command::Backup { store, file } => {
             let path = sqlite_store(&store.database_url)?;
             let db = proxyhub::db::connect(&store.database_url).await?;

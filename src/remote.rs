@@ -98,6 +98,38 @@ impl Remote {
     }
 }
 
+impl Remote {
+    /// Sends an existing Caddyfile or nginx config (`kind`) to be read into vhosts; `apply`
+    /// applies the plan.
+    pub async fn adopt(&self, kind: &str, text: String, apply: bool) -> anyhow::Result<Value> {
+        let r = self
+            .send(
+                self.http
+                    .post(format!("{}/api/import/{kind}", self.base))
+                    .query(&[("apply", apply)])
+                    .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                    .body(text),
+            )
+            .await?;
+        Ok(r.json().await?)
+    }
+}
+
+/// What an import of an existing config left out, a line each.
+pub fn describe_skipped(answer: &Value) -> String {
+    let mut out = String::new();
+    for s in answer["skipped"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "! not imported: {} (line {}): {}",
+            s["what"].as_str().unwrap_or("?"),
+            s["line"],
+            s["reason"].as_str().unwrap_or("")
+        );
+    }
+    out
+}
+
 /// A plan as people read it: one line per domain that changes (`+` create, `~` update with
 /// its fields, `-` delete), then the counts.
 pub fn describe(answer: &Value) -> String {

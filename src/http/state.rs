@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     accounts::tokens::Scope,
+    importer::{self, Skipped},
     state::{self, Document, Step, Summary},
     vhosts::bulk::{self, ImportError},
 };
@@ -33,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(export))
         .routes(routes!(import))
+        .routes(routes!(import_caddyfile))
+        .routes(routes!(import_nginx))
         .layer(DefaultBodyLimit::max(MAX_DOCUMENT))
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::Admin,
@@ -157,6 +160,118 @@ async fn import(
         dry_run: dry,
         summary: state::summary(&done.steps),
         plan: done.steps,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AdoptQuery {
+    /// Apply the plan (all or nothing); without it, only plan.
+    apply: Option<bool>,
+}
+
+/// What importing an existing config did, or would do.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AdoptAnswer {
+    #[serde(flatten)]
+    import: ImportAnswer,
+    /// What was left out, and why.
+    skipped: Vec<Skipped>,
+}
+
+/// Import an existing Caddyfile
+///
+/// Each site block becomes a vhost per name: a lone `reverse_proxy <upstream>` the upstream,
+/// anything else the block's body as the snippet (checked as any snippet). Global options,
+/// named snippets, `import` lines and blocks that fail the checks are listed in `skipped`.
+#[utoipa::path(post, path = "/api/import/caddyfile", tag = "state", operation_id = "importCaddyfile",
+    params(AdoptQuery),
+    request_body(content = String, content_type = "text/plain", description = "The Caddyfile"),
+    responses(
+        (status = 200, description = "Planned (or, with `apply`, applied)", body = AdoptAnswer),
+        (status = 400, description = "The text cannot be read as a Caddyfile", body = ErrorBody),
+        (status = 403, description = "Needs the admin role (a token: the `admin` scope)", body = ErrorBody),
+        (status = 409, description = "The vhosts changed while the import was checked", body = ErrorBody),
+        (status = 502, description = "The proxy refused the assembled configuration", body = ErrorBody),
+    ))]
+async fn import_caddyfile(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppQuery(q): AppQuery<AdoptQuery>,
+    body: Bytes,
+) -> Result<Json<AdoptAnswer>> {
+    me.need(Scope::Admin)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the Caddyfile is not UTF-8 text"))?;
+    let read = importer::caddyfile::read(text)
+        .map_err(|e| ApiError::bad_request(format!("cannot read the Caddyfile: {e}")))?;
+    adopt(&state, &me, read, q.apply.unwrap_or(false)).await
+}
+
+/// Import an existing nginx config
+///
+/// Each `server` block becomes a vhost per server name: a lone `location / { proxy_pass X; }`
+/// the upstream (an `upstream` block of one server resolved), anything else the block's body
+/// as the snippet; `listen`, `server_name` and `ssl_*` are proxyhub's to render and dropped.
+/// `include` lines, servers without a name and blocks that fail the checks are listed in
+/// `skipped` (`proxyhub import nginx` inlines included files before sending).
+#[utoipa::path(post, path = "/api/import/nginx", tag = "state", operation_id = "importNginx",
+    params(AdoptQuery),
+    request_body(content = String, content_type = "text/plain", description = "The nginx config"),
+    responses(
+        (status = 200, description = "Planned (or, with `apply`, applied)", body = AdoptAnswer),
+        (status = 400, description = "The text cannot be read as an nginx config", body = ErrorBody),
+        (status = 403, description = "Needs the admin role (a token: the `admin` scope)", body = ErrorBody),
+        (status = 409, description = "The vhosts changed while the import was checked", body = ErrorBody),
+        (status = 502, description = "The proxy refused the assembled configuration", body = ErrorBody),
+    ))]
+async fn import_nginx(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppQuery(q): AppQuery<AdoptQuery>,
+    body: Bytes,
+) -> Result<Json<AdoptAnswer>> {
+    me.need(Scope::Admin)?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the config is not UTF-8 text"))?;
+    let read = importer::nginx::read(text)
+        .map_err(|e| ApiError::bad_request(format!("cannot read the nginx config: {e}")))?;
+    adopt(&state, &me, read, q.apply.unwrap_or(false)).await
+}
+
+/// Checks each vhost read from a config on its own (what fails is skipped with the reason),
+/// then plans or applies the rest as one import.
+async fn adopt(
+    state: &AppState,
+    me: &CurrentUser,
+    read: importer::Read,
+    apply: bool,
+) -> Result<Json<AdoptAnswer>> {
+    let mut skipped = read.skipped;
+    let mut specs = Vec::new();
+    for found in read.found {
+        match bulk::verdict(&state.applier, &found.spec).await {
+            None => specs.push(found.spec),
+            Some(reason) => skipped.push(Skipped {
+                what: found.spec.domain.clone(),
+                line: found.line,
+                reason,
+            }),
+        }
+    }
+    let done = bulk::import(&state.applier, &state.db, &me.actor(), specs, false, !apply)
+        .await
+        .map_err(import_error)?;
+    Ok(Json(AdoptAnswer {
+        import: ImportAnswer {
+            import_id: done.id,
+            dry_run: !apply,
+            summary: state::summary(&done.steps),
+            plan: done.steps,
+        },
+        skipped,
     }))
 }
 

@@ -64,6 +64,29 @@ fn spec(v: &Vhost) -> VhostSpec {
     }
 }
 
+/// Why a vhost read from an existing config cannot be imported (its fields, or the proxy's
+/// check of its site), or `None` if it can.
+pub async fn verdict(applier: &Arc<Applier>, wanted: &VhostSpec) -> Option<String> {
+    let now = timestamps::now();
+    let mut v = Vhost {
+        id: 0,
+        domain: wanted.domain.clone(),
+        config: wanted.config.clone(),
+        enabled: wanted.enabled,
+        upstream: wanted.upstream.clone(),
+        created_at: now.clone(),
+        updated_at: now,
+        version: 1,
+    };
+    if let Err((_, m)) = normalize(&mut v) {
+        return Some(m);
+    }
+    match prepare(applier, &v).await {
+        Ok(()) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 /// Checks a document's vhosts and computes the plan; unless `dry`, applies it all or nothing.
 pub async fn import(
     applier: &Arc<Applier>,

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod adopt;
 mod backup;
 mod cli;
 mod document;

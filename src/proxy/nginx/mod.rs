@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use minijinja::Environment;
 use tokio::process::Command;
 
-mod conf;
+pub mod conf;
 mod files;
 mod reload;
 mod render;
