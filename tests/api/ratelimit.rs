@@ -28,7 +28,10 @@ async fn the_headers_count_down_and_the_limit_answers_429() {
         let reset = header(&r, "x-ratelimit-reset");
         // Within a minute of when the window opened, somewhere between `now` and this answer.
         let answered = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
-        assert!((now..=answered + 61).contains(&reset), "{reset} vs {now}..{answered}");
+        assert!(
+            (now..=answered + 61).contains(&reset),
+            "{reset} vs {now}..{answered}"
+        );
         remaining.push(header(&r, "x-ratelimit-remaining"));
     }
     assert_eq!(remaining, [4, 3, 2, 1, 0]);
