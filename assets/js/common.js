@@ -129,5 +129,25 @@ const PH = (() => {
     });
   }
 
-  return { api, el, showError, hide, canEdit, timeAgo, formatTime, confirmWith, ApiError };
+  // Replaces a table's rows without losing keyboard focus: a control that had it gets it back
+  // in the new version of its row (rows are told apart by their data- attributes, controls by
+  // their place in the row), or in the row now at its place; with no rows left, the table's
+  // scrolling region takes it.
+  function replaceRows(tbody, rows) {
+    const had = tbody.contains(document.activeElement) ? document.activeElement : null;
+    const controls = (row) => [...row.querySelectorAll('button, select, input, a[href]')];
+    const key = (row) => JSON.stringify({ ...row.dataset });
+    const oldRow = had && had.closest('tr');
+    const at = oldRow ? [...tbody.rows].indexOf(oldRow) : -1;
+    const nth = oldRow ? controls(oldRow).indexOf(had) : -1;
+    tbody.replaceChildren(...rows);
+    if (!had) return;
+    const row = [...tbody.rows].find((r) => key(r) === key(oldRow))
+      || tbody.rows[Math.min(at, tbody.rows.length - 1)];
+    const next = row && controls(row).filter((c) => !c.disabled);
+    const target = next && (next[nth] || next[0]);
+    (target || tbody.closest('[tabindex]'))?.focus();
+  }
+
+  return { api, el, showError, hide, canEdit, timeAgo, formatTime, confirmWith, replaceRows, ApiError };
 })();

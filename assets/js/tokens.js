@@ -32,7 +32,7 @@
   async function load() {
     try {
       const tokens = await api('GET', '/api/tokens');
-      $('tokens-table').tBodies[0].replaceChildren(...tokens.map(row));
+      PH.replaceRows($('tokens-table').tBodies[0], tokens.map(row));
       $('no-tokens').hidden = tokens.length > 0;
     } catch (e) {
       showError($('page-error'), e);

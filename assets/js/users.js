@@ -45,7 +45,7 @@
   async function load() {
     try {
       const users = await api('GET', '/api/users');
-      $('users-table').tBodies[0].replaceChildren(...users.map(row));
+      PH.replaceRows($('users-table').tBodies[0], users.map(row));
     } catch (e) {
       showError($('page-error'), e);
     }

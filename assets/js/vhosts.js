@@ -1,7 +1,7 @@
 'use strict';
 // The vhosts page: table with search, create/edit form, toggle, delete with confirmation.
 (() => {
-  const { api, el, showError, hide, canEdit, timeAgo } = PH;
+  const { api, el, showError, hide, canEdit, timeAgo, replaceRows } = PH;
   const $ = (id) => document.getElementById(id);
   let vhosts = [];
   let editing = null; // the vhost being edited, or null for a new one
@@ -12,12 +12,13 @@
 
   function row(v) {
     const editable = canEdit();
+    // A switch named by what it shows (WCAG label in name), with the domain for context.
     const toggle = el('button', {
       type: 'button', class: v.enabled ? 'toggle on' : 'toggle off',
-      'aria-pressed': String(v.enabled), disabled: !editable,
-      'aria-label': `${v.enabled ? 'Disable' : 'Enable'} ${v.domain}`,
+      role: 'switch', 'aria-checked': String(v.enabled), disabled: !editable,
       onclick: () => toggleVhost(v),
-    }, v.enabled ? '● Enabled' : '○ Disabled');
+    }, el('span', { 'aria-hidden': 'true' }, v.enabled ? '● ' : '○ '), v.enabled ? 'Enabled' : 'Disabled',
+    el('span', { class: 'visually-hidden' }, ` ${v.domain}`));
     const actions = editable ? [
       el('button', { type: 'button', class: 'secondary', onclick: () => openEditor(v), 'aria-label': `Edit ${v.domain}` }, 'Edit'),
       el('button', { type: 'button', class: 'danger', onclick: () => confirmDelete(v), 'aria-label': `Delete ${v.domain}` }, 'Delete'),
@@ -33,7 +34,7 @@
   function render() {
     const q = $('vhost-search').value.trim().toLowerCase();
     const shown = vhosts.filter((v) => matches(v, q));
-    $('vhosts-table').tBodies[0].replaceChildren(...shown.map(row));
+    replaceRows($('vhosts-table').tBodies[0], shown.map(row));
     $('vhosts-empty').hidden = vhosts.length > 0;
     $('vhost-count').textContent = `${shown.length} of ${vhosts.length} vhosts`;
   }
@@ -60,6 +61,14 @@
     $('vh-domain').focus();
   }
 
+  // Keyboard focus goes back where the editor was opened from: the row's Edit button, or
+  // "New vhost".
+  function closeEditor(domain) {
+    $('vhost-editor').hidden = true;
+    const edit = domain && document.querySelector(`tr[data-domain="${CSS.escape(domain)}"] button.secondary`);
+    (edit || $('new-vhost'))?.focus();
+  }
+
   async function save(ev) {
     ev.preventDefault();
     hide($('vhost-error'));
@@ -73,8 +82,8 @@
     try {
       if (editing) await api('PUT', `/api/vhosts/${editing.id}`, body);
       else await api('POST', '/api/vhosts', body);
-      $('vhost-editor').hidden = true;
       await load();
+      closeEditor(editing && body.domain);
     } catch (e) {
       // What was typed stays in the form; the proxy's message is shown beside it.
       showError($('vhost-error'), e);
@@ -105,7 +114,7 @@
 
   document.addEventListener('DOMContentLoaded', () => {
     if ($('new-vhost')) $('new-vhost').addEventListener('click', () => openEditor(null));
-    $('vhost-cancel').addEventListener('click', () => { $('vhost-editor').hidden = true; });
+    $('vhost-cancel').addEventListener('click', () => closeEditor(editing && editing.domain));
     $('vhost-form').addEventListener('submit', save);
     $('vhost-search').addEventListener('input', render);
     load();

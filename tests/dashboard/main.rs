@@ -3,6 +3,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod accessibility;
+
 use std::{io::Write as _, path::PathBuf};
 
 use fantoccini::Locator;

@@ -3,8 +3,13 @@
 
 use std::{process::Stdio, time::Duration};
 
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
-use serde_json::json;
+use fantoccini::{
+    actions::{InputSource, KeyAction, KeyActions},
+    elements::Element,
+    key::Key,
+    Client, ClientBuilder, Locator,
+};
+use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use super::{free_port, require_binary};
@@ -128,7 +133,70 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
+    /// Presses a chord on the keyboard, on whatever has the focus, as a person would: the keys
+    /// go down in order and up in reverse (`[Key::Shift, Key::Tab]` is Shift+Tab).
+    pub async fn press(&self, chord: &[Key]) {
+        let mut keys = KeyActions::new("keyboard".to_string());
+        for &k in chord {
+            keys = keys.then(KeyAction::Down { value: k.into() });
+        }
+        for &k in chord.iter().rev() {
+            keys = keys.then(KeyAction::Up { value: k.into() });
+        }
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
+    /// Sends a Chrome DevTools Protocol command through chromedriver (its
+    /// `goog/cdp/execute` endpoint) and returns the command's result.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Value {
+        let sent = CdpCommand {
+            cmd: cmd.to_string(),
+            params,
+        };
+        self.client
+            .issue_cmd(sent)
+            .await
+            .unwrap_or_else(|e| panic!("CDP {cmd}: {e}"))
+    }
+
+    /// Makes the page match `prefers-color-scheme: dark` (or light), as a system in that
+    /// scheme would; it holds across navigations until changed.
+    pub async fn prefer_dark(&self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// `url::ParseError`, named through reqwest, which re-exports `url::Url` but not its error.
+type UrlParseError = <reqwest::Url as std::str::FromStr>::Err;
+
+/// A DevTools command for chromedriver's `POST /session/{id}/goog/cdp/execute`.
+#[derive(Debug)]
+struct CdpCommand {
+    cmd: String,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for CdpCommand {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, UrlParseError> {
+        let session = session_id.expect("a CDP command needs a session");
+        base_url.join(&format!("session/{session}/goog/cdp/execute"))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({"cmd": self.cmd, "params": self.params});
+        (axum::http::Method::POST, Some(body.to_string()))
     }
 }

@@ -2,6 +2,7 @@
 //! itself, each on free loopback ports.
 #![allow(dead_code)]
 
+pub mod axe;
 pub mod backend;
 pub mod browser;
 pub mod caddy;
