@@ -8,6 +8,7 @@
 //! ordinary import (`vhosts::bulk`): planned, or applied all or nothing.
 
 pub mod caddyfile;
+mod include;
 pub mod nginx;
 
 use serde::Serialize;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use super::Read;
 use crate::proxy::nginx::conf::{self, Tok};
 
+pub use super::include::gather;
+
 /// A directive and, for a block, what it holds.
 #[derive(Debug)]
 struct Node {
@@ -17,8 +19,11 @@ struct Node {
     block: Option<Vec<Node>>,
 }
 
+/// A block being read: its directives so far, and its own words and line (none at the top).
+type Open = (Vec<Node>, Option<(Vec<String>, usize)>);
+
 fn tree(tokens: &[conf::Token]) -> Result<Vec<Node>, String> {
-    let mut stack: Vec<(Vec<Node>, Option<(Vec<String>, usize)>)> = vec![(Vec::new(), None)];
+    let mut stack: Vec<Open> = vec![(Vec::new(), None)];
     let mut words: Vec<String> = Vec::new();
     let mut line = 0;
     for t in tokens {
@@ -104,7 +109,13 @@ fn walk(nodes: &[Node], upstreams: &BTreeMap<String, Vec<String>>, out: &mut Rea
                 "include lines are not read here: `proxyhub import nginx` inlines the files they name",
             ),
             (Some("upstream"), Some(_)) => {}
-            (Some(other), _) if matches!(other, "events" | "user" | "worker_processes" | "pid" | "error_log" | "access_log" | "log_format" | "sendfile" | "keepalive_timeout" | "types" | "default_type") => {}
+            (
+                Some(
+                    "events" | "user" | "worker_processes" | "pid" | "error_log" | "access_log"
+                    | "log_format" | "sendfile" | "keepalive_timeout" | "types" | "default_type",
+                ),
+                _,
+            ) => {}
             (Some(other), _) => out.skip(other, n.line, "only server blocks are imported"),
             (None, _) => {}
         }
@@ -285,92 +296,4 @@ http {
             ["include /etc/nginx/mime.types", "server at line 20"]
         );
     }
-}
-
-/// The text of an nginx config on disk, with its `include` lines replaced by the files they
-/// name (a `*` in the last part of the path matches as nginx's glob does; relative paths
-/// from the including file's directory). A directory is all its `*.conf` files, by name.
-pub fn gather(path: &std::path::Path) -> Result<String, String> {
-    if path.is_dir() {
-        let mut text = String::new();
-        for file in matching(path, "*.conf")? {
-            text.push_str(&gather_file(&file, 0)?);
-            text.push('\n');
-        }
-        return Ok(text);
-    }
-    gather_file(path, 0)
-}
-
-fn gather_file(path: &std::path::Path, depth: usize) -> Result<String, String> {
-    if depth > 10 {
-        return Err(format!(
-            "{}: includes nested more than 10 deep",
-            path.display()
-        ));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        let included = line
-            .trim()
-            .strip_prefix("include")
-            .filter(|rest| rest.starts_with(char::is_whitespace))
-            .and_then(|rest| rest.trim().strip_suffix(';'))
-            .map(str::trim);
-        match included {
-            Some(target) if !target.contains(char::is_whitespace) => {
-                let target = dir.join(target);
-                let (parent, pattern) = (
-                    target.parent().unwrap_or(dir).to_path_buf(),
-                    target
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                );
-                let files = matching(&parent, &pattern).unwrap_or_default();
-                if files.is_empty() {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-                for f in files {
-                    out.push_str(&gather_file(&f, depth + 1)?);
-                    out.push('\n');
-                }
-            }
-            _ => {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The files of `dir` whose names match `pattern` (`*` for any run of characters), by name.
-fn matching(dir: &std::path::Path, pattern: &str) -> Result<Vec<std::path::PathBuf>, String> {
-    let (prefix, suffix) = pattern.split_once('*').unwrap_or((pattern, ""));
-    let exact = !pattern.contains('*');
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_file())
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if exact {
-                name == pattern
-            } else {
-                name.len() >= prefix.len() + suffix.len()
-                    && name.starts_with(prefix)
-                    && name.ends_with(suffix)
-            }
-        })
-        .collect();
-    files.sort();
-    Ok(files)
 }
