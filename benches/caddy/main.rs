@@ -351,6 +351,60 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
         "proxyhub's resident memory (total / anonymous / file-backed MiB): idle {:.0} / {:.0} / {:.0}; right after a change {:.0} / {:.0} / {:.0}; idle after the burst {:.0} / {:.0} / {:.0}",
         idle.0, idle.1, idle.2, after_change.0, after_change.1, after_change.2, after_burst.0, after_burst.1, after_burst.2
     );
+    // Desired state as code at this scale: export, wipe, import in one push.
+    let t = Instant::now();
+    let exported: Value = client
+        .get(format!("{base}/api/export"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let export_time = t.elapsed();
+    let n = exported["vhosts"].as_array().map_or(0, Vec::len);
+    let import = |doc: Value, query: &'static str| {
+        let (client, base) = (client.clone(), base.clone());
+        async move {
+            let t = Instant::now();
+            let r = client
+                .post(format!("{base}/api/import?{query}"))
+                .json(&doc)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{:?}", r.text().await);
+            let answer: Value = r.json().await.unwrap();
+            (t.elapsed(), answer)
+        }
+    };
+    let empty = json!({"apiVersion": "proxyhub/v1", "kind": "State", "vhosts": []});
+    let (wipe, answer) = import(empty, "prune=true").await;
+    assert_eq!(answer["summary"]["delete"], n);
+    let pushes = |client: Client, base: String| async move {
+        let status: Value = client
+            .get(format!("{base}/api/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        status["pushes"].as_i64().unwrap_or(0)
+    };
+    let before = pushes(client.clone(), base.clone()).await;
+    let (dry, answer) = import(exported.clone(), "dryRun=true").await;
+    assert_eq!(answer["summary"]["create"], n);
+    let (full_import, answer) = import(exported, "").await;
+    assert_eq!(answer["summary"]["create"], n);
+    let pushed = pushes(client.clone(), base.clone()).await - before;
+    println!(
+        "state as code at {n} vhosts: export {}; wipe (prune) {}; import dry run {}; import {} in {pushed} push(es)",
+        s(export_time),
+        s(wipe),
+        s(dry),
+        s(full_import)
+    );
     let _ = proxyhub.0.kill();
     db.close().await;
     if std::env::var_os("BENCH_KEEP").is_none() {

@@ -97,6 +97,8 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "POST /api/auth/sign-up/email",
             "POST /api/changelog/{id}/revert",
             "POST /api/import",
+            "POST /api/import/caddyfile",
+            "POST /api/import/nginx",
             "POST /api/tokens",
             "POST /api/users",
             "POST /api/vhosts",
