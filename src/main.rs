@@ -219,6 +219,9 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Backup { store, file } => {
             let path = sqlite_store(&store.database_url)?;
+            if !std::path::Path::new(path).is_file() {
+                anyhow::bail!("no store at {path}: set PROXYHUB_DATABASE_URL to the store to copy");
+            }
             let db = proxyhub::db::connect(&store.database_url).await?;
             proxyhub::db::backup::copy(&db, &file).await?;
             println!("{} copied to {}", path, file.display());
@@ -278,15 +281,21 @@ async fn apply(remote: RemoteArgs, file: PathBuf, prune: bool, yes: bool) -> any
         return Ok(());
     }
     if !yes {
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!("not applied: confirm with --yes when not on a terminal");
+        // Asked on a terminal; off one, a `y` piped in confirms, and nothing is a refusal.
+        let terminal = std::io::stdin().is_terminal();
+        if terminal {
+            print!("apply these changes? [y/N] ");
+            std::io::stdout().flush()?;
         }
-        print!("apply these changes? [y/N] ");
-        std::io::stdout().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            anyhow::bail!("not applied");
+            if terminal {
+                anyhow::bail!("not applied");
+            }
+            anyhow::bail!(
+                "not applied: confirm with --yes (or a `y` on stdin) when not on a terminal"
+            );
         }
     }
     let done = r.import(&file, prune, false).await?;

@@ -75,6 +75,8 @@ pub enum TokenError {
     BeyondRole { role: &'static str, scope: Scope },
     #[error("no token with id {0}")]
     NotFound(String),
+    #[error("a token can revoke itself, or tokens that can do no more than it")]
+    BeyondToken,
     #[error("database: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -110,6 +112,8 @@ pub struct CreatedToken {
 pub struct Grant {
     pub id: String,
     pub name: String,
+    /// When the token stops working (Unix time), if ever.
+    pub expires_at: Option<i64>,
     /// The token's scopes that its creator's role still allows.
     pub scopes: Vec<Scope>,
 }
@@ -117,7 +121,7 @@ pub struct Grant {
 pub const PREFIX: &str = "phk_";
 pub const MAX_DAYS: i64 = 3650;
 
-/// The scopes a client asked for: known, each once, at least one.
+/// The scopes a client asked for, in its order: known, each once, at least one.
 pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, TokenError> {
     let mut scopes = Vec::new();
     for n in names {
@@ -134,7 +138,6 @@ pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, TokenError> {
     if scopes.is_empty() {
         return Err(TokenError::Invalid("give at least one scope".into()));
     }
-    scopes.sort();
     Ok(scopes)
 }
 
@@ -149,12 +152,18 @@ fn iso(epoch: Option<i64>) -> Option<String> {
         .map(timestamps::iso)
 }
 
+/// A listed token, its scopes as they work now: narrowed to its creator's current role.
 fn from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
     let scopes: String = r.try_get("scopes")?;
+    let role = Role::parse(&r.try_get::<String, _>("user_role")?).unwrap_or(Role::Viewer);
     Ok(Token {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        scopes: scopes.split_whitespace().filter_map(Scope::parse).collect(),
+        scopes: scopes
+            .split_whitespace()
+            .filter_map(Scope::parse)
+            .filter(|s| s.role() <= role)
+            .collect(),
         user_id: r.try_get("user_id")?,
         user_name: r.try_get("user_name")?,
         created_at: r.try_get("created_at")?,
@@ -164,15 +173,19 @@ fn from_row(r: &AnyRow) -> Result<Token, sqlx::Error> {
 }
 
 const SELECT: &str = "SELECT t.id, t.name, t.scopes, t.user_id, u.name AS user_name, \
-     t.created_at, t.expires_at, t.last_used_at FROM api_tokens t JOIN users u ON u.id = t.user_id";
+     u.role AS user_role, t.created_at, t.expires_at, t.last_used_at \
+     FROM api_tokens t JOIN users u ON u.id = t.user_id";
 
 /// Creates a token for `owner` with `scopes`, all within the owner's role.
+/// `not_after`: the latest expiry allowed (a token minted with a token expires no later
+/// than it).
 pub async fn create(
     db: &Db,
     owner: &User,
     name: &str,
     scopes: Vec<Scope>,
     expires_in_days: Option<i64>,
+    not_after: Option<i64>,
 ) -> Result<CreatedToken, TokenError> {
     if name.chars().count() > 100 {
         return Err(TokenError::Invalid(
@@ -205,7 +218,11 @@ pub async fn create(
         bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
     let now = time::OffsetDateTime::now_utc();
-    let expires = expires_in_days.map(|d| now.unix_timestamp() + d * 86_400);
+    let asked = expires_in_days.map(|d| now.unix_timestamp() + d * 86_400);
+    let expires = match (asked, not_after) {
+        (Some(a), Some(n)) => Some(a.min(n)),
+        (a, n) => a.or(n),
+    };
     let token = Token {
         id: uuid::Uuid::new_v4().simple().to_string(),
         name: name.to_string(),
@@ -256,8 +273,14 @@ pub async fn list(db: &Db, owner: Option<&str>) -> Result<Vec<Token>, sqlx::Erro
     rows.iter().map(from_row).collect()
 }
 
-/// Revokes a token at once. `owner`: only if it is that account's (else it is not found).
-pub async fn revoke(db: &Db, id: &str, owner: Option<&str>) -> Result<Token, TokenError> {
+/// Revokes a token at once. `owner`: only if it is that account's (else it is not found);
+/// `may`: whether the caller may revoke this one.
+pub async fn revoke(
+    db: &Db,
+    id: &str,
+    owner: Option<&str>,
+    may: impl Fn(&Token) -> bool,
+) -> Result<Token, TokenError> {
     let row = sqlx::query(&format!("{SELECT} WHERE t.id = $1"))
         .bind(id)
         .fetch_optional(db)
@@ -266,6 +289,9 @@ pub async fn revoke(db: &Db, id: &str, owner: Option<&str>) -> Result<Token, Tok
         Some(t) if owner.is_none_or(|o| o == t.user_id) => t,
         _ => return Err(TokenError::NotFound(id.to_string())),
     };
+    if !may(&token) {
+        return Err(TokenError::BeyondToken);
+    }
     sqlx::query("DELETE FROM api_tokens WHERE id = $1")
         .bind(id)
         .execute(db)
@@ -325,6 +351,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, Grant)>
     let scopes: String = row.try_get("scopes")?;
     let grant = Grant {
         id,
+        expires_at: expires,
         name: row.try_get("name")?,
         scopes: scopes
             .split_whitespace()
@@ -344,7 +371,7 @@ mod tests {
         let s = |v: &[&str]| parse_scopes(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(
             s(&["write:vhosts", "read:vhosts", "write:vhosts"]).unwrap(),
-            [Scope::ReadVhosts, Scope::WriteVhosts]
+            [Scope::WriteVhosts, Scope::ReadVhosts]
         );
         assert!(s(&[]).is_err());
         assert!(s(&["read:everything"]).is_err());

@@ -31,6 +31,10 @@ fn lock_path(store: &Path) -> PathBuf {
 
 /// Takes the store's lock; refused if another process holds it.
 pub fn lock(store: &Path) -> Result<ServeLock, DbError> {
+    if let Some(dir) = store.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Directory(dir.display().to_string(), e))?;
+    }
     let path = lock_path(store);
     let file = File::options()
         .create(true)
@@ -52,22 +56,22 @@ pub fn lock(store: &Path) -> Result<ServeLock, DbError> {
     }
 }
 
-/// Writes a consistent copy of the store to `to` while it is in use (a new file; an
-/// existing one is refused by SQLite).
+/// Writes a consistent copy of the store to `to` while it is in use (written beside it
+/// first, then put in place: an existing file is replaced only by a whole copy).
 pub async fn copy(db: &Db, to: &Path) -> Result<(), DbError> {
-    if to.exists() {
-        return Err(DbError::Backup(format!(
-            "{} exists: give a new file name",
-            to.display()
-        )));
-    }
-    let target = to
+    let mut partial = to.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let _ = std::fs::remove_file(&partial);
+    let target = partial
         .to_str()
         .ok_or_else(|| DbError::Backup(format!("{} is not UTF-8", to.display())))?;
     sqlx::query("VACUUM INTO $1")
         .bind(target)
         .execute(db)
         .await?;
+    std::fs::rename(&partial, to)
+        .map_err(|e| DbError::Backup(format!("cannot write {}: {e}", to.display())))?;
     Ok(())
 }
 
@@ -127,7 +131,7 @@ fn prune(dir: &Path) -> Result<(), DbError> {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with("proxyhub-v") && name.ends_with(".db")
+            name.starts_with("proxyhub-") && name.ends_with(".db")
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();

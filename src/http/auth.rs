@@ -171,8 +171,25 @@ async fn sign_out(session: Session) -> Result<Json<Success>> {
     responses((status = 200, description = "The session, or `null` when not signed in", body = Option<SessionInfo>)))]
 async fn get_session(
     State(state): State<AppState>,
+    caller: Option<axum::Extension<guard::CurrentUser>>,
     session: Session,
 ) -> Result<Json<Option<SessionInfo>>> {
+    // With an API token: the token stands for the session.
+    if let Some(axum::Extension(me)) = caller {
+        if let Some(grant) = &me.token {
+            let expires = grant
+                .expires_at
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok());
+            return Ok(Json(Some(SessionInfo {
+                session: SessionDetails {
+                    id: Some(grant.id.clone()),
+                    user_id: me.user.id.clone(),
+                    expires_at: expires.map(timestamps::iso).unwrap_or_default(),
+                },
+                user: me.user.clone(),
+            })));
+        }
+    }
     let Some(user) = guard::session_user(&state, &session).await? else {
         return Ok(Json(None));
     };

@@ -67,11 +67,14 @@ async fn list(
 
 /// What a revert did.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 struct Reverted {
     /// The vhost as it is now; for a reverted creation, as it was when deleted.
     vhost: Vhost,
     /// Whether the revert deleted the vhost (the entry was its creation).
     deleted: bool,
+    /// The entry reverted (the new entry carries it as `revertOf`).
+    revert_of: i64,
 }
 
 /// Revert a change
@@ -104,5 +107,6 @@ async fn revert(
     Ok(Json(Reverted {
         vhost: done.vhost,
         deleted: done.deleted,
+        revert_of: id,
     }))
 }

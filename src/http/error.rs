@@ -186,7 +186,9 @@ impl From<TokenError> for ApiError {
     fn from(e: TokenError) -> Self {
         match e {
             TokenError::Invalid(m) => Self::bad_request(m),
-            TokenError::BeyondRole { .. } => Self::forbidden(e.to_string()),
+            TokenError::BeyondRole { .. } | TokenError::BeyondToken => {
+                Self::forbidden(e.to_string())
+            }
             TokenError::NotFound(_) => Self::not_found(e.to_string()),
             TokenError::Store(e) => e.into(),
         }

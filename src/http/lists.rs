@@ -11,7 +11,8 @@ pub const DEFAULT_LIMIT: i64 = 100;
 
 /// A page as asked for: everything when neither `page` nor `limit` is given (the lists'
 /// original shape), else `limit` (default 100) rows of page `page` (from 1).
-pub fn page(page: Option<i64>, limit: Option<i64>) -> Result<Option<(i64, i64)>, ApiError> {
+pub fn page(page: Option<String>, limit: Option<String>) -> Result<Option<(i64, i64)>, ApiError> {
+    let (page, limit) = (number("page", page)?, number("limit", limit)?);
     if page.is_none() && limit.is_none() {
         return Ok(None);
     }
@@ -41,9 +42,37 @@ pub fn rows(paged: Option<(i64, i64)>) -> Page {
     }
 }
 
-/// `asc` (the default) or `desc`: whether the order is descending.
-pub fn descending(order: Option<&str>) -> Result<bool, ApiError> {
-    match order {
+/// A query parameter given empty (`?enabled=`) is as if absent.
+fn given(v: Option<String>) -> Option<String> {
+    v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+/// `true` or `false` (any case; `1`, `0` too).
+pub fn flag(name: &str, v: Option<String>) -> Result<Option<bool>, ApiError> {
+    match given(v).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name} must be true or false, got {other:?}"
+        ))),
+    }
+}
+
+/// A whole number.
+pub fn number(name: &str, v: Option<String>) -> Result<Option<i64>, ApiError> {
+    given(v)
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!("{name} must be a whole number, got {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+/// `asc` (the default) or `desc`, any case: whether the order is descending.
+pub fn descending(order: Option<String>) -> Result<bool, ApiError> {
+    match given(order).map(|o| o.to_ascii_lowercase()).as_deref() {
         None | Some("asc") => Ok(false),
         Some("desc") => Ok(true),
         Some(other) => Err(ApiError::bad_request(format!(
@@ -53,22 +82,26 @@ pub fn descending(order: Option<&str>) -> Result<bool, ApiError> {
 }
 
 /// A sort field from the list's allowlist, or a 400 naming the allowed ones.
+/// A sort field from the list's allowlist (`allowed`, comma-separated), any case; a 400
+/// naming the allowed ones otherwise.
 pub fn sort<T: Default>(
-    sort: Option<&str>,
+    sort: Option<String>,
     parse: impl Fn(&str) -> Option<T>,
     allowed: &str,
 ) -> Result<T, ApiError> {
-    match sort {
-        None => Ok(T::default()),
-        Some(s) => parse(s).ok_or_else(|| {
-            ApiError::bad_request(format!("sort must be one of {allowed}, got {s:?}"))
-        }),
-    }
+    let Some(s) = given(sort) else {
+        return Ok(T::default());
+    };
+    allowed
+        .split(", ")
+        .find(|a| a.eq_ignore_ascii_case(&s))
+        .and_then(parse)
+        .ok_or_else(|| ApiError::bad_request(format!("sort must be one of {allowed}, got {s:?}")))
 }
 
 /// A search term: trimmed, at most 200 characters, none when empty.
 pub fn search(s: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(s) = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) else {
+    let Some(s) = given(s) else {
         return Ok(None);
     };
     if s.chars().count() > 200 || s.chars().any(char::is_control) {
@@ -135,8 +168,13 @@ mod tests {
         let last = headers(5, Some((3, 2)), &uri);
         assert!(!last["link"].to_str().unwrap().contains("next"));
         assert!(headers(5, None, &uri).get("link").is_none());
-        assert!(page(None, Some(501)).is_err());
-        assert!(page(Some(0), None).is_err());
-        assert_eq!(page(Some(3), None).unwrap(), Some((3, 100)));
+        let n = |v: &str| Some(v.to_string());
+        assert!(page(None, n("501")).is_err());
+        assert!(page(n("0"), None).is_err());
+        assert!(page(n("x"), None).is_err());
+        assert_eq!(page(n("3"), None).unwrap(), Some((3, 100)));
+        assert_eq!(page(n(""), n("")).unwrap(), None, "empty is absent");
+        assert_eq!(flag("enabled", n("")).unwrap(), None);
+        assert!(descending(n("DESC")).unwrap());
     }
 }

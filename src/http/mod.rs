@@ -61,7 +61,10 @@ pub fn router(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::days(7)));
     let (api, doc) =
         api(|r| r.route_layer(axum::middleware::from_fn(guard::require_user))).split_for_parts();
-    let api = api.layer(from_fn_with_state(state.clone(), guard::authenticate));
+    // Unknown API paths are answered inside the API's layers (with the rate-limit headers).
+    let api = api
+        .route("/api/{*rest}", axum::routing::any(not_found))
+        .layer(from_fn_with_state(state.clone(), guard::authenticate));
     Router::new()
         .merge(api)
         .merge(web::router())

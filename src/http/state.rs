@@ -275,7 +275,7 @@ async fn adopt(
     }))
 }
 
-/// A document in JSON or YAML, by its `Content-Type` (JSON when none is given).
+/// A document: JSON when the `Content-Type` says so, else YAML (which reads JSON too).
 pub fn read_document(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
     let kind = headers
         .get(header::CONTENT_TYPE)
@@ -290,19 +290,20 @@ pub fn read_document(headers: &HeaderMap, body: &[u8]) -> Result<Value> {
         .unwrap_or_default();
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the document is not UTF-8 text"))?;
-    if kind.contains("yaml") {
-        serde_saphyr::from_str::<Value>(text)
-            .map_err(|e| ApiError::bad_request(format!("invalid YAML: {e}")))
-    } else if kind.is_empty() || kind == "application/json" || kind.ends_with("+json") {
-        serde_json::from_str::<Value>(text)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            format!("send the document as application/json or application/yaml, not {kind}"),
-        ))
+    let json = kind == "application/json" || kind.ends_with("+json");
+    if json {
+        return serde_json::from_str::<Value>(text)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")));
     }
+    // YAML (of which JSON is a part), whatever else the type says: a file sent with curl's
+    // default type, text/plain, or none.
+    serde_saphyr::from_str::<Value>(text).map_err(|e| {
+        ApiError::bad_request(if kind.contains("yaml") {
+            format!("invalid YAML: {e}")
+        } else {
+            format!("not a JSON or YAML document: {e}")
+        })
+    })
 }
 
 fn invalid(e: state::Invalid) -> ApiError {

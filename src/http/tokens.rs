@@ -78,12 +78,15 @@ async fn create(
             return Err(ApiError::missing_scope(*s));
         }
     }
+    // ... and expire no later than it.
+    let not_after = me.token.as_ref().and_then(|g| g.expires_at);
     let created = tokens::create(
         &state.db,
         &me.user,
         &body.name,
         scopes,
         body.expires_in_days,
+        not_after,
     )
     .await?;
     tracing::info!(token = %created.info.name, user = %me.user.email, "API token created");
@@ -123,7 +126,12 @@ async fn revoke(
     me: CurrentUser,
     PathText(id): PathText,
 ) -> Result<Json<Success>> {
-    let t = tokens::revoke(&state.db, &id, owner(&me)).await?;
+    // A token revokes itself, or tokens that can do no more than it.
+    let within = |t: &Token| match &me.token {
+        None => true,
+        Some(g) => t.id == g.id || t.scopes.iter().all(|s| g.scopes.contains(s)),
+    };
+    let t = tokens::revoke(&state.db, &id, owner(&me), within).await?;
     tracing::info!(token = %t.name, owner = %t.user_id, by = %me.user.email, "API token revoked");
     Ok(Json(Success::default()))
 }

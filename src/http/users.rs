@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::{ErrorBody, Result},
+    error::{ApiError, ErrorBody, Result},
     extract::{AppJson, AppQuery, PathText},
     guard::CurrentUser,
     lists,
@@ -84,19 +84,23 @@ struct ListQuery {
     #[param(value_type = Option<Role>)]
     role: Option<String>,
     /// Only disabled (`true`) or active (`false`) accounts.
-    disabled: Option<bool>,
+    #[param(value_type = Option<bool>)]
+    disabled: Option<String>,
+    /// Only active (`true`) or disabled (`false`) accounts (the inverse of `disabled`).
+    #[param(value_type = Option<bool>)]
+    enabled: Option<String>,
     /// What to sort by (default `createdAt`).
-    #[param(pattern = "^(createdAt|updatedAt|name|email)$")]
+    #[param(pattern = "^(createdAt|updatedAt|name|email)?$")]
     sort: Option<String>,
     /// `asc` (default) or `desc`.
-    #[param(pattern = "^(asc|desc)$")]
+    #[param(pattern = "^(asc|desc)?$")]
     order: Option<String>,
     /// The page, from 1 (pages of `limit`).
-    #[param(minimum = 1, maximum = 1000000)]
-    page: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    page: Option<String>,
     /// Accounts a page, 1 to 500 (default 100 once `page` is given; else all).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
 }
 
 /// List the accounts
@@ -122,14 +126,24 @@ async fn list(
     let paged = lists::page(q.page, q.limit)?;
     let sel = Selection {
         search: lists::search(q.search)?,
-        role: q.role.as_deref().map(Role::named).transpose()?,
-        disabled: q.disabled,
-        sort: lists::sort(
-            q.sort.as_deref(),
-            SortBy::parse,
-            "createdAt, updatedAt, name, email",
-        )?,
-        descending: lists::descending(q.order.as_deref())?,
+        role: q
+            .role
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| Role::named(&r.to_ascii_lowercase()))
+            .transpose()?,
+        disabled: match (
+            lists::flag("disabled", q.disabled)?,
+            lists::flag("enabled", q.enabled)?,
+        ) {
+            (Some(d), Some(e)) if d == e => {
+                return Err(ApiError::bad_request(
+                    "enabled and disabled contradict each other",
+                ))
+            }
+            (d, e) => d.or(e.map(|e| !e)),
+        },
+        sort: lists::sort(q.sort, SortBy::parse, "createdAt, updatedAt, name, email")?,
+        descending: lists::descending(q.order)?,
         page: lists::rows(paged),
     };
     let (users, total) = accounts::select(&state.db, &sel).await?;

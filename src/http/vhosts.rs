@@ -109,19 +109,20 @@ struct ListQuery {
     #[param(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     search: Option<String>,
     /// Only enabled (`true`) or disabled (`false`) vhosts.
-    enabled: Option<bool>,
+    #[param(value_type = Option<bool>)]
+    enabled: Option<String>,
     /// What to sort by (default `domain`).
-    #[param(pattern = "^(domain|createdAt|updatedAt)$")]
+    #[param(pattern = "^(domain|createdAt|updatedAt)?$")]
     sort: Option<String>,
     /// `asc` (default) or `desc`.
-    #[param(pattern = "^(asc|desc)$")]
+    #[param(pattern = "^(asc|desc)?$")]
     order: Option<String>,
     /// The page, from 1 (pages of `limit`).
-    #[param(minimum = 1, maximum = 1000000)]
-    page: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    page: Option<String>,
     /// Vhosts a page, 1 to 500 (default 100 once `page` is given; else all).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
 }
 
 /// List the vhosts
@@ -147,13 +148,9 @@ async fn list(
     let paged = lists::page(q.page, q.limit)?;
     let sel = Selection {
         search: lists::search(q.search)?,
-        enabled: q.enabled,
-        sort: lists::sort(
-            q.sort.as_deref(),
-            SortBy::parse,
-            "domain, createdAt, updatedAt",
-        )?,
-        descending: lists::descending(q.order.as_deref())?,
+        enabled: lists::flag("enabled", q.enabled)?,
+        sort: lists::sort(q.sort, SortBy::parse, "domain, createdAt, updatedAt")?,
+        descending: lists::descending(q.order)?,
         page: lists::rows(paged),
     };
     let (list, total) = vhosts::list(&state.db, &sel).await?;

@@ -60,7 +60,12 @@ pub fn read(src: &str) -> Result<Read, String> {
         // the file is its body).
         let line = t.line;
         let mut addresses = Vec::new();
-        while i < tokens.len() && tokens[i].line == line && !open(&tokens[i]) {
+        // Addresses run to the end of the line, or on to the next after a trailing comma.
+        let mut until = line;
+        while i < tokens.len() && tokens[i].line <= until && !open(&tokens[i]) {
+            if tokens[i].text.ends_with(',') {
+                until = tokens[i].line + 1;
+            }
             addresses.extend(
                 tokens[i]
                     .text

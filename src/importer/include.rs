@@ -6,17 +6,29 @@
 /// from the including file's directory). A directory is all its `*.conf` files, by name.
 pub fn gather(path: &std::path::Path) -> Result<String, String> {
     if path.is_dir() {
+        // A whole config directory (its nginx.conf), or a directory of site files
+        // (`sites-enabled/`: every file, by name).
+        let main = path.join("nginx.conf");
+        if main.is_file() {
+            return gather_file(&main, path, 0);
+        }
         let mut text = String::new();
-        for file in matching(path, "*.conf")? {
-            text.push_str(&gather_file(&file, 0)?);
+        for file in matching(path, "*")? {
+            text.push_str(&gather_file(&file, path, 0)?);
             text.push('\n');
         }
         return Ok(text);
     }
-    gather_file(path, 0)
+    let root = path.parent().unwrap_or(std::path::Path::new("."));
+    gather_file(path, root, 0)
 }
 
-fn gather_file(path: &std::path::Path, depth: usize) -> Result<String, String> {
+/// `root`: where relative include paths start (nginx's prefix: the main config's directory).
+fn gather_file(
+    path: &std::path::Path,
+    root: &std::path::Path,
+    depth: usize,
+) -> Result<String, String> {
     if depth > 10 {
         return Err(format!(
             "{}: includes nested more than 10 deep",
@@ -24,7 +36,6 @@ fn gather_file(path: &std::path::Path, depth: usize) -> Result<String, String> {
         ));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
         let included = line
@@ -32,12 +43,12 @@ fn gather_file(path: &std::path::Path, depth: usize) -> Result<String, String> {
             .strip_prefix("include")
             .filter(|rest| rest.starts_with(char::is_whitespace))
             .and_then(|rest| rest.trim().strip_suffix(';'))
-            .map(str::trim);
+            .map(|t| t.trim().trim_matches(|c| c == '"' || c == '\''));
         match included {
             Some(target) if !target.contains(char::is_whitespace) => {
-                let target = dir.join(target);
+                let target = root.join(target);
                 let (parent, pattern) = (
-                    target.parent().unwrap_or(dir).to_path_buf(),
+                    target.parent().unwrap_or(root).to_path_buf(),
                     target
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
@@ -49,7 +60,7 @@ fn gather_file(path: &std::path::Path, depth: usize) -> Result<String, String> {
                     out.push('\n');
                 }
                 for f in files {
-                    out.push_str(&gather_file(&f, depth + 1)?);
+                    out.push_str(&gather_file(&f, root, depth + 1)?);
                     out.push('\n');
                 }
             }

@@ -166,6 +166,19 @@ fn server(
         .filter(|c| !c.words.first().is_some_and(|w| rendered_by_proxyhub(w)))
         .collect();
     if let [only] = body.as_slice() {
+        let redirect = only.block.is_none()
+            && only.words.len() == 3
+            && only.words[0] == "return"
+            && matches!(only.words[1].as_str(), "301" | "302" | "307" | "308")
+            && only.words[2].starts_with("https://");
+        if redirect {
+            out.skip(
+                usable.join(" "),
+                line,
+                "a redirect to HTTPS: proxyhub's TLS setting (PROXYHUB_TLS) does that; the HTTPS server is imported",
+            );
+            return;
+        }
         if let Some(up) = lone_proxy_pass(only, upstreams) {
             out.add(&usable, None, Some(up), line);
             return;
@@ -254,6 +267,11 @@ http {
     server {
         listen 80;
         server_name shop.example.com www.shop.example.com;
+        return 301 https://$host$request_uri;
+    }
+    server {
+        listen 443 ssl;
+        server_name shop.example.com www.shop.example.com;
         location / { proxy_pass http://app_backend; }
     }
     server {
@@ -293,7 +311,11 @@ http {
         let skipped: Vec<&str> = read.skipped.iter().map(|s| s.what.as_str()).collect();
         assert_eq!(
             skipped,
-            ["include /etc/nginx/mime.types", "server at line 20"]
+            [
+                "include /etc/nginx/mime.types",
+                "shop.example.com www.shop.example.com",
+                "server at line 25"
+            ]
         );
     }
 }

@@ -25,7 +25,11 @@ async fn a_token_is_shown_once_and_works_in_place_of_a_session_within_its_scopes
         .bytes()
         .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(created["name"], "ci deploy");
-    assert_eq!(created["scopes"], json!(["read:vhosts", "write:vhosts"]));
+    assert_eq!(
+        created["scopes"],
+        json!(["write:vhosts", "read:vhosts"]),
+        "as asked"
+    );
     assert!(created["createdAt"].is_string() && created["expiresAt"].is_string());
 
     // The secret is never shown again, nor stored.
@@ -72,6 +76,15 @@ async fn a_token_is_shown_once_and_works_in_place_of_a_session_within_its_scopes
     .await;
     assert_eq!(r.status(), 200);
     assert!(r.headers().get("set-cookie").is_none());
+
+    // get-session answers for the token's account.
+    let r = with_token(&app, &secret, Method::GET, "/api/auth/get-session", None).await;
+    let session: Value = r.json().await.unwrap();
+    assert_eq!(session["user"]["email"], "ada@example.com", "{session}");
+    // An unknown API path is a 404 in the error shape, with the rate-limit headers.
+    let r = with_token(&app, &secret, Method::GET, "/api/no-such-thing", None).await;
+    assert!(r.headers().get("x-ratelimit-remaining").is_some());
+    expect_error(r, 404, "NOT_FOUND").await;
 
     // Outside its scopes: 403 naming the scope it lacks.
     for path in ["/api/logs", "/api/logs/stats", "/api/logs/status"] {
@@ -163,6 +176,45 @@ async fn each_scope_opens_its_routes_and_no_other() {
         let r = with_token(&app, &secret, Method::GET, "/api/tokens", None).await;
         assert_eq!(r.status(), 200, "{scope}");
     }
+    // A token's tokens expire no later than it; it revokes only tokens that can do no more.
+    let r = app
+        .post(
+            "/api/tokens",
+            json!({"name": "short", "scopes": ["read:vhosts", "read:logs"], "expiresInDays": 1}),
+        )
+        .await;
+    let short: Value = r.json().await.unwrap();
+    let short_secret = short["token"].as_str().unwrap();
+    let r = with_token(
+        &app,
+        short_secret,
+        Method::POST,
+        "/api/tokens",
+        Some(json!({"name": "child", "scopes": ["read:vhosts"]})),
+    )
+    .await;
+    let child: Value = r.json().await.unwrap();
+    assert_eq!(child["expiresAt"], short["expiresAt"], "{child}");
+    let (_, admin_token_id) = make_token(&app, &app.client, "wide", &["admin"]).await;
+    let r = with_token(
+        &app,
+        short_secret,
+        Method::DELETE,
+        &format!("/api/tokens/{admin_token_id}"),
+        None,
+    )
+    .await;
+    expect_error(r, 403, "FORBIDDEN").await;
+    let r = with_token(
+        &app,
+        short_secret,
+        Method::DELETE,
+        &format!("/api/tokens/{}", child["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
     // A token cannot mint a token with more than it holds.
     let (reader, _) = make_token(&app, &app.client, "reader", &["read:vhosts"]).await;
     let r = with_token(
@@ -274,6 +326,19 @@ async fn a_token_never_grants_more_than_its_creator_may_now() {
     assert_eq!(r.status(), 200);
     let body = expect_error(post().await, 403, "MISSING_SCOPE").await;
     assert_eq!(body["required"], "write:vhosts");
+    let listed: Value = app.get("/api/tokens").await.json().await.unwrap();
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == ed_token_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        listed["scopes"],
+        json!(["read:vhosts"]),
+        "the list shows what works now"
+    );
     let r = with_token(&app, &ed_token, Method::GET, "/api/vhosts", None).await;
     assert_eq!(r.status(), 200, "what the role still allows keeps working");
 

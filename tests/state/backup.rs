@@ -76,9 +76,19 @@ async fn a_backup_taken_during_writes_is_a_consistent_store_and_restore_waits_fo
     assert!((0..=200).contains(&tokens), "{tokens}");
     copied.close().await;
 
-    // A second backup to the same file is refused; so is a restore while proxyhub serves.
+    // A second backup to the same file replaces it with a whole copy; a restore while
+    // proxyhub serves is refused.
     let out = proxyhub(&url, &["backup", copy.to_str().unwrap()]).await;
-    assert!(!out.status.success());
+    assert!(out.status.success(), "{}", said(&out));
+    let again = proxyhub::db::connect(&format!("sqlite://{}", copy.display()))
+        .await
+        .unwrap();
+    let tokens: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens")
+        .fetch_one(&again)
+        .await
+        .unwrap();
+    assert_eq!(tokens, 200, "the second copy has every write");
+    again.close().await;
     let out = proxyhub(&url, &["restore", copy.to_str().unwrap()]).await;
     assert!(!out.status.success());
     assert!(

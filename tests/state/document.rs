@@ -52,10 +52,11 @@ async fn export_wipe_import_serves_the_same_sites() {
         "still served: {code} {text}"
     );
 
+    // YAML sent as curl sends a file by default (no YAML type): read as YAML all the same.
     let r = app
         .client
         .post(app.url("/api/import"))
-        .header("Content-Type", "application/yaml")
+        .header("Content-Type", "application/x-www-form-urlencoded")
         .body(yaml)
         .send()
         .await
