@@ -33,7 +33,7 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("backup: {0}")]
+    #[error("{0}")]
     Backup(String),
 }
 
