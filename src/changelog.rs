@@ -137,6 +137,12 @@ pub async fn list(
         .domain
         .map(|d| d.trim().to_lowercase())
         .filter(|d| !d.is_empty());
+    if domain
+        .as_deref()
+        .is_some_and(|d| d.chars().any(char::is_control))
+    {
+        return Ok(Err(InvalidFilter("domain has control characters".into())));
+    }
     let mut sql = format!("SELECT {COLUMNS} FROM changelog WHERE id < $1");
     if domain.is_some() {
         sql += " AND domain = $3";

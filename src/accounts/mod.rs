@@ -23,7 +23,7 @@ pub enum AccountError {
     PasswordTooShort,
     #[error("password must be at most {} characters", password::MAX_LEN)]
     PasswordTooLong,
-    #[error("name must be 1 to 100 characters")]
+    #[error("name must be 1 to 100 characters, without control characters")]
     InvalidName,
     #[error("role must be admin, editor or viewer, got {0:?}")]
     InvalidRole(String),
@@ -77,7 +77,7 @@ pub fn check_name(name: &str) -> Result<&str, AccountError> {
         return Err(AccountError::InvalidName);
     }
     let name = name.trim();
-    if name.is_empty() {
+    if name.is_empty() || name.chars().any(char::is_control) {
         return Err(AccountError::InvalidName);
     }
     Ok(name)
@@ -159,6 +159,10 @@ pub async fn by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
 
 /// Looks an account up by email, case-insensitively (emails are stored lowercased).
 pub async fn by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
+    if email.chars().any(char::is_control) {
+        // No account has one (and PostgreSQL refuses a NUL in text).
+        return Ok(None);
+    }
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
     sqlx::query(&sql)
         .bind(email.to_lowercase())

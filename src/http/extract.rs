@@ -79,10 +79,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Path(s)| PathText(s))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
+        let axum::extract::Path(s) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        // No id has them; PostgreSQL refuses a NUL in text outright.
+        if s.chars().any(char::is_control) {
+            return Err(ApiError::bad_request("the id has control characters"));
+        }
+        Ok(PathText(s))
     }
 }
 

@@ -41,7 +41,7 @@ struct NewAccount {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = "\\S",
+        pattern = "^\\s*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
         example = "Grace Hopper"
     )]
     name: String,
@@ -64,7 +64,11 @@ struct NewAccount {
 #[schema(as = AccountChange)]
 struct AccountChangeInput {
     /// 1 to 100 characters once trimmed.
-    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^\\s*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: Option<String>,
     #[schema(value_type = Option<Role>)]
     role: Option<String>,

@@ -13,7 +13,7 @@ pub struct SignUp {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = "\\S",
+        pattern = "^\\s*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
         example = "Ada Lovelace"
     )]
     pub name: String,
