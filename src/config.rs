@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Days a session lasts at most, however often it is used (signing in again starts a new
+    /// one). A session signed in with `rememberMe: false` lasts a day at most, and its cookie
+    /// ends with the browser session.
+    #[arg(long, env = "PROXYHUB_SESSION_MAX_DAYS", default_value_t = 30)]
+    pub session_max_days: u32,
+
     /// Seconds between checks that the proxy runs the desired config.
     #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
     pub reconcile_interval: u64,

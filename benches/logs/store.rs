@@ -93,6 +93,7 @@ pub async fn serve(
         api_rate_limit_reads: u32::MAX,
         api_rate_limit_writes: u32::MAX,
         trusted_proxies: Vec::new(),
+        session_max_days: 30,
         reconcile_interval: 3600,
         log_retention_days: 3650,
         log_max_rows: u64::MAX,

@@ -25,6 +25,8 @@ pub enum AccountError {
     PasswordTooLong,
     #[error("name must be 1 to 100 characters, without control characters")]
     InvalidName,
+    #[error("image must be at most 2048 characters, without control characters")]
+    InvalidImage,
     #[error("role must be admin, editor or viewer, got {0:?}")]
     InvalidRole(String),
     #[error("no account with id {0}")]
@@ -69,6 +71,60 @@ impl Role {
     pub fn named(s: &str) -> Result<Role, AccountError> {
         Role::parse(s).ok_or_else(|| AccountError::InvalidRole(s.to_string()))
     }
+}
+
+/// A profile picture's address as an account gives it: at most 2,048 characters, no control
+/// characters; empty is none.
+pub fn check_image(image: Option<String>) -> Result<Option<String>, AccountError> {
+    let Some(image) = image
+        .map(|i| i.trim().to_string())
+        .filter(|i| !i.is_empty())
+    else {
+        return Ok(None);
+    };
+    if image.chars().count() > 2048 || image.chars().any(char::is_control) {
+        return Err(AccountError::InvalidImage);
+    }
+    Ok(Some(image))
+}
+
+/// Sets an account's name and picture (`None`: left as they are; `Some(None)` clears the
+/// picture).
+pub async fn set_profile(
+    db: &Db,
+    id: &str,
+    name: Option<&str>,
+    image: Option<Option<String>>,
+) -> Result<(), sqlx::Error> {
+    let now = timestamps::now();
+    if let Some(name) = name {
+        sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(name)
+            .bind(&now)
+            .execute(db)
+            .await?;
+    }
+    if let Some(image) = image {
+        sqlx::query("UPDATE users SET image = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(image)
+            .bind(&now)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Replaces an account's password hash.
+pub async fn set_password(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .bind(timestamps::now())
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// An account's display name, trimmed: 1 to 100 characters.
@@ -177,6 +233,7 @@ pub struct NewUser<'a> {
     pub name: &'a str,
     pub email: &'a str,
     pub password_hash: String,
+    pub image: Option<String>,
 }
 
 /// What [`create`] did.
@@ -215,7 +272,7 @@ pub async fn create(
         name: new.name.to_string(),
         email: new.email.to_lowercase(),
         email_verified: false,
-        image: None,
+        image: new.image,
         role,
         disabled: false,
         password_hash: new.password_hash,
@@ -224,7 +281,7 @@ pub async fn create(
     };
     let inserted = sqlx::query(
         "INSERT INTO users (id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, 0, NULL, $4, 0, $5, $6, $7)",
+         VALUES ($1, $2, $3, 0, $8, $4, 0, $5, $6, $7)",
     )
     .bind(&user.id)
     .bind(&user.name)
@@ -233,6 +290,7 @@ pub async fn create(
     .bind(&user.password_hash)
     .bind(&user.created_at)
     .bind(&user.updated_at)
+    .bind(&user.image)
     .execute(&mut *tx)
     .await;
     match inserted {

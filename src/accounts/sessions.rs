@@ -36,6 +36,45 @@ impl SqlSessionStore {
         Ok(r.rows_affected())
     }
 
+    /// An account's live sessions: id (the cookie's token), data, expiry (Unix time).
+    pub async fn for_user(
+        db: &Db,
+        user_id: &str,
+    ) -> Result<Vec<(String, serde_json::Value, i64)>, sqlx::Error> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT id, data, expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY id",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, data, exp)| (id, serde_json::from_str(&data).unwrap_or_default(), exp))
+            .collect())
+    }
+
+    /// Ends one of an account's sessions; whether there was one.
+    pub async fn delete_one(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(db)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Ends every session of an account but `keep`.
+    pub async fn delete_others(db: &Db, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(db)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Removes expired sessions; run now and then.
     pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();

@@ -1,12 +1,15 @@
 //! `/api/auth/*`: sign-up, sign-in, sign-out and the session, with Better Auth's routes and
 //! answers. (Sign-in and sign-up attempts are limited per client address in `guard.rs`.)
 
+use std::net::SocketAddr;
+
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
     Json,
 };
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -22,6 +25,7 @@ use crate::{
 };
 
 mod bodies;
+mod sessions;
 
 use bodies::{SessionDetails, SessionInfo, SignIn, SignUp, SignedIn, SignedUp};
 
@@ -31,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_in))
         .routes(routes!(sign_out))
         .routes(routes!(get_session))
+        .merge(sessions::router())
 }
 
 /// Create an account
@@ -44,12 +49,13 @@ pub fn router() -> OpenApiRouter<AppState> {
             headers(("Set-Cookie" = String, description = "The session cookie, `proxyhub.session_token`"))),
         (status = 400, description = "A field is invalid (`INVALID_EMAIL`, `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `BAD_REQUEST`), or the body is not JSON", body = ErrorBody),
         (status = 403, description = "Sign-up is closed, or the first account is being created through a host name other than localhost, an IP address or the public URL", body = ErrorBody),
-        (status = 422, description = "`USER_ALREADY_EXISTS`: an account with this email exists", body = ErrorBody),
+        (status = 422, description = "`USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL`: an account with this email exists", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 async fn sign_up(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignUp>,
@@ -63,6 +69,7 @@ async fn sign_up(
     let email = body.email.trim().to_lowercase();
     check_email(&email)?;
     password::check_length(&body.password)?;
+    let image = accounts::check_image(body.image)?;
     if accounts::any_exist(&state.db).await? && !state.config.allow_signup {
         return Err(signup_closed());
     }
@@ -71,6 +78,7 @@ async fn sign_up(
         name,
         email: &email,
         password_hash: hash,
+        image,
     };
     let user =
         match accounts::create(&state.db, new, Role::Viewer, state.config.allow_signup).await? {
@@ -78,14 +86,15 @@ async fn sign_up(
             accounts::Created::EmailTaken => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "USER_ALREADY_EXISTS",
-                    "an account with this email already exists",
+                    "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+                    "an account with this email already exists: use another email",
                 ))
             }
             accounts::Created::SignupClosed => return Err(signup_closed()),
         };
     tracing::info!(user = %user.email, role = user.role.as_str(), "account created");
-    let token = start_session(&session, &user).await?;
+    let meta = Meta::of(&state, peer, &headers, body.remember_me);
+    let token = start_session(&state, &session, &user, meta).await?;
     Ok(Json(SignedUp { token, user }))
 }
 
@@ -110,9 +119,16 @@ fn signup_closed() -> ApiError {
     ))]
 async fn sign_in(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignIn>,
 ) -> Result<Json<SignedIn>> {
+    let url = body
+        .callback_url
+        .as_deref()
+        .map(|u| same_site_url(&state, &headers, u))
+        .transpose()?;
     let user = accounts::by_email(&state.db, body.email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = password::verify(body.password, hash).await?;
@@ -126,26 +142,109 @@ async fn sign_in(
             ))
         }
     };
-    let token = start_session(&session, &user).await?;
+    let meta = Meta::of(&state, peer, &headers, body.remember_me);
+    let token = start_session(&state, &session, &user, meta).await?;
     Ok(Json(SignedIn {
-        redirect: false,
+        redirect: url.is_some(),
+        url,
         token,
         user,
     }))
 }
 
+/// A `callbackURL` that stays on this server: a path, or a URL of this server's origin (or of
+/// `PROXYHUB_PUBLIC_URL`). Anything else would make sign-in an open redirect: a 400.
+fn same_site_url(state: &AppState, headers: &HeaderMap, url: &str) -> Result<String> {
+    let bad = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_CALLBACK_URL",
+            "callbackURL must be a path on this server or a URL of this server",
+        )
+    };
+    let url = url.trim();
+    if url.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(bad());
+    }
+    if url.starts_with('/') {
+        return if url.starts_with("//") {
+            Err(bad())
+        } else {
+            Ok(url.to_string())
+        };
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let own = [format!("http://{host}"), format!("https://{host}")];
+    let public = state
+        .config
+        .public_url
+        .as_deref()
+        .map(|u| u.trim_end_matches('/').to_ascii_lowercase());
+    let lower = url.to_ascii_lowercase();
+    let ours = own.iter().chain(public.iter()).any(|origin| {
+        lower == *origin
+            || lower.starts_with(&format!("{origin}/"))
+            || lower.starts_with(&format!("{origin}?"))
+    });
+    if ours && !host.is_empty() {
+        Ok(url.to_string())
+    } else {
+        Err(bad())
+    }
+}
+
+/// What a new session keeps about where it was started.
+struct Meta {
+    ip: String,
+    user_agent: Option<String>,
+    remember: bool,
+}
+
+impl Meta {
+    fn of(state: &AppState, peer: SocketAddr, headers: &HeaderMap, remember: Option<bool>) -> Self {
+        Meta {
+            ip: super::client::client_ip(&state.config.trusted_proxies, peer.ip(), headers)
+                .to_string(),
+            user_agent: headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(512).collect()),
+            remember: remember.unwrap_or(true),
+        }
+    }
+}
+
 /// Binds the session to the account under a new id (no session fixation) and returns its token.
-async fn start_session(session: &Session, user: &User) -> Result<String> {
+async fn start_session(
+    state: &AppState,
+    session: &Session,
+    user: &User,
+    meta: Meta,
+) -> Result<String> {
     session.cycle_id().await.map_err(ApiError::internal)?;
     session.clear().await;
-    session
-        .insert(USER_KEY, &user.id)
-        .await
-        .map_err(ApiError::internal)?;
-    session
-        .insert("sid", uuid::Uuid::new_v4().simple().to_string())
-        .await
-        .map_err(ApiError::internal)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let days = if meta.remember {
+        i64::from(state.config.session_max_days.max(1))
+    } else {
+        1
+    };
+    if !meta.remember {
+        session.set_expiry(Some(Expiry::OnSessionEnd));
+    }
+    let put = |k: &'static str, v: serde_json::Value| async move {
+        session.insert(k, v).await.map_err(ApiError::internal)
+    };
+    put(USER_KEY, user.id.clone().into()).await?;
+    put("sid", uuid::Uuid::new_v4().simple().to_string().into()).await?;
+    put(guard::STARTED_KEY, now.into()).await?;
+    put(guard::UNTIL_KEY, (now + days * 86_400).into()).await?;
+    put("ip", meta.ip.into()).await?;
+    put("ua", meta.user_agent.into()).await?;
     guard::mark_refreshed(session).await?;
     session.save().await.map_err(ApiError::internal)?;
     let id = session
@@ -173,33 +272,55 @@ async fn get_session(
     State(state): State<AppState>,
     caller: Option<axum::Extension<guard::CurrentUser>>,
     session: Session,
-) -> Result<Json<Option<SessionInfo>>> {
+) -> Result<Response> {
+    let no_store = |info: Option<SessionInfo>| {
+        (
+            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(info),
+        )
+            .into_response()
+    };
     // With an API token: the token stands for the session.
     if let Some(axum::Extension(me)) = caller {
         if let Some(grant) = &me.token {
             let expires = grant
                 .expires_at
                 .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok());
-            return Ok(Json(Some(SessionInfo {
+            return Ok(no_store(Some(SessionInfo {
                 session: SessionDetails {
                     id: Some(grant.id.clone()),
                     user_id: me.user.id.clone(),
                     expires_at: expires.map(timestamps::iso).unwrap_or_default(),
+                    ..Default::default()
                 },
                 user: me.user.clone(),
             })));
         }
     }
     let Some(user) = guard::session_user(&state, &session).await? else {
-        return Ok(Json(None));
+        return Ok(no_store(None));
     };
-    let sid: Option<String> = session.get("sid").await.map_err(ApiError::internal)?;
-    Ok(Json(Some(SessionInfo {
-        session: SessionDetails {
-            id: sid,
-            user_id: user.id.clone(),
-            expires_at: timestamps::iso(session.expiry_date()),
-        },
+    let record = session.id().map(|id| id.to_string());
+    let mut data = serde_json::Map::new();
+    for key in [
+        "sid",
+        guard::STARTED_KEY,
+        guard::REFRESHED_KEY,
+        guard::UNTIL_KEY,
+        "ip",
+        "ua",
+    ] {
+        if let Some(v) = session
+            .get::<serde_json::Value>(key)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            data.insert(key.to_string(), v);
+        }
+    }
+    let expiry = session.expiry_date().unix_timestamp();
+    Ok(no_store(Some(SessionInfo {
+        session: sessions::details(record, &serde_json::Value::Object(data), expiry, &user.id),
         user,
     })))
 }

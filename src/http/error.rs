@@ -101,6 +101,7 @@ impl ApiError {
             format!("too many requests; try again in {retry_after} s"),
         )
         .with_header(header::RETRY_AFTER, retry_after.into())
+        .with_header(HeaderName::from_static("x-retry-after"), retry_after.into())
     }
     /// A 500: the cause is logged, the client gets a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -171,7 +172,9 @@ impl From<AccountError> for ApiError {
             AccountError::InvalidEmail => "INVALID_EMAIL",
             AccountError::PasswordTooShort => "PASSWORD_TOO_SHORT",
             AccountError::PasswordTooLong => "PASSWORD_TOO_LONG",
-            AccountError::InvalidName | AccountError::InvalidRole(_) => "BAD_REQUEST",
+            AccountError::InvalidName
+            | AccountError::InvalidImage
+            | AccountError::InvalidRole(_) => "BAD_REQUEST",
             AccountError::NotFound(_) => return Self::not_found(e.to_string()),
             AccountError::EmailTaken(_) | AccountError::LastAdmin => {
                 return Self::conflict(e.to_string())
@@ -218,6 +221,9 @@ pub struct ErrorBody {
     /// `INTERNAL`, or a more precise one where a route says so.
     #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
     pub error: &'static str,
+    /// The same code, where Better Auth's clients read it.
+    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
+    pub code: &'static str,
     /// Why, in words; for 5xx a generic sentence (the cause is in the server's log).
     #[schema(example = "no vhost with id 7")]
     pub message: String,
@@ -241,6 +247,7 @@ impl IntoResponse for ApiError {
         let more = self.more.map(|m| *m).unwrap_or_default();
         let body = ErrorBody {
             error: self.code,
+            code: self.code,
             message: self.message,
             proxy_message: more.proxy_message,
             required: more.required,

@@ -25,7 +25,11 @@ use crate::accounts::{
     Actor, Role, User,
 };
 
-const REFRESHED_KEY: &str = "refreshed_at";
+/// Session keys: when it was last refreshed, started, and the moment it ends however often
+/// it is used (Unix times).
+pub const REFRESHED_KEY: &str = "refreshed_at";
+pub const STARTED_KEY: &str = "started_at";
+pub const UNTIL_KEY: &str = "until";
 /// Like Better Auth's `updateAge`: a session used a day after its last refresh gets 7 more days.
 const REFRESH_AFTER_SECS: i64 = 24 * 3600;
 
@@ -45,6 +49,12 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc().unix_timestamp();
+    let until: Option<i64> = session.get(UNTIL_KEY).await.map_err(ApiError::internal)?;
+    if until.is_some_and(|u| now >= u) {
+        // Past its absolute lifetime: gone, however recently used.
+        session.flush().await.map_err(ApiError::internal)?;
+        return Ok(None);
+    }
     let refreshed: i64 = session
         .get(REFRESHED_KEY)
         .await

@@ -179,6 +179,7 @@ async fn create(
         name,
         email: &email,
         password_hash: hash,
+        image: None,
     };
     match accounts::create(&state.db, new, role, true).await? {
         Created::Yes(user) => {

@@ -77,6 +77,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "DELETE /api/users/{id}",
             "DELETE /api/vhosts/{id}",
             "GET /api/auth/get-session",
+            "GET /api/auth/list-sessions",
             "GET /api/changelog",
             "GET /api/docs",
             "GET /api/export",
@@ -92,9 +93,14 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "GET /api/vhosts/{id}",
             "PATCH /api/users/{id}",
             "PATCH /api/vhosts/{id}/toggle",
+            "POST /api/auth/change-password",
+            "POST /api/auth/revoke-other-sessions",
+            "POST /api/auth/revoke-session",
+            "POST /api/auth/revoke-sessions",
             "POST /api/auth/sign-in/email",
             "POST /api/auth/sign-out",
             "POST /api/auth/sign-up/email",
+            "POST /api/auth/update-user",
             "POST /api/changelog/{id}/revert",
             "POST /api/import",
             "POST /api/import/caddyfile",
@@ -110,7 +116,10 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
     assert_eq!(schemes["session"]["name"], "proxyhub.session_token");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     let error = &doc["components"]["schemas"]["Error"];
-    assert_eq!(error["required"], serde_json::json!(["error", "message"]));
+    assert_eq!(
+        error["required"],
+        serde_json::json!(["error", "code", "message"])
+    );
     assert!(error["properties"]["proxyMessage"].is_object());
 
     let vhosts = &doc["paths"]["/api/vhosts"]["post"];

@@ -10,6 +10,7 @@ mod support;
 mod auth;
 mod escapes;
 mod proxy_sync;
+mod sessions;
 mod traffic;
 mod users;
 mod vhosts;

@@ -251,6 +251,7 @@ impl TestApp {
             api_rate_limit_reads: opts.api_rate_limit.0,
             api_rate_limit_writes: opts.api_rate_limit.1,
             trusted_proxies: opts.trusted_proxies,
+            session_max_days: 30,
             reconcile_interval: 1,
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,
