@@ -47,8 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "Created and signed in; the session cookie is set", body = SignedUp,
             headers(("Set-Cookie" = String, description = "The session cookie, `proxyhub.session_token`"))),
-        (status = 400, description = "A field is invalid (`INVALID_EMAIL`, `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `BAD_REQUEST`), or the body is not JSON", body = ErrorBody),
-        (status = 403, description = "Sign-up is closed, or the first account is being created through a host name other than localhost, an IP address or the public URL", body = ErrorBody),
+        (status = 400, description = "A field is invalid (`INVALID_EMAIL`, `PASSWORD_TOO_SHORT`, `PASSWORD_TOO_LONG`, `BAD_REQUEST`), the body is not JSON, or `EMAIL_PASSWORD_SIGN_UP_DISABLED`: sign-up is closed", body = ErrorBody),
+        (status = 403, description = "The first account is being created through a host name other than localhost, an IP address or the public URL", body = ErrorBody),
         (status = 422, description = "`USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL`: an account with this email exists", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -87,7 +87,7 @@ async fn sign_up(
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
-                    "an account with this email already exists: use another email",
+                    "User already exists. Use another email.",
                 ))
             }
             accounts::Created::SignupClosed => return Err(signup_closed()),
@@ -98,9 +98,12 @@ async fn sign_up(
     Ok(Json(SignedUp { token, user }))
 }
 
+/// Better Auth's answer when email sign-up is off.
 fn signup_closed() -> ApiError {
-    ApiError::forbidden(
-        "sign-up is closed: ask an admin for an account (or set PROXYHUB_ALLOW_SIGNUP=true)",
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "EMAIL_PASSWORD_SIGN_UP_DISABLED",
+        "Email and password sign up is not enabled: ask an admin for an account (or set PROXYHUB_ALLOW_SIGNUP=true)",
     )
 }
 
@@ -112,7 +115,8 @@ fn signup_closed() -> ApiError {
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = SignedIn,
             headers(("Set-Cookie" = String, description = "The session cookie, `proxyhub.session_token`"))),
-        (status = 400, description = "The body is not JSON or lacks a field", body = ErrorBody),
+        (status = 400, description = "The body is not JSON or lacks a field, or `INVALID_EMAIL`: the email is malformed", body = ErrorBody),
+        (status = 403, description = "`INVALID_CALLBACK_URL`: the `callbackURL` is another site's", body = ErrorBody),
         (status = 401, description = "`INVALID_EMAIL_OR_PASSWORD`, or the account is disabled", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -123,12 +127,14 @@ async fn sign_in(
     headers: HeaderMap,
     session: Session,
     AppJson(body): AppJson<SignIn>,
-) -> Result<Json<SignedIn>> {
+) -> Result<Response> {
     let url = body
         .callback_url
         .as_deref()
         .map(|u| same_site_url(&state, &headers, u))
         .transpose()?;
+    // As Better Auth: a malformed email is refused before any lookup.
+    check_email(&body.email.trim().to_lowercase())?;
     let user = accounts::by_email(&state.db, body.email.trim()).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let valid = password::verify(body.password, hash).await?;
@@ -138,18 +144,25 @@ async fn sign_in(
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "INVALID_EMAIL_OR_PASSWORD",
-                "invalid email or password",
+                "Invalid email or password",
             ))
         }
     };
     let meta = Meta::of(&state, peer, &headers, body.remember_me);
     let token = start_session(&state, &session, &user, meta).await?;
-    Ok(Json(SignedIn {
+    // As Better Auth: the callback also as `Location` (with the 200).
+    let location = url.as_deref().and_then(|u| HeaderValue::from_str(u).ok());
+    let mut resp = Json(SignedIn {
         redirect: url.is_some(),
         url,
         token,
         user,
-    }))
+    })
+    .into_response();
+    if let Some(l) = location {
+        resp.headers_mut().insert(header::LOCATION, l);
+    }
+    Ok(resp)
 }
 
 /// A `callbackURL` that stays on this server: a path, or a URL of this server's origin (or of
@@ -157,7 +170,7 @@ async fn sign_in(
 fn same_site_url(state: &AppState, headers: &HeaderMap, url: &str) -> Result<String> {
     let bad = || {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "INVALID_CALLBACK_URL",
             "callbackURL must be a path on this server or a URL of this server",
         )
@@ -275,7 +288,10 @@ async fn get_session(
 ) -> Result<Response> {
     let no_store = |info: Option<SessionInfo>| {
         (
-            [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
             Json(info),
         )
             .into_response()

@@ -308,9 +308,11 @@ pub async fn check_origin(
             let public = state.config.public_url.as_deref().map(origin_of);
             let trusted = own.contains(&origin) || public.as_deref() == Some(origin.as_str());
             if !trusted {
-                return Err(ApiError::forbidden(format!(
-                    "requests from origin {origin} are not allowed"
-                )));
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "INVALID_ORIGIN",
+                    format!("Invalid origin: requests from {origin} are not allowed"),
+                ));
             }
         }
     }

@@ -79,7 +79,7 @@ async fn later_sign_ups_are_refused_unless_opened_and_then_get_viewers() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 403, "FORBIDDEN").await;
+    expect_error(r, 400, "EMAIL_PASSWORD_SIGN_UP_DISABLED").await;
 
     let open = TestApp::spawn_with(
         &caddy,
@@ -340,7 +340,7 @@ async fn foreign_origins_cannot_change_anything() {
     expect_error(
         post_from("https://evil.example.net").await.unwrap(),
         403,
-        "FORBIDDEN",
+        "INVALID_ORIGIN",
     )
     .await;
     let own = post_from("https://hub.example.com").await.unwrap();

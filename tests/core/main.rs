@@ -8,6 +8,7 @@
 mod support;
 
 mod auth;
+mod better_auth;
 mod escapes;
 mod proxy_sync;
 mod sessions;

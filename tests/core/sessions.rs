@@ -109,7 +109,7 @@ async fn answers_and_sessions_look_like_better_auths() {
             .send()
             .await
             .unwrap();
-        expect_error(r, 400, "INVALID_CALLBACK_URL").await;
+        expect_error(r, 403, "INVALID_CALLBACK_URL").await;
     }
 
     // rememberMe: false: a cookie that ends with the browser session.
@@ -146,7 +146,25 @@ async fn answers_and_sessions_look_like_better_auths() {
         "{cookie}"
     );
 
-    // update-user: name and picture.
+    // update-user: name and picture; nothing to update, or the email, is a 400.
+    for (body, code) in [
+        (json!({}), "BAD_REQUEST"),
+        (
+            json!({"email": "new@example.com"}),
+            "EMAIL_CAN_NOT_BE_UPDATED",
+        ),
+    ] {
+        let r = app.post("/api/auth/update-user", body).await;
+        expect_error(r, 400, code).await;
+    }
+    let r = app
+        .new_client()
+        .post(app.url("/api/auth/sign-in/email"))
+        .json(&json!({"email": "not-an-email", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(r, 400, "INVALID_EMAIL").await;
     let r = app
         .post(
             "/api/auth/update-user",

@@ -193,7 +193,7 @@ async fn change_password(
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "INVALID_PASSWORD",
-            "the current password is wrong",
+            "Invalid password",
         ));
     }
     let hash = password::hash(body.new_password).await?;
@@ -217,6 +217,9 @@ async fn change_password(
 
 #[derive(Deserialize, ToSchema)]
 struct ProfileChange {
+    /// Not changeable here: a 400 `EMAIL_CAN_NOT_BE_UPDATED`, as Better Auth answers.
+    #[schema(value_type = Option<String>)]
+    email: Option<serde_json::Value>,
     /// 1 to 100 characters once trimmed.
     #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
@@ -235,7 +238,7 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     request_body = ProfileChange,
     responses(
         (status = 200, description = "Updated", body = Done),
-        (status = 400, description = "A field is invalid, or the body is not JSON", body = ErrorBody),
+        (status = 400, description = "A field is invalid, no field is given, `email` is given (`EMAIL_CAN_NOT_BE_UPDATED`), or the body is not JSON", body = ErrorBody),
         (status = 401, description = "Not signed in", body = ErrorBody),
     ))]
 async fn update_user(
@@ -243,6 +246,16 @@ async fn update_user(
     me: CurrentUser,
     AppJson(body): AppJson<ProfileChange>,
 ) -> Result<Json<Done>> {
+    if body.email.is_some() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "EMAIL_CAN_NOT_BE_UPDATED",
+            "Email can not be updated",
+        ));
+    }
+    if body.name.is_none() && body.image.is_none() {
+        return Err(ApiError::bad_request("No fields to update"));
+    }
     let name = body.name.as_deref().map(accounts::check_name).transpose()?;
     let image = body.image.map(accounts::check_image).transpose()?;
     accounts::set_profile(&state.db, &me.user.id, name, image).await?;
