@@ -250,6 +250,10 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     )
     .await;
 
+    b.goto(&app.url("/account")).await;
+    b.find("#sessions-table tbody tr").await;
+    audit.check("/account").await;
+
     b.goto(&app.url("/api/docs")).await;
     b.find("#schemas").await;
     audit.check("/api/docs").await;

@@ -341,6 +341,7 @@ async fn pages_forbid_inline_scripts_and_label_every_control() {
         "/changelog",
         "/users",
         "/tokens",
+        "/account",
         "/sign-in",
     ] {
         let r = app.get(page).await;
@@ -648,5 +649,56 @@ async fn a_mistaken_delete_is_undone_from_the_changelog_in_one_click() {
         code == 200 && text.starts_with("undo-upstream "),
         "{code} {text}"
     );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn your_account_page_signs_out_another_browser_and_changes_the_password() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.click("header a.me").await;
+    b.wait_path("/account").await;
+    // Two sessions: this browser and the API client's.
+    let text = b.wait_text("#sessions-table tbody", "(this browser)").await;
+    assert_eq!(
+        b.client
+            .find_all(Locator::Css("#sessions-table tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "{text}"
+    );
+    b.click("#revoke-others").await;
+    for _ in 0..50 {
+        let rows = b
+            .client
+            .find_all(Locator::Css("#sessions-table tbody tr"))
+            .await
+            .unwrap()
+            .len();
+        if rows == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let s: Value = app.get("/api/auth/get-session").await.json().await.unwrap();
+    assert!(s.is_null(), "the other session ended: {s}");
+
+    b.fill("#p-current", "correct horse").await;
+    b.fill("#p-new", "a brand new password").await;
+    b.click("#password-form button[type=submit]").await;
+    b.wait_text("#password-done", "Password changed").await;
+    let r = app
+        .new_client()
+        .post(app.url("/api/auth/sign-in/email"))
+        .json(&json!({"email": "ada@example.com", "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the new password signs in");
     b.close().await;
 }

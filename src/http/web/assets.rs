@@ -57,6 +57,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../assets/js/tokens.js"),
     ),
     (
+        "js/account.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/js/account.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("../../../assets/favicon.svg"),

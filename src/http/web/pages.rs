@@ -57,6 +57,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../../templates/web/tokens.html"),
         ),
         (
+            "web/account.html",
+            include_str!("../../../templates/web/account.html"),
+        ),
+        (
             "web/reference.html",
             include_str!("../../../templates/web/reference.html"),
         ),
@@ -79,6 +83,7 @@ pub fn router() -> Router<AppState> {
         ("changelog", Role::Viewer),
         ("users", Role::Admin),
         ("tokens", Role::Viewer),
+        ("account", Role::Viewer),
     ] {
         let handler = move |s, sess, uri| page(s, sess, uri, name, needs);
         router = router.route(&format!("/{name}"), get(handler));
