@@ -134,6 +134,11 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_SESSION_MAX_DAYS", default_value_t = 30)]
     pub session_max_days: u32,
 
+    /// Every account must set up two-factor (an authenticator app) at its next sign-in: until
+    /// it has, only `/api/auth/*` answers it (`403 TWO_FACTOR_REQUIRED` elsewhere).
+    #[arg(long, env = "PROXYHUB_REQUIRE_2FA", default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_2fa: bool,
+
     /// Seconds between checks that the proxy runs the desired config.
     #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
     pub reconcile_interval: u64,

@@ -32,10 +32,20 @@
       el('td', { class: 'actions' }, revoke));
   }
 
+  function twoFactor(on) {
+    $('tfa-state').textContent = on
+      ? 'Two-factor is on: signing in asks for a code from your authenticator app.'
+      : 'Two-factor is off.';
+    $('tfa-enable-form').hidden = on;
+    $('tfa-disable-form').hidden = !on;
+    if (on) $('tfa-setup').hidden = true;
+  }
+
   async function load() {
     try {
       const me = await api('GET', '/api/auth/get-session');
       current = me && me.session ? me.session.token : null;
+      if (me && me.user && $('tfa-setup').hidden) twoFactor(!!me.user.twoFactorEnabled);
       const sessions = await api('GET', '/api/auth/list-sessions');
       $('sessions-table').tBodies[0].replaceChildren(...sessions.map(row));
     } catch (e) {
@@ -52,6 +62,44 @@
         showError($('page-error'), e);
       }
       await load();
+    });
+    $('tfa-enable-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      hide($('tfa-error'));
+      try {
+        const setup = await api('POST', '/api/auth/two-factor/enable', { password: new FormData(ev.target).get('password') });
+        ev.target.reset();
+        ev.target.hidden = true;
+        $('tfa-uri').value = setup.totpURI;
+        $('tfa-link').setAttribute('href', setup.totpURI);
+        $('tfa-backup').replaceChildren(...setup.backupCodes.map((c) => el('li', {}, el('code', {}, c))));
+        $('tfa-setup').hidden = false;
+        $('tfa-code').focus();
+      } catch (e) {
+        showError($('tfa-error'), e);
+      }
+    });
+    $('tfa-verify-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      hide($('tfa-error'));
+      try {
+        await api('POST', '/api/auth/two-factor/verify-totp', { code: new FormData(ev.target).get('code').trim() });
+        ev.target.reset();
+        twoFactor(true);
+      } catch (e) {
+        showError($('tfa-error'), e);
+      }
+    });
+    $('tfa-disable-form').addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      hide($('tfa-error'));
+      try {
+        await api('POST', '/api/auth/two-factor/disable', { password: new FormData(ev.target).get('password') });
+        ev.target.reset();
+        twoFactor(false);
+      } catch (e) {
+        showError($('tfa-error'), e);
+      }
     });
     $('password-form').addEventListener('submit', async (ev) => {
       ev.preventDefault();

@@ -23,11 +23,36 @@
       const button = form.querySelector('button[type=submit]');
       button.disabled = true;
       try {
-        await PH.api('POST', path, body(new FormData(form)));
+        const answer = await PH.api('POST', path, body(new FormData(form)));
+        if (answer && answer.twoFactorRedirect) {
+          secondFactor(form);
+          return;
+        }
         location.assign(nextPath());
       } catch (e) {
         PH.showError(error, e);
         button.disabled = false;
+      }
+    });
+  }
+
+  // The sign-in waits for a code: the authenticator's, or a backup code (which has a dash).
+  function secondFactor(signIn) {
+    const form = document.getElementById('code-form');
+    const error = document.getElementById('code-error');
+    signIn.hidden = true;
+    form.hidden = false;
+    document.getElementById('code').focus();
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      PH.hide(error);
+      const code = new FormData(form).get('code').trim();
+      const path = code.includes('-') ? '/api/auth/two-factor/verify-backup-code' : '/api/auth/two-factor/verify-totp';
+      try {
+        await PH.api('POST', path, { code });
+        location.assign(nextPath());
+      } catch (e) {
+        PH.showError(error, e);
       }
     });
   }

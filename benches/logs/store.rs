@@ -94,6 +94,7 @@ pub async fn serve(
         api_rate_limit_writes: u32::MAX,
         trusted_proxies: Vec::new(),
         session_max_days: 30,
+        require_2fa: false,
         reconcile_interval: 3600,
         log_retention_days: 3650,
         log_max_rows: u64::MAX,

@@ -3,15 +3,18 @@
 
 mod list;
 pub mod password;
+mod profile;
 pub mod ratelimit;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
 use crate::{db::Db, timestamps};
 pub use list::{select, Selection, SortBy};
+pub use profile::{check_image, set_password, set_profile};
 use sessions::SqlSessionStore;
 
 /// Why an account operation was refused.
@@ -73,60 +76,6 @@ impl Role {
     }
 }
 
-/// A profile picture's address as an account gives it: at most 2,048 characters, no control
-/// characters; empty is none.
-pub fn check_image(image: Option<String>) -> Result<Option<String>, AccountError> {
-    let Some(image) = image
-        .map(|i| i.trim().to_string())
-        .filter(|i| !i.is_empty())
-    else {
-        return Ok(None);
-    };
-    if image.chars().count() > 2048 || image.chars().any(char::is_control) {
-        return Err(AccountError::InvalidImage);
-    }
-    Ok(Some(image))
-}
-
-/// Sets an account's name and picture (`None`: left as they are; `Some(None)` clears the
-/// picture).
-pub async fn set_profile(
-    db: &Db,
-    id: &str,
-    name: Option<&str>,
-    image: Option<Option<String>>,
-) -> Result<(), sqlx::Error> {
-    let now = timestamps::now();
-    if let Some(name) = name {
-        sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(name)
-            .bind(&now)
-            .execute(db)
-            .await?;
-    }
-    if let Some(image) = image {
-        sqlx::query("UPDATE users SET image = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(image)
-            .bind(&now)
-            .execute(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Replaces an account's password hash.
-pub async fn set_password(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(hash)
-        .bind(timestamps::now())
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
 /// An account's display name, trimmed: 1 to 100 characters.
 pub fn check_name(name: &str) -> Result<&str, AccountError> {
     if name.chars().count() > 100 {
@@ -179,12 +128,15 @@ pub struct User {
     pub created_at: String,
     pub updated_at: String,
     pub disabled: bool,
+    /// Whether signing in asks for a code from an authenticator app too.
+    pub two_factor_enabled: bool,
     #[serde(skip)]
     pub password_hash: String,
 }
 
 const COLUMNS: &str =
-    "id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at";
+    "id, name, email, email_verified, image, role, disabled, two_factor_enabled, password_hash, \
+     created_at, updated_at";
 
 fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
     let role: String = r.try_get("role")?;
@@ -196,6 +148,7 @@ fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
         image: r.try_get("image")?,
         role: Role::parse(&role).unwrap_or(Role::Viewer),
         disabled: crate::db::flag(r, "disabled")?,
+        two_factor_enabled: crate::db::flag(r, "two_factor_enabled")?,
         password_hash: r.try_get("password_hash")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
@@ -272,6 +225,7 @@ pub async fn create(
         name: new.name.to_string(),
         email: new.email.to_lowercase(),
         email_verified: false,
+        two_factor_enabled: false,
         image: new.image,
         role,
         disabled: false,

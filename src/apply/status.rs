@@ -33,9 +33,13 @@ impl Applier {
         let mut s = self.status.lock().expect("status lock");
         match outcome {
             Ok(applied) => {
+                // A refusal stays the last error until a push succeeds; a drift check that
+                // finds the proxy in sync clears only an unreachable proxy's error.
+                if *applied || !is_check || s.reachable == Some(false) {
+                    s.last_error = None;
+                }
                 s.reachable = Some(true);
                 s.in_sync = Some(true);
-                s.last_error = None;
                 if *applied {
                     s.last_apply_at = Some(now.clone());
                     s.pushes += 1;

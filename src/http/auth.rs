@@ -26,6 +26,7 @@ use crate::{
 
 mod bodies;
 mod sessions;
+mod two_factor;
 
 use bodies::{SessionDetails, SessionInfo, SignIn, SignUp, SignedIn, SignedUp};
 
@@ -36,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_out))
         .routes(routes!(get_session))
         .merge(sessions::router())
+        .merge(two_factor::router())
 }
 
 /// Create an account
@@ -148,6 +150,13 @@ async fn sign_in(
             ))
         }
     };
+    if user.two_factor_enabled {
+        // The second factor first: no session yet, only a short-lived pending cookie.
+        let pending =
+            accounts::two_factor::challenge(&state.db, &user, body.remember_me.unwrap_or(true))
+                .await?;
+        return Ok(two_factor::pending(&state, &pending));
+    }
     let meta = Meta::of(&state, peer, &headers, body.remember_me);
     let token = start_session(&state, &session, &user, meta).await?;
     // As Better Auth: the callback also as `Location` (with the 200).
@@ -211,14 +220,19 @@ fn same_site_url(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Str
 }
 
 /// What a new session keeps about where it was started.
-struct Meta {
+pub(super) struct Meta {
     ip: String,
     user_agent: Option<String>,
     remember: bool,
 }
 
 impl Meta {
-    fn of(state: &AppState, peer: SocketAddr, headers: &HeaderMap, remember: Option<bool>) -> Self {
+    pub(super) fn of(
+        state: &AppState,
+        peer: SocketAddr,
+        headers: &HeaderMap,
+        remember: Option<bool>,
+    ) -> Self {
         Meta {
             ip: super::client::client_ip(&state.config.trusted_proxies, peer.ip(), headers)
                 .to_string(),
@@ -232,7 +246,7 @@ impl Meta {
 }
 
 /// Binds the session to the account under a new id (no session fixation) and returns its token.
-async fn start_session(
+pub(super) async fn start_session(
     state: &AppState,
     session: &Session,
     user: &User,

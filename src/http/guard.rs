@@ -132,6 +132,18 @@ pub async fn authenticate(
                 "this API token is not valid: unknown, revoked or expired, or its account is disabled",
             )
             .into_response(),
+            Identified::Session(c, _)
+                if state.config.require_2fa
+                    && !c.user.two_factor_enabled
+                    && !req.uri().path().starts_with("/api/auth/") =>
+            {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "TWO_FACTOR_REQUIRED",
+                    "set up two-factor first (Your account, or POST /api/auth/two-factor/enable)",
+                )
+                .into_response()
+            }
             Identified::Token(c) | Identified::Session(c, _) => {
                 req.extensions_mut().insert(c);
                 next.run(req).await
@@ -144,7 +156,12 @@ pub async fn authenticate(
 }
 
 /// The routes whose attempts count against the sign-in limit instead of the API's.
-const AUTH_ATTEMPTS: [&str; 2] = ["/api/auth/sign-in/email", "/api/auth/sign-up/email"];
+const AUTH_ATTEMPTS: [&str; 4] = [
+    "/api/auth/sign-in/email",
+    "/api/auth/sign-up/email",
+    "/api/auth/two-factor/verify-totp",
+    "/api/auth/two-factor/verify-backup-code",
+];
 
 enum Identified {
     Token(CurrentUser),

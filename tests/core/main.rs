@@ -13,5 +13,6 @@ mod escapes;
 mod proxy_sync;
 mod sessions;
 mod traffic;
+mod two_factor;
 mod users;
 mod vhosts;

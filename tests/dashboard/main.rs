@@ -702,3 +702,41 @@ async fn your_account_page_signs_out_another_browser_and_changes_the_password() 
     assert_eq!(r.status(), 200, "the new password signs in");
     b.close().await;
 }
+
+#[tokio::test]
+async fn two_factor_is_set_up_in_the_account_page_and_asked_at_sign_in() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+    b.goto(&app.url("/account")).await;
+    b.wait_text("#tfa-state", "Two-factor is off").await;
+    b.fill("#tfa-password", "correct horse").await;
+    b.click("#tfa-enable-form button[type=submit]").await;
+    b.wait_text("#tfa-backup", "-").await;
+    let uri = b
+        .find("#tfa-uri")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    let totp = totp_rs::TOTP::from_url_unchecked(&uri).expect("an otpauth URI");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    b.fill("#tfa-code", &totp.generate(now)).await;
+    b.click("#tfa-verify-form button[type=submit]").await;
+    b.wait_text("#tfa-state", "Two-factor is on").await;
+
+    // Signed out and in again: the code is asked for.
+    b.click("#sign-out").await;
+    b.wait_path("/sign-in").await;
+    b.fill("#email", "ada@example.com").await;
+    b.fill("#password", "correct horse").await;
+    b.click("#sign-in-form button[type=submit]").await;
+    b.find("#code-form:not([hidden])").await;
+    b.fill("#code", &totp.generate(now + 30)).await;
+    b.click("#code-form button[type=submit]").await;
+    b.wait_path("/vhosts").await;
+    b.close().await;
+}

@@ -125,12 +125,12 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(newest, 3);
+        assert_eq!(newest, 4);
         for stmt in [
-            "DELETE FROM _sqlx_migrations WHERE version = 3",
-            "ALTER TABLE changelog DROP COLUMN state",
-            "ALTER TABLE changelog DROP COLUMN import_id",
-            "ALTER TABLE changelog DROP COLUMN revert_of",
+            "DELETE FROM _sqlx_migrations WHERE version = 4",
+            "DROP TABLE two_factor_challenges",
+            "DROP TABLE two_factor",
+            "ALTER TABLE users DROP COLUMN two_factor_enabled",
         ] {
             sqlx::query(stmt).execute(&db).await.unwrap();
         }
@@ -145,7 +145,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0002-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0003-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.
@@ -156,7 +156,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .fetch_one(&old)
         .await
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     // Started again with nothing to migrate: no new copy.
     app.stop().await;
     let again = TestApp::spawn_without_proxy_on(tempfile::tempdir().unwrap(), url).await;

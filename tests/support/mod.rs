@@ -133,6 +133,7 @@ pub struct Options {
     /// API requests a minute per caller (reads, writes); tests that are not about the limit
     /// make many requests quickly, so the defaults here are high.
     pub api_rate_limit: (u32, u32),
+    pub require_2fa: bool,
 }
 
 impl Default for Options {
@@ -146,6 +147,7 @@ impl Default for Options {
             log_retention_days: 30,
             log_max_rows: 10_000_000,
             api_rate_limit: (100_000, 100_000),
+            require_2fa: false,
         }
     }
 }
@@ -252,6 +254,7 @@ impl TestApp {
             api_rate_limit_writes: opts.api_rate_limit.1,
             trusted_proxies: opts.trusted_proxies,
             session_max_days: 30,
+            require_2fa: opts.require_2fa,
             reconcile_interval: 1,
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,

@@ -1,0 +1,345 @@
+//! Better Auth's twoFactor routes (`/api/auth/two-factor/*`), for authenticator apps: set up
+//! with the password, turned on by a first valid code, turned off with the password. At
+//! sign-in, an account with two-factor gets `{twoFactorRedirect: true}` and only a pending
+//! cookie (`proxyhub.two_factor`, 10 minutes, 5 attempts) until `verify-totp` or
+//! `verify-backup-code` starts its session. Code attempts share sign-in's stricter limit.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tower_sessions::Session;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    super::{
+        error::{ApiError, ErrorBody, Result},
+        extract::AppJson,
+        guard::CurrentUser,
+        AppState,
+    },
+    start_session, Meta,
+};
+use crate::accounts::{
+    self, password,
+    two_factor::{self, TwoFactorError, CHALLENGE_SECS},
+    User,
+};
+
+pub const PENDING_COOKIE: &str = "proxyhub.two_factor";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(enable))
+        .routes(routes!(get_totp_uri))
+        .routes(routes!(verify_totp))
+        .routes(routes!(verify_backup_code))
+        .routes(routes!(generate_backup_codes))
+        .routes(routes!(disable))
+}
+
+impl From<TwoFactorError> for ApiError {
+    fn from(e: TwoFactorError) -> Self {
+        match e {
+            TwoFactorError::AlreadyEnabled => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "TOTP_ALREADY_ENABLED",
+                "TOTP is already enabled",
+            ),
+            TwoFactorError::NotEnabled => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "TOTP_NOT_ENABLED",
+                "TOTP not enabled",
+            ),
+            TwoFactorError::Totp(m) => ApiError::internal(m),
+            TwoFactorError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The answer to a sign-in that waits for its second factor, with the pending cookie.
+pub(super) fn pending(state: &AppState, value: &str) -> Response {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{PENDING_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CHALLENGE_SECS}{secure}"
+    );
+    let mut resp =
+        Json(json!({ "twoFactorRedirect": true, "twoFactorMethods": ["totp"] })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn pending_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == PENDING_COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+fn expire_pending(resp: &mut Response) {
+    let gone = format!("{PENDING_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&gone) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+async fn check_password(user: &User, given: String) -> Result<()> {
+    if password::verify(given, Some(user.password_hash.clone())).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PASSWORD",
+            "Invalid password",
+        ))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+struct WithPassword {
+    password: String,
+    /// The name the authenticator app shows (default `proxyhub`).
+    #[allow(dead_code)]
+    issuer: Option<String>,
+}
+
+/// The start of a set-up.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Enabled {
+    /// Always `totp`.
+    method: &'static str,
+    /// `otpauth://totp/...`: for the authenticator app (as a QR code, or typed in).
+    #[serde(rename = "totpURI")]
+    totp_uri: String,
+    /// Ten one-time codes for when the app is lost, shown once.
+    backup_codes: Vec<String>,
+}
+
+/// Set up two-factor
+///
+/// Starts the set-up: the authenticator URI and backup codes. Two-factor is on once a first
+/// code is verified (`verify-totp`).
+#[utoipa::path(post, path = "/api/auth/two-factor/enable", tag = "auth", operation_id = "enableTwoFactor",
+    request_body = WithPassword,
+    responses(
+        (status = 200, description = "Set up; verify a code to turn it on", body = Enabled),
+        (status = 400, description = "`INVALID_PASSWORD`, or `TOTP_ALREADY_ENABLED`", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn enable(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppJson(body): AppJson<WithPassword>,
+) -> Result<Json<Enabled>> {
+    check_password(&me.user, body.password).await?;
+    let setup = two_factor::enable(&state.db, &me.user).await?;
+    Ok(Json(Enabled {
+        method: "totp",
+        totp_uri: setup.totp_uri,
+        backup_codes: setup.backup_codes,
+    }))
+}
+
+/// The authenticator URI again
+#[utoipa::path(post, path = "/api/auth/two-factor/get-totp-uri", tag = "auth", operation_id = "getTotpUri",
+    request_body = WithPassword,
+    responses(
+        (status = 200, description = "`{totpURI}`", body = Object),
+        (status = 400, description = "`INVALID_PASSWORD`, or `TOTP_NOT_ENABLED`", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn get_totp_uri(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppJson(body): AppJson<WithPassword>,
+) -> Result<Json<serde_json::Value>> {
+    check_password(&me.user, body.password).await?;
+    Ok(Json(
+        json!({ "totpURI": two_factor::uri(&state.db, &me.user).await? }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Code {
+    code: String,
+    /// Accepted, not used: every sign-in asks.
+    #[allow(dead_code)]
+    trust_device: Option<bool>,
+}
+
+/// The account a code is for: the signed-in one (finishing a set-up), or the one whose
+/// sign-in waits (its pending cookie; an attempt is counted).
+enum Who {
+    Signed(CurrentUser),
+    Pending(User, bool, String),
+}
+
+async fn who(state: &AppState, caller: Option<CurrentUser>, headers: &HeaderMap) -> Result<Who> {
+    if let Some(me) = caller {
+        return Ok(Who::Signed(me));
+    }
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_TWO_FACTOR_COOKIE",
+            "Invalid two factor cookie",
+        )
+    };
+    let value = pending_cookie(headers).ok_or_else(invalid)?;
+    let challenge = two_factor::attempt(&state.db, &value)
+        .await?
+        .ok_or_else(invalid)?;
+    let user = accounts::by_id(&state.db, &challenge.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(invalid)?;
+    Ok(Who::Pending(user, challenge.remember, value))
+}
+
+/// Signed in with the second factor: the session starts, the pending cookie goes.
+async fn finish(
+    state: &AppState,
+    session: &Session,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    who: Who,
+) -> Result<Response> {
+    match who {
+        Who::Signed(me) => {
+            let token = session.id().map(|i| i.to_string());
+            let user = accounts::by_id(&state.db, &me.user.id)
+                .await?
+                .unwrap_or(me.user);
+            Ok(Json(json!({ "token": token, "user": user })).into_response())
+        }
+        Who::Pending(user, remember, value) => {
+            two_factor::close(&state.db, &value).await?;
+            let meta = Meta::of(state, peer, headers, Some(remember));
+            let token = start_session(state, session, &user, meta).await?;
+            let mut resp = Json(json!({ "token": token, "user": user })).into_response();
+            expire_pending(&mut resp);
+            Ok(resp)
+        }
+    }
+}
+
+/// Verify a code from the authenticator
+///
+/// Signed in: finishes the set-up (two-factor is on from now). At sign-in (the pending
+/// cookie): starts the session.
+#[utoipa::path(post, path = "/api/auth/two-factor/verify-totp", tag = "auth", operation_id = "verifyTotp",
+    request_body = Code,
+    responses(
+        (status = 200, description = "`{token, user}`; at sign-in the session cookie is set", body = Object),
+        (status = 400, description = "`TOTP_NOT_ENABLED`", body = ErrorBody),
+        (status = 401, description = "`INVALID_CODE`, or `INVALID_TWO_FACTOR_COOKIE` (no sign-in waiting, expired, or 5 attempts spent)", body = ErrorBody),
+    ))]
+async fn verify_totp(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Option<axum::Extension<CurrentUser>>,
+    headers: HeaderMap,
+    session: Session,
+    AppJson(body): AppJson<Code>,
+) -> Result<Response> {
+    let who = who(&state, caller.map(|c| c.0), &headers).await?;
+    let user = match &who {
+        Who::Signed(me) => &me.user,
+        Who::Pending(u, ..) => u,
+    };
+    if !two_factor::verify_code(&state.db, user, &body.code).await? {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_CODE",
+            "Invalid code",
+        ));
+    }
+    finish(&state, &session, peer, &headers, who).await
+}
+
+/// Sign in with a backup code
+#[utoipa::path(post, path = "/api/auth/two-factor/verify-backup-code", tag = "auth", operation_id = "verifyBackupCode",
+    request_body = Code,
+    responses(
+        (status = 200, description = "`{token, user}`; the code is used up", body = Object),
+        (status = 400, description = "`TOTP_NOT_ENABLED`", body = ErrorBody),
+        (status = 401, description = "`INVALID_BACKUP_CODE`, or `INVALID_TWO_FACTOR_COOKIE`", body = ErrorBody),
+    ))]
+async fn verify_backup_code(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    caller: Option<axum::Extension<CurrentUser>>,
+    headers: HeaderMap,
+    session: Session,
+    AppJson(body): AppJson<Code>,
+) -> Result<Response> {
+    let who = who(&state, caller.map(|c| c.0), &headers).await?;
+    let user = match &who {
+        Who::Signed(me) => &me.user,
+        Who::Pending(u, ..) => u,
+    };
+    if !two_factor::use_backup_code(&state.db, user, &body.code).await? {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_BACKUP_CODE",
+            "Invalid backup code",
+        ));
+    }
+    finish(&state, &session, peer, &headers, who).await
+}
+
+/// New backup codes
+#[utoipa::path(post, path = "/api/auth/two-factor/generate-backup-codes", tag = "auth", operation_id = "generateBackupCodes",
+    request_body = WithPassword,
+    responses(
+        (status = 200, description = "`{status: true, backupCodes}`; the old codes stop working", body = Object),
+        (status = 400, description = "`INVALID_PASSWORD`, or `TOTP_NOT_ENABLED`", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn generate_backup_codes(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppJson(body): AppJson<WithPassword>,
+) -> Result<Json<serde_json::Value>> {
+    check_password(&me.user, body.password).await?;
+    let codes = two_factor::new_backup_codes(&state.db, &me.user).await?;
+    Ok(Json(json!({ "status": true, "backupCodes": codes })))
+}
+
+/// Turn two-factor off
+#[utoipa::path(post, path = "/api/auth/two-factor/disable", tag = "auth", operation_id = "disableTwoFactor",
+    request_body = WithPassword,
+    responses(
+        (status = 200, description = "`{status: true}`", body = Object),
+        (status = 400, description = "`INVALID_PASSWORD`", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+    ))]
+async fn disable(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    AppJson(body): AppJson<WithPassword>,
+) -> Result<Json<serde_json::Value>> {
+    check_password(&me.user, body.password).await?;
+    two_factor::disable(&state.db, &me.user).await?;
+    tracing::info!(user = %me.user.email, "two-factor turned off");
+    Ok(Json(json!({ "status": true })))
+}
