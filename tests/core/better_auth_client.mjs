@@ -28,6 +28,21 @@ async function loadClient() {
   }
   throw new Error("better-auth not found: npm install better-auth@1.7, or set NODE_PATH to its node_modules");
 }
+async function loadPlugins() {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bases = [import.meta.url, join(here, ".tools", "noop.js"), join(here, "tests", ".tools", "noop.js")];
+  for (const b of bases) {
+    try {
+      const file = createRequire(b).resolve("better-auth/client/plugins");
+      return await import(pathToFileURL(file).href);
+    } catch {}
+  }
+  throw new Error("better-auth/client/plugins not found");
+}
+const { twoFactorClient } = await loadPlugins().catch((err) => {
+  console.error(`FAIL ${err.message}`);
+  process.exit(2);
+});
 const { createAuthClient } = await loadClient().catch((err) => {
   console.error(`FAIL ${err.message}`);
   process.exit(2);
@@ -104,7 +119,7 @@ function browser(baseURL, name, origin = new URL(baseURL).origin) {
     b.last = res;
     return res;
   }
-  b.client = createAuthClient({ baseURL, fetchOptions: { customFetchImpl } });
+  b.client = createAuthClient({ baseURL, fetchOptions: { customFetchImpl }, plugins: [twoFactorClient()] });
   return b;
 }
 
@@ -117,6 +132,22 @@ const email = (who) => `${who}-${run}@example.com`;
 const PW = "correct horse 1";
 const PW2 = "battery staple 2";
 const IMG = "https://example.com/ada.png";
+
+// RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it, `ahead` steps on.
+import { createHmac } from "node:crypto";
+function totp(uri, ahead = 0) {
+  const secret = new URL(uri).searchParams.get("secret");
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(ch).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30) + ahead));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 15;
+  const n = (h.readUInt32BE(o) & 0x7fffffff) % 1e6;
+  return String(n).padStart(6, "0");
+}
 
 async function errorOf(p) {
   const r = await p;
@@ -301,6 +332,43 @@ async function main() {
     await browser(closedURL, "first").client.signUp.email({ name: "Admin", email: "admin@example.com", password: PW });
     e = await errorOf(browser(closedURL, "Z").client.signUp.email({ name: "Zed", email: email("zed"), password: PW }));
     check(e?.status === 400 && e?.code === "EMAIL_PASSWORD_SIGN_UP_DISABLED", "closed sign-up: 400 EMAIL_PASSWORD_SIGN_UP_DISABLED", e);
+  }
+
+  // ---- two-factor, with Better Auth's twoFactorClient ------------------------------------
+  {
+    console.log("# two-factor");
+    const T = browser(base, "T");
+    const addr = email("tfa");
+    await T.client.signUp.email({ name: "Tia", email: addr, password: PW });
+    const en = await T.client.twoFactor.enable({ password: PW });
+    check(isStr(en.data?.totpURI) && en.data.totpURI.startsWith("otpauth://totp/"), "twoFactor.enable: totpURI", en.data ?? en.error);
+    check(Array.isArray(en.data?.backupCodes) && en.data.backupCodes.length === 10, "twoFactor.enable: 10 backup codes", en.data?.backupCodes);
+    const uri = en.data.totpURI;
+    let v = await T.client.twoFactor.verifyTotp({ code: "000000" });
+    check(v.error?.status === 401 && v.error?.code === "INVALID_CODE", "a wrong code: 401 INVALID_CODE", v.error);
+    v = await T.client.twoFactor.verifyTotp({ code: totp(uri) });
+    check(!v.error, "twoFactor.verifyTotp turns it on", v.error);
+    let s = await T.client.getSession();
+    check(s.data?.user?.twoFactorEnabled === true, "user.twoFactorEnabled after verifying", s.data?.user);
+    const P = browser(base, "P");
+    const si = await P.client.signIn.email({ email: addr, password: PW });
+    check(si.data?.twoFactorRedirect === true, "sign-in answers twoFactorRedirect", si.data ?? si.error);
+    s = await P.client.getSession();
+    check(s.data === null, "no session before the second factor", s.data);
+    const fin = await P.client.twoFactor.verifyTotp({ code: totp(uri, 1) });
+    check(!fin.error && isStr(fin.data?.token), "twoFactor.verifyTotp at sign-in starts the session", fin.data ?? fin.error);
+    s = await P.client.getSession();
+    check(s.data?.user?.email === addr, "signed in with both factors", s.data);
+    const Q = browser(base, "Q");
+    await Q.client.signIn.email({ email: addr, password: PW });
+    const bc = await Q.client.twoFactor.verifyBackupCode({ code: en.data.backupCodes[0] });
+    check(!bc.error, "twoFactor.verifyBackupCode signs in", bc.error);
+    const R = browser(base, "R");
+    await R.client.signIn.email({ email: addr, password: PW });
+    const again = await R.client.twoFactor.verifyBackupCode({ code: en.data.backupCodes[0] });
+    check(again.error?.code === "INVALID_BACKUP_CODE", "a backup code works once", again.error);
+    const off = await T.client.twoFactor.disable({ password: PW });
+    check(!off.error, "twoFactor.disable", off.error);
   }
 
   // ---- rate limit -----------------------------------------------------------------------
