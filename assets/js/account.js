@@ -72,6 +72,7 @@
         ev.target.hidden = true;
         $('tfa-uri').value = setup.totpURI;
         $('tfa-link').setAttribute('href', setup.totpURI);
+        if (setup.totpQR) $('tfa-qr').setAttribute('src', setup.totpQR);
         $('tfa-backup').replaceChildren(...setup.backupCodes.map((c) => el('li', {}, el('code', {}, c))));
         $('tfa-setup').hidden = false;
         $('tfa-code').focus();

@@ -58,6 +58,12 @@ async fn two_factor_is_set_up_asked_at_sign_in_and_cannot_be_bypassed() {
     let setup: Value = r.json().await.unwrap();
     let uri = setup["totpURI"].as_str().unwrap().to_string();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(
+        setup["totpQR"]
+            .as_str()
+            .is_some_and(|q| q.starts_with("data:image/svg+xml;base64,")),
+        "a QR code proxyhub drew"
+    );
     let backups: Vec<String> = setup["backupCodes"]
         .as_array()
         .unwrap()

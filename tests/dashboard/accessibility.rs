@@ -253,6 +253,10 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     b.goto(&app.url("/account")).await;
     b.find("#sessions-table tbody tr").await;
     audit.check("/account").await;
+    b.fill("#tfa-password", "correct horse").await;
+    b.click("#tfa-enable-form button[type=submit]").await;
+    b.wait_text("#tfa-backup", "-").await;
+    audit.check("/account setting up two-factor").await;
 
     b.goto(&app.url("/api/docs")).await;
     b.find("#schemas").await;

@@ -715,6 +715,23 @@ async fn two_factor_is_set_up_in_the_account_page_and_asked_at_sign_in() {
     b.fill("#tfa-password", "correct horse").await;
     b.click("#tfa-enable-form button[type=submit]").await;
     b.wait_text("#tfa-backup", "-").await;
+    let qr = b
+        .find("#tfa-qr")
+        .await
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
+    let shown = b
+        .client
+        .execute(
+            "return document.getElementById('tfa-qr').naturalWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(shown.as_u64().unwrap_or(0) > 0, "the QR code is drawn");
     let uri = b
         .find("#tfa-uri")
         .await

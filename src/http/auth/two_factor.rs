@@ -131,6 +131,24 @@ struct Enabled {
     totp_uri: String,
     /// Ten one-time codes for when the app is lost, shown once.
     backup_codes: Vec<String>,
+    /// The URI as a QR code for the app to scan (an SVG `data:` URL, made by proxyhub).
+    #[serde(rename = "totpQR")]
+    totp_qr: String,
+}
+
+/// A QR code of `text`, as an SVG `data:` URL an `<img>` shows.
+fn qr(text: &str) -> Result<String> {
+    use base64::Engine as _;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(ApiError::internal)?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(220, 220)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
 }
 
 /// Set up two-factor
@@ -153,6 +171,7 @@ async fn enable(
     let setup = two_factor::enable(&state.db, &me.user).await?;
     Ok(Json(Enabled {
         method: "totp",
+        totp_qr: qr(&setup.totp_uri)?,
         totp_uri: setup.totp_uri,
         backup_codes: setup.backup_codes,
     }))
