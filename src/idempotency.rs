@@ -2,7 +2,6 @@
 //! lost connection) with the same key and body gets the first answer again instead of a
 //! second creation or a conflict. Keys are per account and kept 24 hours.
 
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::Db;
@@ -38,8 +37,7 @@ pub fn fingerprint(body: &[u8]) -> String {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
         .map(|v| v.to_string().into_bytes())
         .unwrap_or_else(|_| body.to_vec());
-    let d = Sha256::digest(&canonical);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(&canonical)
 }
 
 /// A key as clients may send it: 1 to 255 visible ASCII characters.

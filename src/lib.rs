@@ -6,6 +6,7 @@ pub mod apply;
 pub mod changelog;
 pub mod config;
 pub mod db;
+pub mod digest;
 pub mod http;
 pub mod idempotency;
 pub mod importer;

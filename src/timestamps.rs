@@ -12,6 +12,13 @@ pub fn iso(t: OffsetDateTime) -> String {
 }
 
 /// The current time in [`iso`] form.
+/// A Unix time (seconds) as [`iso`]; none for none or an impossible time.
+pub fn iso_epoch(epoch: Option<i64>) -> Option<String> {
+    epoch
+        .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+        .map(iso)
+}
+
 pub fn now() -> String {
     iso(OffsetDateTime::now_utc())
 }

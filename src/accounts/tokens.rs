@@ -6,11 +6,14 @@
 
 use rand::RngCore;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::{any::AnyRow, Row};
 
 use super::{Role, User};
-use crate::{db::Db, timestamps};
+use crate::{
+    db::Db,
+    digest::{hex, sha256_hex},
+    timestamps,
+};
 
 /// What a token may be used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
@@ -142,14 +145,11 @@ pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, TokenError> {
 }
 
 fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_hex(secret.as_bytes())
 }
 
 fn iso(epoch: Option<i64>) -> Option<String> {
-    epoch
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .map(timestamps::iso)
+    timestamps::iso_epoch(epoch)
 }
 
 /// A listed token, its scopes as they work now: narrowed to its creator's current role.
@@ -213,10 +213,7 @@ pub async fn create(
     }
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let secret = format!(
-        "{PREFIX}{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let secret = format!("{PREFIX}{}", hex(&bytes));
     let now = time::OffsetDateTime::now_utc();
     let asked = expires_in_days.map(|d| now.unix_timestamp() + d * 86_400);
     let expires = match (asked, not_after) {

@@ -6,12 +6,14 @@
 //! attempts and lives 10 minutes.
 
 use rand::{rngs::OsRng, Rng, RngCore};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::User;
-use crate::db::Db;
+use crate::{
+    db::Db,
+    digest::{hex, sha256_hex},
+};
 
 /// How long a sign-in waits for its second factor.
 pub const CHALLENGE_SECS: i64 = 600;
@@ -38,10 +40,7 @@ pub struct Setup {
 }
 
 fn hash(code: &str) -> String {
-    Sha256::digest(code.trim().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(code.trim().as_bytes())
 }
 
 fn now() -> i64 {
@@ -218,7 +217,7 @@ pub async fn disable(db: &Db, user: &User) -> Result<(), TwoFactorError> {
 pub async fn challenge(db: &Db, user: &User, remember: bool) -> Result<String, sqlx::Error> {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
-    let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let value = hex(&bytes);
     sqlx::query("DELETE FROM two_factor_challenges WHERE expires_at < $1")
         .bind(now())
         .execute(db)

@@ -219,6 +219,20 @@ fn same_site_url(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Str
     }
 }
 
+/// 400 `INVALID_PASSWORD` unless `given` is the account's password (Better Auth's answer
+/// where a change asks for the password again).
+pub(super) async fn check_password(user: &User, given: String) -> Result<()> {
+    if password::verify(given, Some(user.password_hash.clone())).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PASSWORD",
+            "Invalid password",
+        ))
+    }
+}
+
 /// What a new session keeps about where it was started.
 pub(super) struct Meta {
     ip: String,

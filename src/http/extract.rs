@@ -6,7 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::error::ApiError;
 
@@ -89,6 +89,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathText {
         }
         Ok(PathText(s))
     }
+}
+
+/// For `Option<Option<String>>` fields: a field given (`Some`), as a text or `null`, told
+/// from a field left out (`None`, with `#[serde(default)]`).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// A JSON body read from bytes already taken (a handler that also needs them raw), with

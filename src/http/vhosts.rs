@@ -54,10 +54,10 @@ struct VhostInput {
     domain: Option<String>,
     /// Proxy configuration placed inside the site (Caddyfile directives, or nginx
     /// directives for nginx), at most 64 KiB; `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     config: Option<Option<String>>,
     /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`); `null` clears it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::extract::present")]
     #[schema(example = "127.0.0.1:3000")]
     upstream: Option<Option<String>>,
     /// Whether the proxy serves it (default true).
@@ -83,10 +83,6 @@ struct NewVhost {
     upstream: Option<String>,
     /// Whether the proxy serves it (default true).
     enabled: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 impl From<VhostInput> for Changes {

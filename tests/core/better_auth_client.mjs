@@ -15,38 +15,25 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-// ES modules ignore NODE_PATH: resolve better-auth/client the CommonJS way (which honours
+// ES modules ignore NODE_PATH: resolve a better-auth entry the CommonJS way (which honours
 // NODE_PATH and the node_modules above this file, or in a .tools folder beside it), then import it.
-async function loadClient() {
+async function load(entry) {
   const here = dirname(fileURLToPath(import.meta.url));
   const bases = [import.meta.url, join(here, ".tools", "noop.js"), join(here, "tests", ".tools", "noop.js")];
   for (const b of bases) {
     try {
-      const file = createRequire(b).resolve("better-auth/client");
+      const file = createRequire(b).resolve(entry);
       return await import(pathToFileURL(file).href);
     } catch {}
   }
-  throw new Error("better-auth not found: npm install better-auth@1.7, or set NODE_PATH to its node_modules");
+  throw new Error(`${entry} not found: npm install better-auth@1.7, or set NODE_PATH to its node_modules`);
 }
-async function loadPlugins() {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const bases = [import.meta.url, join(here, ".tools", "noop.js"), join(here, "tests", ".tools", "noop.js")];
-  for (const b of bases) {
-    try {
-      const file = createRequire(b).resolve("better-auth/client/plugins");
-      return await import(pathToFileURL(file).href);
-    } catch {}
-  }
-  throw new Error("better-auth/client/plugins not found");
-}
-const { twoFactorClient } = await loadPlugins().catch((err) => {
+const fail = (err) => {
   console.error(`FAIL ${err.message}`);
   process.exit(2);
-});
-const { createAuthClient } = await loadClient().catch((err) => {
-  console.error(`FAIL ${err.message}`);
-  process.exit(2);
-});
+};
+const { twoFactorClient } = await load("better-auth/client/plugins").catch(fail);
+const { createAuthClient } = await load("better-auth/client").catch(fail);
 
 const [base, closedURL, limitedURL] = process.argv.slice(2);
 if (!base) {

@@ -1,29 +1,7 @@
-use std::process::Output;
-
 use serde_json::Value;
 
-use super::{admin_token, vhosts};
+use super::{admin_token, proxyhub, said, vhosts};
 use crate::support::{served, CaddyProcess, NginxProcess, TestApp, Upstream};
-
-async fn proxyhub(app: &TestApp, token: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_proxyhub"))
-        .args(args)
-        .env("PROXYHUB_URL", &app.base)
-        .env("PROXYHUB_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("the proxyhub binary runs")
-}
-
-fn said(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[tokio::test]
 async fn an_existing_caddyfile_is_adopted_in_one_command() {

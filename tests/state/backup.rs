@@ -2,6 +2,7 @@ use std::process::Output;
 
 use serde_json::json;
 
+use super::said;
 use crate::support::TestApp;
 
 async fn proxyhub(database_url: &str, args: &[&str]) -> Output {
@@ -12,14 +13,6 @@ async fn proxyhub(database_url: &str, args: &[&str]) -> Output {
         .output()
         .await
         .expect("the proxyhub binary runs")
-}
-
-fn said(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A SQLite store in a directory of its own (these are SQLite's tools, whatever the suite's

@@ -1,30 +1,7 @@
-use std::process::Output;
-
 use serde_json::json;
 
-use super::{admin_token, document, vhosts};
+use super::{admin_token, document, proxyhub, said, vhosts};
 use crate::support::{served, CaddyProcess, TestApp, Upstream};
-
-/// Runs `proxyhub <args>` against `app` with `token`, no terminal on stdin.
-async fn proxyhub(app: &TestApp, token: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_proxyhub"))
-        .args(args)
-        .env("PROXYHUB_URL", &app.base)
-        .env("PROXYHUB_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("the proxyhub binary runs")
-}
-
-fn said(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[tokio::test]
 async fn ci_keeps_state_in_a_file_diff_says_if_there_is_work_and_apply_does_it() {

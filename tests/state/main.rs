@@ -56,3 +56,25 @@ async fn vhosts(app: &TestApp) -> Vec<(String, String, bool)> {
         })
         .collect()
 }
+
+/// Runs `proxyhub <args>` against `app` with `token`, as a CI job would (no terminal on stdin).
+async fn proxyhub(app: &TestApp, token: &str, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_proxyhub"))
+        .args(args)
+        .env("PROXYHUB_URL", &app.base)
+        .env("PROXYHUB_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the proxyhub binary runs")
+}
+
+/// What a command printed, both streams.
+fn said(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

@@ -33,11 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(update_user))
 }
 
-fn iso(epoch: Option<i64>) -> Option<String> {
-    epoch
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .map(timestamps::iso)
-}
+use timestamps::iso_epoch as iso;
 
 /// A stored session as Better Auth shows it.
 pub(super) fn details(
@@ -187,15 +183,7 @@ async fn change_password(
     AppJson(body): AppJson<PasswordChange>,
 ) -> Result<Json<PasswordChanged>> {
     password::check_length(&body.new_password)?;
-    let valid =
-        password::verify(body.current_password, Some(me.user.password_hash.clone())).await?;
-    if !valid {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PASSWORD",
-            "Invalid password",
-        ));
-    }
+    super::check_password(&me.user, body.current_password).await?;
     let hash = password::hash(body.new_password).await?;
     accounts::set_password(&state.db, &me.user.id, &hash).await?;
     let mut token = None;
@@ -224,13 +212,9 @@ struct ProfileChange {
     #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     /// A picture's address, at most 2,048 characters; `null` or empty removes it.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::extract::present")]
     #[schema(value_type = Option<String>, max_length = 2048)]
     image: Option<Option<String>>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Update your name or picture

@@ -25,10 +25,10 @@ use super::{
         guard::CurrentUser,
         AppState,
     },
-    start_session, Meta,
+    check_password, start_session, Meta,
 };
 use crate::accounts::{
-    self, password,
+    self,
     two_factor::{self, TwoFactorError, CHALLENGE_SECS},
     User,
 };
@@ -97,18 +97,6 @@ fn expire_pending(resp: &mut Response) {
     let gone = format!("{PENDING_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&gone) {
         resp.headers_mut().append(header::SET_COOKIE, v);
-    }
-}
-
-async fn check_password(user: &User, given: String) -> Result<()> {
-    if password::verify(given, Some(user.password_hash.clone())).await? {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PASSWORD",
-            "Invalid password",
-        ))
     }
 }
 
@@ -234,6 +222,15 @@ async fn who(state: &AppState, caller: Option<CurrentUser>, headers: &HeaderMap)
     Ok(Who::Pending(user, challenge.remember, value))
 }
 
+impl Who {
+    fn user(&self) -> &User {
+        match self {
+            Who::Signed(me) => &me.user,
+            Who::Pending(user, ..) => user,
+        }
+    }
+}
+
 /// Signed in with the second factor: the session starts, the pending cookie goes.
 async fn finish(
     state: &AppState,
@@ -281,10 +278,7 @@ async fn verify_totp(
     AppJson(body): AppJson<Code>,
 ) -> Result<Response> {
     let who = who(&state, caller.map(|c| c.0), &headers).await?;
-    let user = match &who {
-        Who::Signed(me) => &me.user,
-        Who::Pending(u, ..) => u,
-    };
+    let user = who.user();
     if !two_factor::verify_code(&state.db, user, &body.code).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -312,10 +306,7 @@ async fn verify_backup_code(
     AppJson(body): AppJson<Code>,
 ) -> Result<Response> {
     let who = who(&state, caller.map(|c| c.0), &headers).await?;
-    let user = match &who {
-        Who::Signed(me) => &me.user,
-        Who::Pending(u, ..) => u,
-    };
+    let user = who.user();
     if !two_factor::use_backup_code(&state.db, user, &body.code).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

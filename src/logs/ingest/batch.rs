@@ -3,8 +3,6 @@
 
 use std::io::{self, Read};
 
-use sha2::{Digest, Sha256};
-
 use crate::{
     db::Db,
     logs::{
@@ -58,8 +56,7 @@ pub fn fingerprint(head: &[u8]) -> Option<String> {
         None if head.len() >= HEAD => HEAD,
         None => return None,
     };
-    let digest = Sha256::digest(&head[..end]);
-    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Some(crate::digest::sha256_hex(&head[..end]))
 }
 
 /// Reads the first bytes of `reader` (enough for [`fingerprint`]).
