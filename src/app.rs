@@ -44,6 +44,13 @@ impl Application {
         let db = db::connect(&config.database_url).await?;
         let log_writer = db::connect_writer(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
+        let sso = crate::sso::Sso::from_config(&config.oidc)?.map(Arc::new);
+        if sso.is_some()
+            && config.oidc.allowed_domains.is_empty()
+            && config.oidc.role_claim.is_none()
+        {
+            tracing::warn!("single sign-on is on for any account the provider has: set PROXYHUB_OIDC_ALLOWED_DOMAINS to keep it to your own");
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
@@ -60,6 +67,7 @@ impl Application {
             config: Arc::new(config),
             db,
             workers: Arc::new(Workers::default()),
+            sso,
         };
         Ok(Self {
             listener,

@@ -154,6 +154,91 @@ pub struct Config {
     /// Seconds between two prunings of the access-log store.
     #[arg(long, env = "PROXYHUB_LOG_RETENTION_INTERVAL", default_value_t = 10)]
     pub log_retention_interval: u64,
+
+    /// Single sign-on through an OpenID Connect provider (off unless an issuer is set).
+    #[command(flatten)]
+    pub oidc: OidcConfig,
+}
+
+/// Sign-in through an OpenID Connect provider: `Sign in with SSO` on the dashboard, Better
+/// Auth's `/api/auth/sign-in/social` with `provider: "oidc"`.
+#[derive(Clone, Args)]
+pub struct OidcConfig {
+    /// The provider's issuer URL (its discovery document is `<issuer>/.well-known/openid-configuration`).
+    #[arg(long = "oidc-issuer", env = "PROXYHUB_OIDC_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// The client id proxyhub is registered under at the provider.
+    #[arg(long = "oidc-client-id", env = "PROXYHUB_OIDC_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// The client's secret.
+    #[arg(
+        long = "oidc-client-secret",
+        env = "PROXYHUB_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+
+    /// Email domains allowed to sign in (comma-separated, e.g. `example.com`); empty: any
+    /// domain the provider vouches for.
+    #[arg(
+        long = "oidc-allowed-domains",
+        env = "PROXYHUB_OIDC_ALLOWED_DOMAINS",
+        value_delimiter = ','
+    )]
+    pub allowed_domains: Vec<String>,
+
+    /// The role of accounts created at their first SSO sign-in (and of accounts the role
+    /// claim grants nothing, when that is set).
+    #[arg(long = "oidc-default-role", env = "PROXYHUB_OIDC_DEFAULT_ROLE", default_value = "viewer",
+        value_parser = ["viewer", "editor", "admin"])]
+    pub default_role: String,
+
+    /// A claim (in the ID token or the userinfo answer, e.g. `groups`) that grants a role:
+    /// when set, each SSO sign-in sets the account's role from it.
+    #[arg(long = "oidc-role-claim", env = "PROXYHUB_OIDC_ROLE_CLAIM")]
+    pub role_claim: Option<String>,
+
+    /// The role claim's value (or one of its values) that grants the admin role.
+    #[arg(
+        long = "oidc-admin-value",
+        env = "PROXYHUB_OIDC_ADMIN_VALUE",
+        default_value = "admin"
+    )]
+    pub admin_value: String,
+
+    /// The role claim's value (or one of its values) that grants the editor role.
+    #[arg(
+        long = "oidc-editor-value",
+        env = "PROXYHUB_OIDC_EDITOR_VALUE",
+        default_value = "editor"
+    )]
+    pub editor_value: String,
+
+    /// Scopes asked for, space-separated (`openid` is always asked for).
+    #[arg(
+        long = "oidc-scopes",
+        env = "PROXYHUB_OIDC_SCOPES",
+        default_value = "openid email profile"
+    )]
+    pub scopes: String,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            issuer: None,
+            client_id: None,
+            client_secret: None,
+            allowed_domains: Vec::new(),
+            default_role: "viewer".into(),
+            role_claim: None,
+            admin_value: "admin".into(),
+            editor_value: "editor".into(),
+            scopes: "openid email profile".into(),
+        }
+    }
 }
 
 /// `10.0.0.0/8`, or one address (`192.0.2.7`, `::1`).

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod proxy;
 pub mod reconcile;
 pub mod remote;
+pub mod sso;
 pub mod state;
 pub mod timestamps;
 pub mod vhosts;

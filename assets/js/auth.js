@@ -57,6 +57,49 @@
     });
   }
 
+  // Single sign-on: the provider's page, then back through /api/auth/callback/oidc.
+  const sso = document.getElementById('sso-button');
+  if (sso) {
+    sso.addEventListener('click', async () => {
+      const error = document.getElementById('form-error');
+      PH.hide(error);
+      sso.disabled = true;
+      try {
+        const answer = await PH.api('POST', '/api/auth/sign-in/social', {
+          provider: 'oidc', callbackURL: nextPath(), errorCallbackURL: '/sign-in', disableRedirect: true,
+        });
+        location.assign(answer.url);
+      } catch (e) {
+        PH.showError(error, e);
+        sso.disabled = false;
+      }
+    });
+  }
+
+  // Back from the provider: a refusal to explain, or an account that asks for its code.
+  const SSO_ERRORS = {
+    email_not_verified: 'Your identity provider has not verified your email address.',
+    email_not_found: 'Your identity provider gave no email address.',
+    email_domain_not_allowed: 'Accounts of your email domain may not sign in here.',
+    account_disabled: 'This account is disabled.',
+    setup_required: 'Create the first admin account (at /setup) before signing in with SSO.',
+    state_mismatch: 'This sign-in was started in another browser or has expired: try again.',
+    state_not_found: 'This sign-in has expired or was already used: try again.',
+    invalid_id_token: "The identity provider's answer could not be verified.",
+    access_denied: 'The sign-in was cancelled at the identity provider.',
+    provider_unreachable: 'The identity provider cannot be reached.',
+  };
+  const params = new URLSearchParams(location.search);
+  const failed = params.get('error');
+  if (failed && document.getElementById('sign-in-form')) {
+    const error = document.getElementById('form-error');
+    PH.showError(error, new Error(SSO_ERRORS[failed] || `Single sign-on failed (${failed}).`));
+    error.hidden = false;
+  }
+  if (params.get('twoFactor') === '1' && document.getElementById('sign-in-form')) {
+    secondFactor(document.getElementById('sign-in-form'));
+  }
+
   wire('setup-form', '/api/auth/sign-up/email', (f) => ({
     name: f.get('name'), email: f.get('email'), password: f.get('password'),
   }));

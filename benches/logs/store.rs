@@ -99,6 +99,7 @@ pub async fn serve(
         log_retention_days: 3650,
         log_max_rows: u64::MAX,
         log_retention_interval: 10,
+        oidc: Default::default(),
     };
     let app = Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -1,6 +1,7 @@
 //! Accounts: who may sign in and what each may do. Their rows, the rules for their fields,
 //! password hashing, the sessions store and the sign-in attempt limits.
 
+pub mod linked;
 mod list;
 pub mod password;
 mod profile;
@@ -132,6 +133,13 @@ pub struct User {
     pub two_factor_enabled: bool,
     #[serde(skip)]
     pub password_hash: String,
+}
+
+impl User {
+    /// Whether the account can sign in with a password (one created by single sign-on cannot).
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
 }
 
 const COLUMNS: &str =

@@ -35,16 +35,21 @@ pub async fn hash(password: String) -> Result<String, AccountError> {
     .map_err(|e| hashing(&e))?
 }
 
-/// Verifies a password; `hash` of `None` still spends the same work, so a missing
-/// account takes as long to refuse as a wrong password.
+/// Verifies a password; `hash` of `None` (no account) or empty (an account without a
+/// password, made by single sign-on) still spends the same work, so either takes as long to
+/// refuse as a wrong password.
 pub async fn verify(password: String, hash: Option<String>) -> Result<bool, AccountError> {
     let hashing = |e: &dyn std::fmt::Display| AccountError::Hashing(e.to_string());
     tokio::task::spawn_blocking(move || {
-        let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
+        let (stored, real) = match hash {
+            Some(h) if !h.is_empty() => (h, true),
+            _ => (DUMMY_HASH.to_string(), false),
+        };
         let parsed = PasswordHash::new(&stored).map_err(|e| hashing(&e))?;
-        Ok(Argon2::default()
+        let matches = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
+            .is_ok();
+        Ok(real && matches)
     })
     .await
     .map_err(|e| hashing(&e))?
@@ -69,6 +74,10 @@ mod tests {
         assert!(
             !verify("anything".into(), None).await.unwrap(),
             "the dummy hash parses and never matches"
+        );
+        assert!(
+            !verify("".into(), Some(String::new())).await.unwrap(),
+            "an account without a password has none to match"
         );
     }
 }

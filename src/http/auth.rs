@@ -26,6 +26,7 @@ use crate::{
 
 mod bodies;
 mod sessions;
+mod social;
 mod two_factor;
 
 use bodies::{SessionDetails, SessionInfo, SignIn, SignUp, SignedIn, SignedUp};
@@ -38,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_session))
         .merge(sessions::router())
         .merge(two_factor::router())
+        .merge(social::router())
 }
 
 /// Create an account
@@ -220,8 +222,16 @@ fn same_site_url(state: &AppState, headers: &HeaderMap, url: &str) -> Result<Str
 }
 
 /// 400 `INVALID_PASSWORD` unless `given` is the account's password (Better Auth's answer
-/// where a change asks for the password again).
+/// where a change asks for the password again); `CREDENTIAL_ACCOUNT_NOT_FOUND` for an account
+/// that signs in only through single sign-on.
 pub(super) async fn check_password(user: &User, given: String) -> Result<()> {
+    if !user.has_password() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CREDENTIAL_ACCOUNT_NOT_FOUND",
+            "Credential account not found: this account signs in through single sign-on",
+        ));
+    }
     if password::verify(given, Some(user.password_hash.clone())).await? {
         Ok(())
     } else {

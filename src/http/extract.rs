@@ -125,3 +125,15 @@ pub fn json_body<T: DeserializeOwned>(
         .map(|Json(v)| v)
         .map_err(json_rejection)
 }
+
+/// A cookie the request carries, by name.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}

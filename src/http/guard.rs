@@ -135,6 +135,7 @@ pub async fn authenticate(
             Identified::Session(c, _)
                 if state.config.require_2fa
                     && !c.user.two_factor_enabled
+                    && c.user.has_password()
                     && !req.uri().path().starts_with("/api/auth/") =>
             {
                 ApiError::new(

@@ -47,6 +47,8 @@ pub struct AppState {
     pub auth_limiter: Arc<RateLimiter>,
     pub api_limiter: Arc<ratelimit::ApiLimiter>,
     pub workers: Arc<Workers>,
+    /// The OpenID Connect provider, when single sign-on is configured.
+    pub sso: Option<Arc<crate::sso::Sso>>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

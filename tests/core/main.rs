@@ -12,6 +12,7 @@ mod better_auth;
 mod escapes;
 mod proxy_sync;
 mod sessions;
+mod sso;
 mod traffic;
 mod two_factor;
 mod users;

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod browser;
 pub mod caddy;
 pub mod nginx;
+pub mod oidc;
 pub mod postgres;
 
 use std::{
@@ -134,6 +135,8 @@ pub struct Options {
     /// make many requests quickly, so the defaults here are high.
     pub api_rate_limit: (u32, u32),
     pub require_2fa: bool,
+    /// Single sign-on (off by default).
+    pub oidc: proxyhub::config::OidcConfig,
 }
 
 impl Default for Options {
@@ -148,6 +151,7 @@ impl Default for Options {
             log_max_rows: 10_000_000,
             api_rate_limit: (100_000, 100_000),
             require_2fa: false,
+            oidc: Default::default(),
         }
     }
 }
@@ -259,6 +263,7 @@ impl TestApp {
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,
             log_retention_interval: 1,
+            oidc: opts.oidc,
         }
     }
 

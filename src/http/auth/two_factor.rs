@@ -66,31 +66,25 @@ impl From<TwoFactorError> for ApiError {
 
 /// The answer to a sign-in that waits for its second factor, with the pending cookie.
 pub(super) fn pending(state: &AppState, value: &str) -> Response {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{PENDING_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CHALLENGE_SECS}{secure}"
-    );
     let mut resp =
         Json(json!({ "twoFactorRedirect": true, "twoFactorMethods": ["totp"] })).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    if let Some(v) = pending_cookie_header(state, value) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
 }
 
-fn pending_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == PENDING_COOKIE)
-        .map(|(_, v)| v.to_string())
+/// The `Set-Cookie` of a sign-in waiting for its second factor.
+pub(super) fn pending_cookie_header(state: &AppState, value: &str) -> Option<HeaderValue> {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{PENDING_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CHALLENGE_SECS}{secure}"
+    ))
+    .ok()
 }
 
 fn expire_pending(resp: &mut Response) {
@@ -211,7 +205,7 @@ async fn who(state: &AppState, caller: Option<CurrentUser>, headers: &HeaderMap)
             "Invalid two factor cookie",
         )
     };
-    let value = pending_cookie(headers).ok_or_else(invalid)?;
+    let value = super::super::extract::cookie(headers, PENDING_COOKIE).ok_or_else(invalid)?;
     let challenge = two_factor::attempt(&state.db, &value)
         .await?
         .ok_or_else(invalid)?;

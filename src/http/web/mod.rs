@@ -41,3 +41,15 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     );
     resp
 }
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

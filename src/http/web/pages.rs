@@ -120,7 +120,10 @@ async fn sign_in(State(state): State<AppState>) -> Result<Response, ApiError> {
     if !accounts::any_exist(&state.db).await? {
         return Ok(Redirect::to("/setup").into_response());
     }
-    render("web/sign_in.html", context! { title => "Sign in" })
+    render(
+        "web/sign_in.html",
+        context! { title => "Sign in", sso => state.sso.is_some() },
+    )
 }
 
 async fn page(
@@ -132,7 +135,7 @@ async fn page(
 ) -> Result<Response, ApiError> {
     let Some(user) = guard::session_user(&state, &session).await? else {
         let next = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let to = format!("/sign-in?next={}", urlencode(next));
+        let to = format!("/sign-in?next={}", super::urlencode(next));
         return Ok(Redirect::to(&to).into_response());
     };
     if user.role < needs {
@@ -146,16 +149,4 @@ async fn page(
         &format!("web/{name}.html"),
         context! { user, page => name, proxy => state.applier.proxy().kind() },
     )
-}
-
-/// Percent-encodes everything but unreserved characters and `/`.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
