@@ -309,6 +309,81 @@ async fn a_replayed_or_foreign_state_is_refused() {
 }
 
 #[tokio::test]
+async fn an_account_with_two_factor_still_gives_its_code() {
+    let (app, provider) = with_provider(Mode::Honest, |_| {}).await;
+    let enabled: Value = app
+        .post(
+            "/api/auth/two-factor/enable",
+            json!({"password": "correct horse"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totp = totp_rs::TOTP::from_url_unchecked(enabled["totpURI"].as_str().unwrap()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let r = app
+        .post(
+            "/api/auth/two-factor/verify-totp",
+            json!({"code": totp.generate(now)}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let (b, _) = browser();
+    let url = begin(
+        &app,
+        &provider,
+        &b,
+        json!({"provider": "oidc", "callbackURL": "/logs"}),
+    )
+    .await;
+    let back = sign_in_at_provider(&url, "ada@example.com").await;
+    let r = b.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        r.headers()[header::LOCATION],
+        "/sign-in?twoFactor=1&next=/logs"
+    );
+    let cookies: Vec<_> = r
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        cookies
+            .iter()
+            .any(|c| c.starts_with("proxyhub.two_factor=")),
+        "{cookies:?}"
+    );
+    assert!(
+        !cookies
+            .iter()
+            .any(|c| c.starts_with("proxyhub.session_token=")),
+        "{cookies:?}"
+    );
+    assert_eq!(
+        session_of(&app, &b).await,
+        Value::Null,
+        "no session before the code"
+    );
+    let r = b.get(app.url("/api/vhosts")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = b
+        .post(app.url("/api/auth/two-factor/verify-totp"))
+        .json(&json!({"code": totp.generate(now + 30)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        session_of(&app, &b).await["user"]["email"],
+        "ada@example.com"
+    );
+}
+
+#[tokio::test]
 async fn a_forged_or_misaddressed_id_token_is_refused() {
     for mode in [Mode::WrongAudience, Mode::BadSignature] {
         let (app, provider) = with_provider(mode, |_| {}).await;

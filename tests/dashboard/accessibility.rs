@@ -174,7 +174,16 @@ async fn check_dialog(audit: &mut Audit<'_>, what: &str, open: &str, dialog: &st
 async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     let source = axe::source();
     let caddy = CaddyProcess::start().await;
-    let app = TestApp::spawn(&caddy).await;
+    // Single sign-on configured, for its button on the sign-in page (no provider needs to
+    // answer for the page to be drawn).
+    let app = TestApp::spawn_with(
+        &caddy,
+        support::Options {
+            oidc: support::oidc::config_for_port(support::free_port()),
+            ..support::Options::default()
+        },
+    )
+    .await;
     let up = Upstream::start("a11y").await;
     let b = Browser::start().await;
     let mut audit = Audit {
@@ -192,7 +201,11 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     seed(&app, &up).await;
     b.goto(&app.url("/sign-in")).await;
     b.find("#sign-in-form").await;
+    b.find("#sso-button").await;
     audit.check("/sign-in").await;
+    b.goto(&app.url("/sign-in?error=email_not_verified")).await;
+    b.wait_text("#form-error", "has not verified").await;
+    audit.check("/sign-in, single sign-on refused").await;
 
     sign_in(&b, &app, "ada@example.com", "correct horse").await;
     b.wait_text("#vhosts-table tbody", "old.example.com").await;

@@ -757,3 +757,68 @@ async fn two_factor_is_set_up_in_the_account_page_and_asked_at_sign_in() {
     b.wait_path("/vhosts").await;
     b.close().await;
 }
+
+/// Signs in at the provider's own page (oidc-provider's development form: any password).
+async fn at_provider(b: &Browser, login: &str) {
+    b.fill("input[name=login]", login).await;
+    b.fill("input[name=password]", "any password").await;
+    b.click("button[type=submit]").await;
+}
+
+#[tokio::test]
+async fn single_sign_on_through_the_providers_page_and_its_two_factor() {
+    use support::oidc::{config_for_port, Mode, OidcProvider};
+    let port = support::free_port();
+    let app = TestApp::spawn_without_proxy_with(support::Options {
+        oidc: config_for_port(port),
+        ..support::Options::default()
+    })
+    .await;
+    app.sign_up_admin().await;
+    let _provider = OidcProvider::start(port, &app.url(""), Mode::Honest).await;
+
+    // A new account: from the sign-in page to the provider and back where the user was going.
+    let b = Browser::start().await;
+    b.goto(&app.url("/logs")).await;
+    b.wait_path("/sign-in?next=/logs").await;
+    b.click("#sso-button").await;
+    at_provider(&b, "nina").await;
+    b.wait_path("/logs").await;
+    b.wait_text("header .me", "Test nina").await;
+    b.close().await;
+
+    // An account with two-factor: the provider's word first, then its code.
+    let enabled: Value = app
+        .post(
+            "/api/auth/two-factor/enable",
+            json!({"password": "correct horse"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totp = totp_rs::TOTP::from_url_unchecked(enabled["totpURI"].as_str().unwrap()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
+    let r = app
+        .post(
+            "/api/auth/two-factor/verify-totp",
+            json!({"code": totp.generate(now)}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let b = Browser::start().await;
+    b.goto(&app.url("/sign-in")).await;
+    b.click("#sso-button").await;
+    at_provider(&b, "ada@example.com").await;
+    b.find("#code-form:not([hidden])").await;
+    b.fill("#code", &totp.generate(now + 30)).await;
+    b.click("#code-form button[type=submit]").await;
+    b.wait_path("/vhosts").await;
+    b.wait_text("header .me", "Ada Admin").await;
+
+    // A refusal is explained on the sign-in page.
+    b.goto(&app.url("/sign-in?error=email_not_verified")).await;
+    b.wait_text("#form-error", "has not verified your email")
+        .await;
+    b.close().await;
+}
