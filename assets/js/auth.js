@@ -41,6 +41,8 @@
     const form = document.getElementById('code-form');
     const error = document.getElementById('code-error');
     signIn.hidden = true;
+    const sso = document.getElementById('sso');
+    if (sso) sso.hidden = true;
     form.hidden = false;
     document.getElementById('code').focus();
     form.addEventListener('submit', async (ev) => {
@@ -49,7 +51,7 @@
       const code = new FormData(form).get('code').trim();
       const path = code.includes('-') ? '/api/auth/two-factor/verify-backup-code' : '/api/auth/two-factor/verify-totp';
       try {
-        await PH.api('POST', path, { code });
+        await PH.api('POST', path, { code, trustDevice: document.getElementById('trust-device').checked });
         location.assign(nextPath());
       } catch (e) {
         PH.showError(error, e);

@@ -8,6 +8,7 @@ mod profile;
 pub mod ratelimit;
 pub mod sessions;
 pub mod tokens;
+pub mod trusted_devices;
 pub mod two_factor;
 
 use serde::Serialize;

@@ -152,12 +152,17 @@ async fn sign_in(
             ))
         }
     };
+    let mut trusted = None;
     if user.two_factor_enabled {
-        // The second factor first: no session yet, only a short-lived pending cookie.
-        let pending =
-            accounts::two_factor::challenge(&state.db, &user, body.remember_me.unwrap_or(true))
-                .await?;
-        return Ok(two_factor::pending(&state, &pending));
+        // A browser the account trusts skips the code (and its trust is renewed).
+        trusted = two_factor::trusted_device(&state, &headers, &user).await?;
+        if trusted.is_none() {
+            // The second factor first: no session yet, only a short-lived pending cookie.
+            let pending =
+                accounts::two_factor::challenge(&state.db, &user, body.remember_me.unwrap_or(true))
+                    .await?;
+            return Ok(two_factor::pending(&state, &pending));
+        }
     }
     let meta = Meta::of(&state, peer, &headers, body.remember_me);
     let token = start_session(&state, &session, &user, meta).await?;
@@ -172,6 +177,9 @@ async fn sign_in(
     .into_response();
     if let Some(l) = location {
         resp.headers_mut().insert(header::LOCATION, l);
+    }
+    if let Some(c) = trusted {
+        resp.headers_mut().append(header::SET_COOKIE, c);
     }
     Ok(resp)
 }

@@ -348,8 +348,12 @@ async function main() {
     check(s.data?.user?.email === addr, "signed in with both factors", s.data);
     const Q = browser(base, "Q");
     await Q.client.signIn.email({ email: addr, password: PW });
-    const bc = await Q.client.twoFactor.verifyBackupCode({ code: en.data.backupCodes[0] });
+    const bc = await Q.client.twoFactor.verifyBackupCode({ code: en.data.backupCodes[0], trustDevice: true });
     check(!bc.error, "twoFactor.verifyBackupCode signs in", bc.error);
+    check(Q.jar.has("proxyhub.trust_device"), "trustDevice: true leaves a trust cookie", [...Q.jar.keys()]);
+    await Q.client.signOut();
+    const trusted = await Q.client.signIn.email({ email: addr, password: PW });
+    check(!trusted.data?.twoFactorRedirect && isStr(trusted.data?.token), "a trusted device signs in without a code", trusted.data ?? trusted.error);
     const R = browser(base, "R");
     await R.client.signIn.email({ email: addr, password: PW });
     const again = await R.client.twoFactor.verifyBackupCode({ code: en.data.backupCodes[0] });

@@ -272,3 +272,157 @@ async fn required_two_factor_is_set_up_before_anything_else() {
     let r = me.get(app.url("/api/vhosts")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// Better Auth's `trustDevice`: a browser that finished a code with it is not asked again (for
+/// 30 days, renewed at each sign-in); its cookie works once if copied; turning two-factor off
+/// forgets every trusted browser.
+#[tokio::test]
+async fn a_trusted_browser_skips_the_code_and_its_cookie_works_once() {
+    let app = TestApp::spawn_without_proxy().await;
+    app.sign_up_admin().await;
+    let me = &app.client;
+    let setup: Value = post(
+        &app,
+        me,
+        "/api/auth/two-factor/enable",
+        json!({"password": "correct horse"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let uri = setup["totpURI"].as_str().unwrap().to_string();
+    let r = post(
+        &app,
+        me,
+        "/api/auth/two-factor/verify-totp",
+        json!({"code": code(&uri, 0)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+
+    let trust_of = |r: &reqwest::Response| {
+        r.headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|c| c.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("proxyhub.trust_device="))
+    };
+    let value = |cookie: &str| cookie.split(';').next().unwrap().to_string();
+
+    // Without trustDevice: asked again next time.
+    let plain = client();
+    assert_eq!(
+        sign_in(&app, &plain, "correct horse").await["twoFactorRedirect"],
+        true
+    );
+    let r = post(
+        &app,
+        &plain,
+        "/api/auth/two-factor/verify-totp",
+        json!({"code": code(&uri, 1)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(trust_of(&r).is_none(), "trusted only when asked");
+
+    // With it: a cookie for 30 days, and the next sign-in has no code to give.
+    let laptop = client();
+    assert_eq!(
+        sign_in(&app, &laptop, "correct horse").await["twoFactorRedirect"],
+        true
+    );
+    let r = post(
+        &app,
+        &laptop,
+        "/api/auth/two-factor/verify-totp",
+        json!({"code": code(&uri, 2), "trustDevice": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let first = trust_of(&r).expect("a trust cookie");
+    assert!(
+        first.contains("Max-Age=2592000") && first.contains("HttpOnly"),
+        "{first}"
+    );
+    let r = laptop
+        .post(app.url("/api/auth/sign-out"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = laptop
+        .post(app.url("/api/auth/sign-in/email"))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let renewed = trust_of(&r).expect("the trust is renewed");
+    assert_ne!(value(&renewed), value(&first), "under a new secret");
+    let answer: Value = r.json().await.unwrap();
+    assert!(
+        answer["token"].is_string(),
+        "signed in without a code: {answer}"
+    );
+    let r = laptop.get(app.url("/api/vhosts")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // The first cookie, copied elsewhere, is spent; and the password is still needed.
+    for (cookie, password) in [
+        (value(&first), "correct horse"),
+        (value(&renewed), "wrong horse"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(app.url("/api/auth/sign-in/email"))
+            .header(header::COOKIE, cookie)
+            .json(&json!({"email": "ada@example.com", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        if password == "wrong horse" {
+            expect_error(r, 401, "INVALID_EMAIL_OR_PASSWORD").await;
+        } else {
+            let answer: Value = r.json().await.unwrap();
+            assert_eq!(answer["twoFactorRedirect"], true, "{answer}");
+        }
+    }
+
+    // Two-factor off forgets the browser: on again, the code is asked even there.
+    let r = post(
+        &app,
+        me,
+        "/api/auth/two-factor/disable",
+        json!({"password": "correct horse"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let setup: Value = post(
+        &app,
+        me,
+        "/api/auth/two-factor/enable",
+        json!({"password": "correct horse"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let uri = setup["totpURI"].as_str().unwrap().to_string();
+    let r = post(
+        &app,
+        me,
+        "/api/auth/two-factor/verify-totp",
+        json!({"code": code(&uri, 0)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let r = reqwest::Client::new()
+        .post(app.url("/api/auth/sign-in/email"))
+        .header(header::COOKIE, value(&renewed))
+        .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["twoFactorRedirect"], true, "{answer}");
+}

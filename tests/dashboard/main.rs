@@ -812,7 +812,15 @@ async fn single_sign_on_through_the_providers_page_and_its_two_factor() {
     at_provider(&b, "ada@example.com").await;
     b.find("#code-form:not([hidden])").await;
     b.fill("#code", &totp.generate(now + 30)).await;
+    b.click("#trust-device").await;
     b.click("#code-form button[type=submit]").await;
+    b.wait_path("/vhosts").await;
+    b.wait_text("header .me", "Ada Admin").await;
+
+    // Trusted: signed out and in again through the provider, no code is asked.
+    b.click("#sign-out").await;
+    b.wait_path("/sign-in").await;
+    b.click("#sso-button").await;
     b.wait_path("/vhosts").await;
     b.wait_text("header .me", "Ada Admin").await;
 

@@ -284,7 +284,14 @@ async fn finish(
         (Some(url), true) => url.clone(),
         _ => pending.callback_url.clone(),
     };
-    if linked.user.two_factor_enabled {
+    let trusted = if linked.user.two_factor_enabled {
+        two_factor::trusted_device(state, headers, &linked.user)
+            .await
+            .map_err(|_| refuse("internal_error"))?
+    } else {
+        None
+    };
+    if linked.user.two_factor_enabled && trusted.is_none() {
         // The account asked for a second factor: the provider's word is the first.
         let challenge = accounts::two_factor::challenge(&state.db, &linked.user, true)
             .await
@@ -303,7 +310,11 @@ async fn finish(
         .await
         .map_err(|_| refuse("internal_error"))?;
     tracing::info!(user = %linked.user.email, created = linked.created, "signed in through the identity provider");
-    Ok(found(&next))
+    let mut resp = found(&next);
+    if let Some(c) = trusted {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(resp)
 }
 
 /// The provider's own error code, passed on when it is one of OAuth's (anything else is

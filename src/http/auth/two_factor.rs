@@ -28,12 +28,14 @@ use super::{
     check_password, start_session, Meta,
 };
 use crate::accounts::{
-    self,
+    self, trusted_devices,
     two_factor::{self, TwoFactorError, CHALLENGE_SECS},
     User,
 };
 
 pub const PENDING_COOKIE: &str = "proxyhub.two_factor";
+/// A browser trusted after a second factor (`trustDevice`), spared the code for 30 days.
+pub const TRUST_COOKIE: &str = "proxyhub.trust_device";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -85,6 +87,36 @@ pub(super) fn pending_cookie_header(state: &AppState, value: &str) -> Option<Hea
         "{PENDING_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CHALLENGE_SECS}{secure}"
     ))
     .ok()
+}
+
+/// The `Set-Cookie` of a trusted browser (`max_age` 0: forgotten).
+fn trust_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{TRUST_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+/// For a sign-in to an account with two-factor: whether this browser is one the account
+/// trusts. If so, the trust is renewed under a new secret, whose cookie is returned.
+pub(super) async fn trusted_device(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<Option<HeaderValue>> {
+    let Some(secret) = super::super::extract::cookie(headers, TRUST_COOKIE) else {
+        return Ok(None);
+    };
+    if !trusted_devices::redeem(&state.db, &user.id, &secret).await? {
+        return Ok(None);
+    }
+    let renewed = trusted_devices::trust(&state.db, &user.id).await?;
+    Ok(trust_cookie(state, &renewed, trusted_devices::TRUST_SECS))
 }
 
 fn expire_pending(resp: &mut Response) {
@@ -182,8 +214,8 @@ async fn get_totp_uri(
 #[serde(rename_all = "camelCase")]
 struct Code {
     code: String,
-    /// Accepted, not used: every sign-in asks.
-    #[allow(dead_code)]
+    /// At sign-in: trust this browser for 30 days (no code asked of it meanwhile; each
+    /// sign-in renews it).
     trust_device: Option<bool>,
 }
 
@@ -232,6 +264,7 @@ async fn finish(
     peer: SocketAddr,
     headers: &HeaderMap,
     who: Who,
+    trust: bool,
 ) -> Result<Response> {
     match who {
         Who::Signed(me) => {
@@ -247,6 +280,12 @@ async fn finish(
             let token = start_session(state, session, &user, meta).await?;
             let mut resp = Json(json!({ "token": token, "user": user })).into_response();
             expire_pending(&mut resp);
+            if trust {
+                let secret = trusted_devices::trust(&state.db, &user.id).await?;
+                if let Some(v) = trust_cookie(state, &secret, trusted_devices::TRUST_SECS) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
             Ok(resp)
         }
     }
@@ -280,7 +319,15 @@ async fn verify_totp(
             "Invalid code",
         ));
     }
-    finish(&state, &session, peer, &headers, who).await
+    finish(
+        &state,
+        &session,
+        peer,
+        &headers,
+        who,
+        body.trust_device == Some(true),
+    )
+    .await
 }
 
 /// Sign in with a backup code
@@ -308,7 +355,15 @@ async fn verify_backup_code(
             "Invalid backup code",
         ));
     }
-    finish(&state, &session, peer, &headers, who).await
+    finish(
+        &state,
+        &session,
+        peer,
+        &headers,
+        who,
+        body.trust_device == Some(true),
+    )
+    .await
 }
 
 /// New backup codes
@@ -341,9 +396,14 @@ async fn disable(
     State(state): State<AppState>,
     me: CurrentUser,
     AppJson(body): AppJson<WithPassword>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Response> {
     check_password(&me.user, body.password).await?;
     two_factor::disable(&state.db, &me.user).await?;
+    trusted_devices::forget(&state.db, &me.user.id).await?;
     tracing::info!(user = %me.user.email, "two-factor turned off");
-    Ok(Json(json!({ "status": true })))
+    let mut resp = Json(json!({ "status": true })).into_response();
+    if let Some(v) = trust_cookie(&state, "", 0) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(resp)
 }

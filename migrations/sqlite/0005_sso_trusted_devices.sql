@@ -1,4 +1,4 @@
--- Single sign-on with an OpenID Connect provider.
+-- Single sign-on with an OpenID Connect provider, and devices trusted after a second factor.
 
 -- An account's identity at a provider (Better Auth's `account` rows for social sign-in): the
 -- provider's subject identifier (`sub`) is what a later sign-in is matched by.
@@ -22,3 +22,12 @@ CREATE TABLE sso_states (
     new_user_url TEXT,
     expires_at BIGINT NOT NULL
 );
+
+-- Browsers that finished a second factor with `trustDevice` (Better Auth's twoFactor plugin):
+-- known by the SHA-256 of their cookie, spared the code until `expires_at`.
+CREATE TABLE trusted_devices (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX trusted_devices_user ON trusted_devices (user_id);
