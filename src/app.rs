@@ -68,6 +68,7 @@ impl Application {
             db,
             workers: Arc::new(Workers::default()),
             sso,
+            feed: Arc::new(crate::events::Feed::default()),
         };
         Ok(Self {
             listener,
@@ -113,6 +114,17 @@ impl Application {
             workers.spawn("sessions", stop.clone(), {
                 let db = s.db.clone();
                 move |stop| Box::pin(sessions::expire(db.clone(), stop))
+            }),
+            workers.spawn("event feed", stop.clone(), {
+                let (feed, db) = (s.feed.clone(), s.db.clone());
+                move |stop| Box::pin(feed.clone().run(db.clone(), stop))
+            }),
+            workers.spawn("webhooks", stop.clone(), {
+                let (feed, db) = (s.feed.clone(), s.db.clone());
+                let policy = crate::events::webhooks::SsrfPolicy {
+                    allow_private: s.config.webhook_allow_private,
+                };
+                move |stop| Box::pin(crate::events::webhooks::run(db.clone(), feed.clone(), policy, stop))
             }),
             workers.spawn("log tailer", stop.clone(), {
                 let db = db.clone();

@@ -139,6 +139,11 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_REQUIRE_2FA", default_value_t = false, action = clap::ArgAction::Set)]
     pub require_2fa: bool,
 
+    /// Let webhooks reach loopback, link-local and private addresses (refused by default:
+    /// a webhook must not be a way into the server's own network).
+    #[arg(long, env = "PROXYHUB_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+
     /// Seconds between checks that the proxy runs the desired config.
     #[arg(long, env = "PROXYHUB_RECONCILE_INTERVAL", default_value_t = 3)]
     pub reconcile_interval: u64,

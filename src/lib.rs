@@ -7,6 +7,7 @@ pub mod changelog;
 pub mod config;
 pub mod db;
 pub mod digest;
+pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod importer;

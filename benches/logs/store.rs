@@ -100,6 +100,7 @@ pub async fn serve(
         log_max_rows: u64::MAX,
         log_retention_interval: 10,
         oidc: Default::default(),
+        webhook_allow_private: false,
     };
     let app = Application::build(config).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());

@@ -187,9 +187,11 @@ async fn claimed_role(
         tracing::warn!(user = %user.email, "the role claim would demote the last active admin: kept admin");
         return Ok(user);
     }
+    let before = user.clone();
     user.role = role;
     user.updated_at = timestamps::now();
     super::update(&mut tx, &user).await?;
+    super::updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
     tracing::info!(user = %user.email, role = role.as_str(), "role set from the identity provider's claim");
     Ok(user)

@@ -14,7 +14,7 @@ pub mod two_factor;
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
-use crate::{db::Db, timestamps};
+use crate::{db::Db, events, timestamps};
 pub use list::{select, Selection, SortBy};
 pub use profile::{check_image, set_password, set_profile};
 use sessions::SqlSessionStore;
@@ -164,6 +164,18 @@ fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// [`by_id`] inside a transaction.
+pub async fn by_id_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     sqlx::query(&sql)
@@ -261,6 +273,7 @@ pub async fn create(
         Err(e) if crate::db::is_unique_violation(&e) => return Ok(Created::EmailTaken),
         Err(e) => return Err(e),
     }
+    events::emit(&mut tx, events::Kind::UserCreated, user_data(&user, None)).await?;
     tx.commit().await?;
     Ok(Created::Yes(user))
 }
@@ -315,6 +328,32 @@ pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx
     Ok(())
 }
 
+/// An account as its events carry it: as the API shows it, with the diff of an update.
+fn user_data(user: &User, diff: Option<serde_json::Value>) -> serde_json::Value {
+    let mut data = serde_json::to_value(user).unwrap_or_default();
+    if let (Some(d), serde_json::Value::Object(map)) = (diff, &mut data) {
+        map.insert("diff".into(), d);
+    }
+    data
+}
+
+/// The `user.updated` event of a change from `before` to `after`, if anything an admin sees
+/// changed (inside the change's transaction).
+pub(crate) async fn updated(
+    conn: &mut sqlx::AnyConnection,
+    before: &User,
+    after: &User,
+) -> Result<(), sqlx::Error> {
+    let view = |u: &User| {
+        serde_json::json!({"name": u.name, "role": u.role, "disabled": u.disabled, "image": u.image})
+    };
+    let Some(diff) = crate::changelog::diff(&view(before), &view(after)) else {
+        return Ok(());
+    };
+    let diff = serde_json::from_str(&diff).unwrap_or_default();
+    events::emit(conn, events::Kind::UserUpdated, user_data(after, Some(diff))).await
+}
+
 /// What an admin may change of an account.
 pub struct AccountChange {
     pub name: Option<String>,
@@ -329,6 +368,7 @@ pub async fn change(db: &Db, id: &str, change: AccountChange) -> Result<User, Ac
     let mut user = by_id(db, id)
         .await?
         .ok_or_else(|| AccountError::NotFound(id.to_string()))?;
+    let before = user.clone();
     if let Some(name) = change.name {
         user.name = check_name(&name)?.to_string();
     }
@@ -347,6 +387,7 @@ pub async fn change(db: &Db, id: &str, change: AccountChange) -> Result<User, Ac
     if user.disabled {
         SqlSessionStore::delete_for_user(&mut tx, &user.id).await?;
     }
+    updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -361,6 +402,7 @@ pub async fn remove(db: &Db, id: &str) -> Result<User, AccountError> {
         return Err(AccountError::LastAdmin);
     }
     delete(&mut tx, &user.id).await?;
+    events::emit(&mut tx, events::Kind::UserDeleted, user_data(&user, None)).await?;
     tx.commit().await?;
     Ok(user)
 }

@@ -27,12 +27,16 @@ pub async fn set_profile(
     image: Option<Option<String>>,
 ) -> Result<(), sqlx::Error> {
     let now = timestamps::now();
+    let mut tx = crate::db::begin_write(db).await?;
+    let Some(before) = super::by_id_in(&mut tx, id).await? else {
+        return Ok(());
+    };
     if let Some(name) = name {
         sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(name)
             .bind(&now)
-            .execute(db)
+            .execute(&mut *tx)
             .await?;
     }
     if let Some(image) = image {
@@ -40,10 +44,13 @@ pub async fn set_profile(
             .bind(id)
             .bind(image)
             .bind(&now)
-            .execute(db)
+            .execute(&mut *tx)
             .await?;
     }
-    Ok(())
+    if let Some(after) = super::by_id_in(&mut tx, id).await? {
+        super::updated(&mut tx, &before, &after).await?;
+    }
+    tx.commit().await
 }
 
 /// Replaces an account's password hash.

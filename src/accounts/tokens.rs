@@ -10,6 +10,7 @@ use sqlx::{any::AnyRow, Row};
 
 use super::{Role, User};
 use crate::{
+    events,
     db::Db,
     digest::{hex, sha256_hex},
     timestamps,
@@ -231,6 +232,7 @@ pub async fn create(
         last_used_at: None,
     };
     let scope_text: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query(
         "INSERT INTO api_tokens (id, user_id, name, secret_hash, scopes, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -242,8 +244,10 @@ pub async fn create(
     .bind(scope_text.join(" "))
     .bind(&token.created_at)
     .bind(expires)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
+    events::emit(&mut tx, events::Kind::TokenCreated, serde_json::to_value(&token).unwrap_or_default()).await?;
+    tx.commit().await?;
     Ok(CreatedToken {
         info: token,
         token: secret,
@@ -289,10 +293,13 @@ pub async fn revoke(
     if !may(&token) {
         return Err(TokenError::BeyondToken);
     }
+    let mut tx = crate::db::begin_write(db).await?;
     sqlx::query("DELETE FROM api_tokens WHERE id = $1")
         .bind(id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    events::emit(&mut tx, events::Kind::TokenRevoked, serde_json::to_value(&token).unwrap_or_default()).await?;
+    tx.commit().await?;
     Ok(token)
 }
 

@@ -4,7 +4,13 @@
 use serde::Serialize;
 
 use super::Applier;
-use crate::{proxy::ProxyError, timestamps};
+use serde_json::json;
+
+use crate::{
+    events::{self, Kind},
+    proxy::ProxyError,
+    timestamps,
+};
 
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -31,6 +37,7 @@ impl Applier {
     pub(super) fn record(&self, outcome: &Result<bool, &ProxyError>, is_check: bool) {
         let now = timestamps::now();
         let mut s = self.status.lock().expect("status lock");
+        let was_reachable = s.reachable;
         match outcome {
             Ok(applied) => {
                 // A refusal stays the last error until a push succeeds; a drift check that
@@ -56,5 +63,45 @@ impl Applier {
         if is_check {
             s.checked_at = Some(now);
         }
+        let happened = happened(outcome, is_check, was_reachable, s.reachable);
+        drop(s);
+        for (kind, message) in happened {
+            let data = json!({ "proxy": self.proxy.kind(), "message": message });
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                if let Err(e) = events::emit_now(&db, kind, data).await {
+                    tracing::warn!(error = %e, event = kind.as_str(), "the event could not be stored");
+                }
+            });
+        }
     }
+}
+
+/// The events a contact with the proxy makes: a refused push, the proxy gone or back, a
+/// repaired drift.
+fn happened(
+    outcome: &Result<bool, &ProxyError>,
+    is_check: bool,
+    was: Option<bool>,
+    now: Option<bool>,
+) -> Vec<(Kind, Option<String>)> {
+    let mut out = Vec::new();
+    match outcome {
+        Err(e) if now == Some(false) => {
+            if was != Some(false) {
+                out.push((Kind::ProxyUnreachable, Some(e.to_string())));
+            }
+        }
+        Err(e) if !is_check => out.push((Kind::ProxyApplyFailed, Some(e.to_string()))),
+        Err(_) => {}
+        Ok(repaired) => {
+            if was == Some(false) {
+                out.push((Kind::ProxyRecovered, None));
+            }
+            if *repaired && is_check {
+                out.push((Kind::ProxyDriftRepaired, None));
+            }
+        }
+    }
+    out
 }

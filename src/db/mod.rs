@@ -166,6 +166,11 @@ pub fn is_sqlite(db: &Db) -> bool {
     db.connect_options().database_url.scheme() == "sqlite"
 }
 
+/// Whether a connection (a transaction's, say) is SQLite's.
+pub fn is_sqlite_conn(conn: &sqlx::AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
 /// Reads a flag column: flags are stored as integers 0/1, which SQLite and PostgreSQL
 /// both carry through sqlx's `Any` driver.
 pub fn flag(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Error> {

@@ -116,7 +116,7 @@ fn iso(ts_us: i64) -> String {
     timestamps::iso(t)
 }
 
-fn entry(r: Request) -> LogEntry {
+pub(super) fn entry(r: Request) -> LogEntry {
     LogEntry {
         timestamp: iso(r.ts_us),
         domain: r.domain,

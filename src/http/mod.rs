@@ -7,6 +7,7 @@
 
 pub mod auth;
 mod changelog;
+mod events;
 pub mod client;
 pub mod error;
 pub mod extract;
@@ -22,6 +23,7 @@ mod tokens;
 mod users;
 mod vhosts;
 mod web;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -49,6 +51,8 @@ pub struct AppState {
     pub workers: Arc<Workers>,
     /// The OpenID Connect provider, when single sign-on is configured.
     pub sso: Option<Arc<crate::sso::Sso>>,
+    /// New events as they commit, for live streams and the webhook dispatcher.
+    pub feed: Arc<crate::events::Feed>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
@@ -91,7 +95,9 @@ fn api(
         .merge(status::router())
         .merge(logs::router())
         .merge(tokens::router())
-        .merge(state::router());
+        .merge(state::router())
+        .merge(webhooks::router())
+        .merge(events::router());
     openapi::behind_sign_in(behind.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::base())
         .merge(status::public_router())

@@ -222,9 +222,9 @@ async fn write(
         match step.action {
             Action::Unchanged => {}
             Action::Create => {
-                let v = &checked[&step.domain];
-                store::insert(tx, v).await?;
-                changelog::record(tx, by, Logged::Create, &v.domain, None, &fields(v)).await?;
+                let mut v = checked[&step.domain].clone();
+                v.id = store::insert(tx, &v).await?;
+                super::logged(tx, by, Logged::Create, &v, None).await?;
             }
             Action::Update => {
                 let old = stored[step.domain.as_str()];
@@ -234,12 +234,12 @@ async fn write(
                 v.version = old.version + 1;
                 store::update(tx, &v).await?;
                 let diff = changelog::diff(&fields(old), &fields(&v));
-                changelog::record(tx, by, Logged::Update, &v.domain, diff, &fields(&v)).await?;
+                super::logged(tx, by, Logged::Update, &v, diff).await?;
             }
             Action::Delete => {
                 let old = stored[step.domain.as_str()];
                 store::delete(tx, old.id).await?;
-                changelog::record(tx, by, Logged::Delete, &old.domain, None, &fields(old)).await?;
+                super::logged(tx, by, Logged::Delete, old, None).await?;
             }
         }
     }

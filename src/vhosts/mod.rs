@@ -15,6 +15,7 @@ use crate::{
     accounts::Actor,
     apply::{Applier, ChangeError},
     changelog::{self, Action},
+    events,
     db::Db,
     proxy::ProxyError,
     timestamps,
@@ -168,7 +169,7 @@ pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<
                 v.id = store::insert(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
-                changelog::record(tx, &by, Action::Create, &v.domain, None, &fields(&v)).await?;
+                logged(tx, &by, Action::Create, &v, None).await?;
                 Ok(v)
             })
         })
@@ -226,12 +227,41 @@ pub async fn update(
                 store::update(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
-                changelog::record(tx, &by, Action::Update, &v.domain, diff, &fields(&v)).await?;
+                logged(tx, &by, Action::Update, &v, diff).await?;
                 Ok(v)
             })
         })
         .await?;
     Ok(v)
+}
+
+/// Records a change of `v` where it is made (its transaction): its changelog entry, and its
+/// event (`vhost.created` ...: the vhost as the API shows it, with the diff of an update).
+pub(crate) async fn logged(
+    tx: &mut sqlx::AnyConnection,
+    by: &Actor,
+    action: Action,
+    v: &Vhost,
+    diff: Option<String>,
+) -> Result<(), sqlx::Error> {
+    let kind = match action {
+        Action::Create => events::Kind::VhostCreated,
+        Action::Update => events::Kind::VhostUpdated,
+        Action::Delete => events::Kind::VhostDeleted,
+        Action::Toggle => events::Kind::VhostToggled,
+    };
+    let mut data = serde_json::to_value(v).unwrap_or_default();
+    if let (Some(d), Value::Object(map)) = (&diff, &mut data) {
+        map.insert(
+            "diff".into(),
+            serde_json::from_str(d).unwrap_or(Value::Null),
+        );
+    }
+    if let Value::Object(map) = &mut data {
+        map.insert("changedBy".into(), json!({"id": by.user.id, "name": by.user.name, "tokenName": by.token}));
+    }
+    changelog::record(tx, by, action, &v.domain, diff, &fields(v)).await?;
+    events::emit(tx, kind, data).await
 }
 
 /// The fields an update's diff compares, and a changelog entry keeps.
@@ -256,7 +286,7 @@ pub async fn remove(
                     .ok_or(VhostError::NotFound(id))?;
                 expect(&v, &expected)?;
                 store::delete(tx, id).await?;
-                changelog::record(tx, &by, Action::Delete, &v.domain, None, &fields(&v)).await?;
+                logged(tx, &by, Action::Delete, &v, None).await?;
                 Ok(v)
             })
         })
@@ -294,7 +324,7 @@ pub async fn toggle(
                 v.updated_at = timestamps::now();
                 v.version += 1;
                 store::update(tx, &v).await?;
-                changelog::record(tx, &by, Action::Toggle, &v.domain, None, &fields(&v)).await?;
+                logged(tx, &by, Action::Toggle, &v, None).await?;
                 Ok(v)
             })
         })

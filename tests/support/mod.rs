@@ -137,6 +137,8 @@ pub struct Options {
     pub require_2fa: bool,
     /// Single sign-on (off by default).
     pub oidc: proxyhub::config::OidcConfig,
+    /// Webhooks may reach loopback receivers (the tests' own).
+    pub webhook_allow_private: bool,
 }
 
 impl Default for Options {
@@ -152,6 +154,7 @@ impl Default for Options {
             api_rate_limit: (100_000, 100_000),
             require_2fa: false,
             oidc: Default::default(),
+            webhook_allow_private: true,
         }
     }
 }
@@ -264,6 +267,7 @@ impl TestApp {
             log_max_rows: opts.log_max_rows,
             log_retention_interval: 1,
             oidc: opts.oidc,
+            webhook_allow_private: opts.webhook_allow_private,
         }
     }
 
