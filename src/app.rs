@@ -124,7 +124,14 @@ impl Application {
                 let policy = crate::events::webhooks::SsrfPolicy {
                     allow_private: s.config.webhook_allow_private,
                 };
-                move |stop| Box::pin(crate::events::webhooks::run(db.clone(), feed.clone(), policy, stop))
+                move |stop| {
+                    Box::pin(crate::events::webhooks::run(
+                        db.clone(),
+                        feed.clone(),
+                        policy,
+                        stop,
+                    ))
+                }
             }),
             workers.spawn("log tailer", stop.clone(), {
                 let db = db.clone();

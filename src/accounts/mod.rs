@@ -165,7 +165,10 @@ fn from_row(r: &AnyRow) -> Result<User, sqlx::Error> {
 }
 
 /// [`by_id`] inside a transaction.
-pub async fn by_id_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<User>, sqlx::Error> {
+pub async fn by_id_in(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     sqlx::query(&sql)
         .bind(id)
@@ -344,14 +347,17 @@ pub(crate) async fn updated(
     before: &User,
     after: &User,
 ) -> Result<(), sqlx::Error> {
-    let view = |u: &User| {
-        serde_json::json!({"name": u.name, "role": u.role, "disabled": u.disabled, "image": u.image})
-    };
+    let view = |u: &User| serde_json::json!({"name": u.name, "role": u.role, "disabled": u.disabled, "image": u.image});
     let Some(diff) = crate::changelog::diff(&view(before), &view(after)) else {
         return Ok(());
     };
     let diff = serde_json::from_str(&diff).unwrap_or_default();
-    events::emit(conn, events::Kind::UserUpdated, user_data(after, Some(diff))).await
+    events::emit(
+        conn,
+        events::Kind::UserUpdated,
+        user_data(after, Some(diff)),
+    )
+    .await
 }
 
 /// What an admin may change of an account.

@@ -10,10 +10,9 @@ use sqlx::{any::AnyRow, Row};
 
 use super::{Role, User};
 use crate::{
-    events,
     db::Db,
     digest::{hex, sha256_hex},
-    timestamps,
+    events, timestamps,
 };
 
 /// What a token may be used for.
@@ -246,7 +245,12 @@ pub async fn create(
     .bind(expires)
     .execute(&mut *tx)
     .await?;
-    events::emit(&mut tx, events::Kind::TokenCreated, serde_json::to_value(&token).unwrap_or_default()).await?;
+    events::emit(
+        &mut tx,
+        events::Kind::TokenCreated,
+        serde_json::to_value(&token).unwrap_or_default(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(CreatedToken {
         info: token,
@@ -298,7 +302,12 @@ pub async fn revoke(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    events::emit(&mut tx, events::Kind::TokenRevoked, serde_json::to_value(&token).unwrap_or_default()).await?;
+    events::emit(
+        &mut tx,
+        events::Kind::TokenRevoked,
+        serde_json::to_value(&token).unwrap_or_default(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(token)
 }

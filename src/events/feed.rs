@@ -54,7 +54,11 @@ impl Feed {
     }
 
     /// The worker: follows the outbox from its newest event until `stop`.
-    pub async fn run(self: Arc<Self>, db: Db, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    pub async fn run(
+        self: Arc<Self>,
+        db: Db,
+        mut stop: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
         let mut cursor = match self.seen() {
             -1 => newest(&db).await?,
             n => n,

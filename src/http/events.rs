@@ -109,7 +109,10 @@ async fn stream(
     if !me.may(Scope::ReadVhosts) && tail.is_none() {
         me.need(Scope::ReadVhosts)?;
     }
-    let resume = match headers.get("last-event-id").map(|v| v.to_str().map(str::trim)) {
+    let resume = match headers
+        .get("last-event-id")
+        .map(|v| v.to_str().map(str::trim))
+    {
         None | Some(Ok("")) => None,
         Some(Ok(v)) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
             ApiError::bad_request(format!("Last-Event-ID must be an event id, got {v:?}"))
@@ -147,7 +150,12 @@ fn offer(tx: &mpsc::Sender<Sse>, m: Sse) -> bool {
 }
 
 /// The change and proxy events: missed ones from the outbox, then live ones.
-async fn changes(state: AppState, me: Arc<CurrentUser>, resume: Option<i64>, tx: mpsc::Sender<Sse>) {
+async fn changes(
+    state: AppState,
+    me: Arc<CurrentUser>,
+    resume: Option<i64>,
+    tx: mpsc::Sender<Sse>,
+) {
     // Listen first, then read the past: nothing falls between the two.
     let mut live = state.feed.subscribe();
     let mut sent = match resume {
@@ -219,7 +227,10 @@ async fn tail_logs(db: Db, mut f: Filter, tx: mpsc::Sender<Sse>) {
         }
         // Oldest first, as they happened.
         for r in page.rows.into_iter().rev() {
-            let key = format!("{}|{}|{}|{}|{}", r.ts_us, r.domain, r.path, r.ip, r.latency_us);
+            let key = format!(
+                "{}|{}|{}|{}|{}",
+                r.ts_us, r.domain, r.path, r.ip, r.latency_us
+            );
             if r.ts_us == since && at_since.contains(&key) {
                 continue;
             }

@@ -7,9 +7,9 @@
 
 pub mod auth;
 mod changelog;
-mod events;
 pub mod client;
 pub mod error;
+mod events;
 pub mod extract;
 pub mod guard;
 mod idempotent;

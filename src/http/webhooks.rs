@@ -96,7 +96,10 @@ async fn create(
     .await?;
     state.feed.poke();
     tracing::info!(url = %webhook.url, by = %me.user.email, "webhook added");
-    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook, secret })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedWebhook { webhook, secret }),
+    ))
 }
 
 /// List webhooks
@@ -111,6 +114,7 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<Webhook>>> {
     params(("id" = String, Path, description = "The webhook's id")),
     responses(
         (status = 200, description = "Deleted: nothing more is sent to it", body = Success),
+        (status = 400, description = "The id is not one (control characters)", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     ))]
 async fn remove(State(state): State<AppState>, PathText(id): PathText) -> Result<Json<Success>> {
@@ -138,6 +142,7 @@ struct Tested {
     params(("id" = String, Path, description = "The webhook's id")),
     responses(
         (status = 200, description = "Sent (whether or not the receiver took it: see `delivered`)", body = Tested),
+        (status = 400, description = "The id is not one (control characters)", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     ))]
 async fn test(State(state): State<AppState>, PathText(id): PathText) -> Result<Json<Tested>> {
@@ -152,7 +157,15 @@ async fn test(State(state): State<AppState>, PathText(id): PathText) -> Result<J
         "data": { "webhookId": hook.id, "url": hook.url },
     })
     .to_string();
-    let sent = webhooks::send(&hook.url, &hook.secret, "ping", &delivery_id, &body, policy(&state)).await;
+    let sent = webhooks::send(
+        &hook.url,
+        &hook.secret,
+        "ping",
+        &delivery_id,
+        &body,
+        policy(&state),
+    )
+    .await;
     webhooks::record(
         &state.db,
         &hook.id,
@@ -182,6 +195,7 @@ async fn test(State(state): State<AppState>, PathText(id): PathText) -> Result<J
     params(("id" = String, Path, description = "The webhook's id")),
     responses(
         (status = 200, description = "The attempts, newest first", body = [Delivery]),
+        (status = 400, description = "The id is not one (control characters)", body = ErrorBody),
         (status = 404, description = "No such webhook", body = ErrorBody),
     ))]
 async fn deliveries(

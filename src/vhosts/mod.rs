@@ -15,8 +15,8 @@ use crate::{
     accounts::Actor,
     apply::{Applier, ChangeError},
     changelog::{self, Action},
-    events,
     db::Db,
+    events,
     proxy::ProxyError,
     timestamps,
 };
@@ -258,7 +258,10 @@ pub(crate) async fn logged(
         );
     }
     if let Value::Object(map) = &mut data {
-        map.insert("changedBy".into(), json!({"id": by.user.id, "name": by.user.name, "tokenName": by.token}));
+        map.insert(
+            "changedBy".into(),
+            json!({"id": by.user.id, "name": by.user.name, "tokenName": by.token}),
+        );
     }
     changelog::record(tx, by, action, &v.domain, diff, &fields(v)).await?;
     events::emit(tx, kind, data).await

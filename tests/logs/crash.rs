@@ -4,7 +4,7 @@ use std::{io::Write, time::Duration};
 
 use crate::{
     lines::{append, expect_requests, expect_total, numbered},
-    server::Server,
+    support::server::Server,
 };
 
 /// What Caddy does at `roll_size`: rename with a timestamp, then gzip the renamed file.
@@ -55,11 +55,11 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_a_request() {
         }
         server.boot().await;
     }
-    expect_total(&server.api(), written as i64).await;
-    expect_requests(&server.api(), 0..written).await;
+    expect_total(&crate::lines::api(&server), written as i64).await;
+    expect_requests(&crate::lines::api(&server), 0..written).await;
 
     server.kill();
     server.boot().await;
     append(&log, &numbered(written, written + 10));
-    expect_total(&server.api(), written as i64 + 10).await;
+    expect_total(&crate::lines::api(&server), written as i64 + 10).await;
 }

@@ -4,8 +4,8 @@ use std::{io::Write, process::Command};
 
 use crate::{
     lines::{append, expect_requests, expect_total, numbered},
-    server::Server,
     support::database_url,
+    support::server::Server,
 };
 
 fn import(db: &str, files: &[&std::path::Path]) -> String {
@@ -53,7 +53,7 @@ async fn importing_the_same_files_twice_stores_each_request_once() {
     import(db, &[&log]);
     let server = Server::start(dir.path()).await;
     append(&log, &numbered(520, 530));
-    let api = server.api();
+    let api = crate::lines::api(&server);
     expect_total(&api, 530).await;
     expect_requests(&api, 0..530).await;
 }

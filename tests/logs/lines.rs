@@ -14,6 +14,14 @@ pub struct Api<'a> {
     pub base: &'a str,
 }
 
+/// The API of a proxyhub running as its own process.
+pub fn api(server: &crate::support::server::Server) -> Api<'_> {
+    Api {
+        client: &server.client,
+        base: &server.base,
+    }
+}
+
 impl<'a> Api<'a> {
     pub fn of(app: &'a TestApp) -> Self {
         Self {

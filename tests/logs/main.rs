@@ -9,5 +9,4 @@ mod caddy_traffic;
 mod crash;
 mod import;
 mod lines;
-mod server;
 mod tailing;

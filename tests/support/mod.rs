@@ -9,6 +9,7 @@ pub mod caddy;
 pub mod nginx;
 pub mod oidc;
 pub mod postgres;
+pub mod server;
 
 use std::{
     net::SocketAddr,

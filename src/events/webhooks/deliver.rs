@@ -37,11 +37,13 @@ pub fn is_public(ip: IpAddr) -> bool {
             let s = v6.segments();
             // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
             if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-                let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+                let v4 =
+                    Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
                 return public_v4(v4);
             }
             if s[0] == 0x2002 {
-                let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+                let v4 =
+                    Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
                 return public_v4(v4);
             }
             !(v6.is_loopback()
@@ -87,7 +89,10 @@ async fn resolve(url: &str, policy: SsrfPolicy) -> Result<(reqwest::Url, SocketA
     }
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("only http and https URLs, not {}:", parsed.scheme()));
+        return Err(format!(
+            "only http and https URLs, not {}:",
+            parsed.scheme()
+        ));
     }
     let host = parsed
         .host_str()
@@ -96,7 +101,9 @@ async fn resolve(url: &str, policy: SsrfPolicy) -> Result<(reqwest::Url, SocketA
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-    let port = parsed.port_or_known_default().ok_or("the URL has no port")?;
+    let port = parsed
+        .port_or_known_default()
+        .ok_or("the URL has no port")?;
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::time::timeout(TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
@@ -105,7 +112,9 @@ async fn resolve(url: &str, policy: SsrfPolicy) -> Result<(reqwest::Url, SocketA
             .map_err(|e| format!("{host} does not resolve: {e}"))?
             .collect(),
     };
-    let first = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+    let first = *addrs
+        .first()
+        .ok_or_else(|| format!("{host} has no address"))?;
     if !policy.allow_private {
         if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
             return Err(format!(
@@ -192,7 +201,8 @@ pub async fn send(
     match answer {
         Ok(r) => {
             let status = r.status().as_u16();
-            let error = (!r.status().is_success()).then(|| format!("the receiver answered {status}"));
+            let error =
+                (!r.status().is_success()).then(|| format!("the receiver answered {status}"));
             Sent {
                 status: Some(status),
                 duration_ms: elapsed(started),
@@ -225,13 +235,32 @@ mod tests {
     #[test]
     fn only_public_addresses_pass() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fd00::1", "fe80::1",
-            "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "2002:7f00:1::", "::127.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "::127.0.0.1",
         ] {
             assert!(!is_public(bad.parse().unwrap()), "{bad}");
         }
-        for good in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+        for good in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(is_public(good.parse().unwrap()), "{good}");
         }
     }

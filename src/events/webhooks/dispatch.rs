@@ -87,7 +87,15 @@ async fn walk(db: &Db, mut hook: Webhook, policy: SsrfPolicy) -> Result<(), sqlx
             let attempt = hook.failing_attempts + 1;
             let delivery_id = format!("{}-{}", hook.id, event.seq);
             let body = event.body().to_string();
-            let sent = send(&hook.url, &hook.secret, &event.event, &delivery_id, &body, policy).await;
+            let sent = send(
+                &hook.url,
+                &hook.secret,
+                &event.event,
+                &delivery_id,
+                &body,
+                policy,
+            )
+            .await;
             let give_up = !sent.ok()
                 && time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000
                     - i128::from(event.created_us)

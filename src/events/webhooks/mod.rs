@@ -150,12 +150,14 @@ pub async fn create(
 }
 
 pub async fn all(db: &Db) -> Result<Vec<Webhook>, sqlx::Error> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks ORDER BY created_at, id"))
-        .fetch_all(db)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM webhooks ORDER BY created_at, id"
+    ))
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<Webhook>, sqlx::Error> {
@@ -256,13 +258,21 @@ pub async fn deliveries(db: &Db, hook: &str, limit: i64) -> Result<Vec<Delivery>
 }
 
 /// Moves a webhook on: done with everything through `seq`, or retrying that event.
-pub async fn advance(db: &Db, hook: &str, through: i64, attempts: i64, retry_at: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhooks SET delivered_through = $2, attempts = $3, retry_at = $4 WHERE id = $1")
-        .bind(hook)
-        .bind(through)
-        .bind(attempts)
-        .bind(retry_at)
-        .execute(db)
-        .await?;
+pub async fn advance(
+    db: &Db,
+    hook: &str,
+    through: i64,
+    attempts: i64,
+    retry_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhooks SET delivered_through = $2, attempts = $3, retry_at = $4 WHERE id = $1",
+    )
+    .bind(hook)
+    .bind(through)
+    .bind(attempts)
+    .bind(retry_at)
+    .execute(db)
+    .await?;
     Ok(())
 }

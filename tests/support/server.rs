@@ -1,4 +1,5 @@
 //! proxyhub as its own process (the real binary), to be killed with SIGKILL and restarted.
+#![allow(dead_code)]
 
 use std::{
     path::{Path, PathBuf},
@@ -9,31 +10,40 @@ use std::{
 use reqwest::Client;
 use serde_json::json;
 
-use crate::{
-    lines::Api,
-    support::{database_url, free_port},
-};
+use super::{database_url, free_port};
 
 pub struct Server {
     pub log: PathBuf,
     database_url: String,
     port: u16,
     caddy_admin: String,
-    base: String,
-    client: Client,
+    env: Vec<(String, String)>,
+    pub base: String,
+    /// Signed in as the admin.
+    pub client: Client,
     child: Option<Child>,
 }
 
 impl Server {
-    /// Starts `proxyhub serve` on a database and access log in `dir`, and signs up an admin.
+    /// Starts `proxyhub serve` on a database and access log in `dir`, with no proxy answering,
+    /// and signs up an admin.
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, format!("http://127.0.0.1:{}", free_port()), &[]).await
+    }
+
+    /// Starts `proxyhub serve` against the Caddy admin API `caddy_admin`, with more
+    /// `PROXYHUB_*` settings, and signs up an admin.
+    pub async fn start_with(dir: &Path, caddy_admin: String, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut s = Self {
             log: dir.join("access.log"),
             database_url: database_url(dir).await,
             port,
-            // Nothing listens there: these tests only read logs.
-            caddy_admin: format!("http://127.0.0.1:{}", free_port()),
+            caddy_admin,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             base: format!("http://127.0.0.1:{port}"),
             client: Client::builder().cookie_store(true).build().unwrap(),
             child: None,
@@ -50,13 +60,6 @@ impl Server {
         s
     }
 
-    pub fn api(&self) -> Api<'_> {
-        Api {
-            client: &self.client,
-            base: &self.base,
-        }
-    }
-
     /// Starts the process and waits until it answers.
     pub async fn boot(&mut self) {
         let child = Command::new(env!("CARGO_BIN_EXE_proxyhub"))
@@ -66,6 +69,7 @@ impl Server {
             .env("PROXYHUB_ACCESS_LOG", &self.log)
             .env("PROXYHUB_CADDY_ADMIN", &self.caddy_admin)
             .env("PROXYHUB_AUTH_RATE_LIMIT", "1000")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
