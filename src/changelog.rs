@@ -1,7 +1,7 @@
 //! The audit trail: who changed which vhost, when, and how.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sqlx::{AnyConnection, Row};
 
 use crate::{accounts::Actor, db::Db, timestamps};
@@ -88,21 +88,7 @@ pub async fn record(
     Ok(())
 }
 
-/// `{"old": {...}, "new": {...}}` holding only the fields that differ, or `None` if none do.
-pub fn diff(old: &Value, new: &Value) -> Option<String> {
-    let (Value::Object(old), Value::Object(new)) = (old, new) else {
-        return None;
-    };
-    let (mut o, mut n) = (Map::new(), Map::new());
-    for (key, new_value) in new {
-        let old_value = old.get(key).unwrap_or(&Value::Null);
-        if old_value != new_value {
-            o.insert(key.clone(), old_value.clone());
-            n.insert(key.clone(), new_value.clone());
-        }
-    }
-    (!n.is_empty()).then(|| serde_json::json!({ "old": o, "new": n }).to_string())
-}
+pub use crate::fields::diff;
 
 /// Which entries to list: newest first, `limit` (1–500, default 100) at a time; `before`
 /// (the last id of the previous page) pages back; `domain` keeps one domain's.

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod digest;
 pub mod events;
+pub mod fields;
 pub mod http;
 pub mod idempotency;
 pub mod importer;

@@ -348,7 +348,7 @@ pub(crate) async fn updated(
     after: &User,
 ) -> Result<(), sqlx::Error> {
     let view = |u: &User| serde_json::json!({"name": u.name, "role": u.role, "disabled": u.disabled, "image": u.image});
-    let Some(diff) = crate::changelog::diff(&view(before), &view(after)) else {
+    let Some(diff) = crate::fields::diff(&view(before), &view(after)) else {
         return Ok(());
     };
     let diff = serde_json::from_str(&diff).unwrap_or_default();
