@@ -107,6 +107,49 @@ const PH = (() => {
     }
   }
 
+  // What changes, as it happens (the server's event stream): the status indicator updates on
+  // proxy and vhost events, and pages listen for `ph:event` to refresh what they show,
+  // changes made by someone else included. The stream is open only while the page is shown:
+  // a browser allows a handful of connections per server, which hidden tabs and pages kept
+  // for the back button would otherwise hold. Shown again, the page catches up (`resync`).
+  const KINDS = ['vhost.created', 'vhost.updated', 'vhost.deleted', 'vhost.toggled', 'proxy.apply_failed',
+    'proxy.drift_repaired', 'proxy.unreachable', 'proxy.recovered'];
+  let source = null;
+  const tell = (kind, event) => document.dispatchEvent(new CustomEvent('ph:event', { detail: { kind, event } }));
+
+  function openStream() {
+    if (source || document.hidden || typeof EventSource === 'undefined') return;
+    source = new EventSource('/api/events');
+    for (const kind of KINDS) {
+      source.addEventListener(kind, (ev) => {
+        refreshStatus();
+        tell(kind, JSON.parse(ev.data));
+      });
+    }
+  }
+
+  function closeStream() {
+    if (source) { source.close(); source = null; }
+  }
+
+  function listen() {
+    if (!document.getElementById('proxy-status')) return;
+    openStream();
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden) { closeStream(); return; }
+      openStream();
+      refreshStatus();
+      tell('resync', null);
+    });
+    window.addEventListener('pagehide', closeStream);
+    window.addEventListener('pageshow', (ev) => {
+      if (!ev.persisted) return;
+      openStream();
+      refreshStatus();
+      tell('resync', null);
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     const out = document.getElementById('sign-out');
     if (out) {
@@ -117,6 +160,7 @@ const PH = (() => {
     if (!canEdit()) document.querySelectorAll('.editor-only').forEach((n) => { n.hidden = true; });
     refreshStatus();
     setInterval(refreshStatus, 10000);
+    listen();
   });
 
   // Opens a confirmation <dialog> (a form with method="dialog"); resolves to whether it was

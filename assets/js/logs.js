@@ -4,7 +4,9 @@
   const { api, el, showError, hide, formatTime } = PH;
   const $ = (id) => document.getElementById(id);
   const FIELDS = ['domain', 'status', 'method', 'q', 'from', 'to'];
-  let timer = null;
+  // Rows a live view keeps on screen.
+  const LIVE_ROWS = 500;
+  let stream = null;
 
   function toIso(local) {
     const d = new Date(local);
@@ -63,6 +65,33 @@
     }
   }
 
+  // Live mode: the server's event stream carries each stored request matching the domain and
+  // status filters; the method and path filters are applied here. Newest on top.
+  function follow(on) {
+    if (stream) { stream.close(); stream = null; }
+    $('live-state').textContent = '';
+    if (!on) return;
+    const params = new URLSearchParams(location.search);
+    const query = new URLSearchParams({ logs: '1' });
+    for (const f of ['domain', 'status']) if (params.get(f)) query.set(f, params.get(f));
+    const method = params.get('method');
+    const q = (params.get('q') || '').toLowerCase();
+    stream = new EventSource(`/api/events?${query}`);
+    stream.addEventListener('open', () => { $('live-state').textContent = 'Live: following new requests.'; });
+    stream.addEventListener('error', () => { $('live-state').textContent = 'Live: reconnecting…'; });
+    stream.addEventListener('log.skipped', () => {
+      $('live-state').textContent = 'Live: more requests arrive than this view shows; some were skipped.';
+    });
+    stream.addEventListener('log', (ev) => {
+      const l = JSON.parse(ev.data);
+      if (method && l.method !== method) return;
+      if (q && !l.path.toLowerCase().includes(q)) return;
+      const body = $('logs-table').tBodies[0];
+      body.prepend(row(l));
+      while (body.rows.length > LIVE_ROWS) body.deleteRow(-1);
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     const params = new URLSearchParams(location.search);
     for (const f of FIELDS) {
@@ -82,17 +111,19 @@
     for (const link of [$('prev-page'), $('next-page')]) {
       link.addEventListener('click', (ev) => { if (link.classList.contains('disabled')) ev.preventDefault(); });
     }
-    const auto = $('auto-refresh');
-    auto.checked = localStorage.getItem('proxyhub.autoRefresh') === '1';
-    const arm = () => {
-      clearInterval(timer);
-      if (auto.checked) timer = setInterval(load, 5000);
-    };
-    auto.addEventListener('change', () => {
-      localStorage.setItem('proxyhub.autoRefresh', auto.checked ? '1' : '0');
-      arm();
+    const live = $('live');
+    live.checked = localStorage.getItem('proxyhub.liveLogs') === '1';
+    live.addEventListener('change', () => {
+      localStorage.setItem('proxyhub.liveLogs', live.checked ? '1' : '0');
+      follow(live.checked);
+    // Not kept open behind the back button (see common.js).
+    window.addEventListener('pagehide', () => follow(false));
+    window.addEventListener('pageshow', (ev) => { if (ev.persisted) follow(live.checked); });
     });
-    arm();
+    follow(live.checked);
+    // Not kept open behind the back button (see common.js).
+    window.addEventListener('pagehide', () => follow(false));
+    window.addEventListener('pageshow', (ev) => { if (ev.persisted) follow(live.checked); });
     load();
   });
 })();

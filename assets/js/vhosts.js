@@ -117,6 +117,10 @@
     $('vhost-cancel').addEventListener('click', () => closeEditor(editing && editing.domain));
     $('vhost-form').addEventListener('submit', save);
     $('vhost-search').addEventListener('input', render);
+    // Changes made elsewhere (another browser, a script, an import) show up here at once.
+    document.addEventListener('ph:event', (ev) => {
+      if (ev.detail.kind.startsWith('vhost.') || ev.detail.kind === 'resync') load();
+    });
     load();
   });
 })();

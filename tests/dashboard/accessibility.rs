@@ -263,6 +263,37 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     )
     .await;
 
+    b.goto(&app.url("/webhooks")).await;
+    b.find("#hook-form").await;
+    b.fill("#h-url", &format!("http://{}/hook", up.hostport()))
+        .await;
+    b.click("#hook-form button[type=submit]").await;
+    b.wait_text("#hooks-table tbody", "/hook").await;
+    audit.check("/webhooks with a new secret shown").await;
+    b.click("#hooks-table tbody button.secondary").await;
+    b.wait_text("#hook-status", "Ping delivered").await;
+    check_dialog(
+        &mut audit,
+        "/webhooks showing deliveries",
+        "#hooks-table tbody button.secondary:nth-of-type(2)",
+        "#deliveries",
+    )
+    .await;
+    check_dialog(
+        &mut audit,
+        "/webhooks asking to delete",
+        "#hooks-table tbody button.danger",
+        "#confirm-delete",
+    )
+    .await;
+
+    b.goto(&app.url("/logs")).await;
+    b.wait_text("#logs-table tbody", "/socket").await;
+    b.click("#live").await;
+    b.wait_text("#live-state", "following").await;
+    audit.check("/logs, live").await;
+    b.click("#live").await;
+
     b.goto(&app.url("/account")).await;
     b.find("#sessions-table tbody tr").await;
     audit.check("/account").await;

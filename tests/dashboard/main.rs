@@ -830,3 +830,71 @@ async fn single_sign_on_through_the_providers_page_and_its_two_factor() {
         .await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn requests_and_changes_show_up_live_and_webhooks_are_managed_in_their_page() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    let up = Upstream::start("live-upstream").await;
+    app.sign_up_admin().await;
+    app.create_vhost(json!({"domain": "live.example.com", "upstream": up.hostport()}))
+        .await;
+    let b = Browser::start().await;
+    sign_in(&b, &app, "ada@example.com", "correct horse").await;
+
+    // A change made elsewhere (a script, another admin) appears without a reload.
+    b.wait_text("#vhosts-table tbody", "live.example.com").await;
+    app.create_vhost(json!({"domain": "elsewhere.example.com", "upstream": up.hostport()}))
+        .await;
+    b.wait_text("#vhosts-table tbody", "elsewhere.example.com")
+        .await;
+
+    // The logs page, live: a request through Caddy appears at the top as it happens.
+    b.goto(&app.url("/logs?domain=live.example.com")).await;
+    b.click("#live").await;
+    b.wait_text("#live-state", "following").await;
+    let (status, _) = app.through_proxy("live.example.com", "/seen-live").await;
+    assert_eq!(status, 200);
+    let first = b
+        .wait_text("#logs-table tbody tr:first-child", "/seen-live")
+        .await;
+    assert!(first.contains("live.example.com"), "{first}");
+    let (status, _) = app
+        .through_proxy("elsewhere.example.com", "/not-this-domain")
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let table = b.find("#logs-table tbody").await.text().await.unwrap();
+    assert!(
+        !table.contains("/not-this-domain"),
+        "the filter holds live too: {table}"
+    );
+
+    // Webhooks: add one (its secret shown once), ping it, see the delivery, delete it.
+    b.goto(&app.url("/webhooks")).await;
+    let url = format!("http://{}/hook", up.hostport());
+    b.fill("#h-url", &url).await;
+    b.click("#hook-form button[type=submit]").await;
+    b.wait_text("#hooks-table tbody", &url).await;
+    let secret = b
+        .find("#secret")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{secret}"
+    );
+    b.click("#hooks-table tbody button.secondary").await;
+    b.wait_text("#hook-status", "Ping delivered").await;
+    b.click("#hooks-table tbody button.secondary:nth-of-type(2)")
+        .await;
+    b.wait_text("#deliveries-table tbody", "ping").await;
+    b.click("#deliveries button[value=cancel]").await;
+    b.click("#hooks-table tbody button.danger").await;
+    b.click("#confirm-delete-yes").await;
+    b.wait_text("#no-hooks", "No webhooks").await;
+    b.close().await;
+}

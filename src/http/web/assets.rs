@@ -57,6 +57,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../assets/js/tokens.js"),
     ),
     (
+        "js/webhooks.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/js/webhooks.js"),
+    ),
+    (
         "js/account.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../assets/js/account.js"),

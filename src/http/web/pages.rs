@@ -57,6 +57,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../../templates/web/tokens.html"),
         ),
         (
+            "web/webhooks.html",
+            include_str!("../../../templates/web/webhooks.html"),
+        ),
+        (
             "web/account.html",
             include_str!("../../../templates/web/account.html"),
         ),
@@ -82,6 +86,7 @@ pub fn router() -> Router<AppState> {
         ("traffic", Role::Viewer),
         ("changelog", Role::Viewer),
         ("users", Role::Admin),
+        ("webhooks", Role::Admin),
         ("tokens", Role::Viewer),
         ("account", Role::Viewer),
     ] {
