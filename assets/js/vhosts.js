@@ -39,10 +39,18 @@
     $('vhost-count').textContent = `${shown.length} of ${vhosts.length} vhosts`;
   }
 
+  let shownJson = null;
+
   async function load() {
     try {
-      vhosts = await api('GET', '/api/vhosts');
+      const fresh = await api('GET', '/api/vhosts');
       hide($('page-error'));
+      // An event about a change this page just made (or no change at all) redraws nothing:
+      // rows are not replaced under the user's pointer for nothing.
+      const json = JSON.stringify(fresh);
+      if (json === shownJson) return;
+      shownJson = json;
+      vhosts = fresh;
       render();
     } catch (e) {
       showError($('page-error'), e);
