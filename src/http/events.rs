@@ -59,13 +59,13 @@ pub struct StreamQuery {
     status: Option<String>,
 }
 
-/// Which events a caller may see: vhost and proxy events with `read:vhosts`, account and
-/// token events with `admin`.
+/// Which events a caller may see: vhost and proxy events with `read:vhosts` or
+/// `read:changelog`, account and token events with `admin`.
 fn visible(me: &CurrentUser, event: &str) -> bool {
     if event.starts_with("user.") || event.starts_with("token.") {
         me.may(Scope::Admin)
     } else {
-        me.may(Scope::ReadVhosts)
+        me.may(Scope::ReadVhosts) || me.may(Scope::ReadChangelog)
     }
 }
 
@@ -81,7 +81,7 @@ fn visible(me: &CurrentUser, event: &str) -> bool {
     responses(
         (status = 200, description = "The stream", content_type = "text/event-stream", body = String),
         (status = 400, description = "A bad filter, or a `Last-Event-ID` that is not an event id", body = ErrorBody),
-        (status = 403, description = "`MISSING_SCOPE`: no read scope (or `read:logs` for `logs=1`)", body = ErrorBody),
+        (status = 403, description = "`MISSING_SCOPE`: no read scope at all (or no `read:logs` for `logs=1`)", body = ErrorBody),
     ))]
 async fn stream(
     State(state): State<AppState>,
@@ -106,7 +106,14 @@ async fn stream(
             )))
         }
     };
-    if !me.may(Scope::ReadVhosts) && tail.is_none() {
+    // Any read scope opens the stream; each event goes to those who may see it.
+    let reads = [
+        Scope::ReadVhosts,
+        Scope::ReadChangelog,
+        Scope::ReadLogs,
+        Scope::Admin,
+    ];
+    if !reads.iter().any(|s| me.may(*s)) {
         me.need(Scope::ReadVhosts)?;
     }
     let resume = match headers

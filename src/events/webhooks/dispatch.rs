@@ -37,7 +37,17 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut news = feed.subscribe();
     let mut walking: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut pruned = std::time::Instant::now();
     loop {
+        // Events a week old that every webhook is past are forgotten, hourly.
+        if pruned.elapsed() > Duration::from_secs(3600) {
+            pruned = std::time::Instant::now();
+            match crate::events::prune(&db, 7).await {
+                Ok(n) if n > 0 => tracing::info!(events = n, "old events forgotten"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "old events could not be forgotten"),
+            }
+        }
         walking.retain(|_, h| !h.is_finished());
         let mut next_retry = i64::MAX;
         for hook in all(&db).await? {
