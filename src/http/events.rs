@@ -165,9 +165,12 @@ async fn changes(
 ) {
     // Listen first, then read the past: nothing falls between the two.
     let mut live = state.feed.subscribe();
-    let mut sent = match resume {
-        Some(after) => after,
-        None => match events::newest(&state.db).await {
+    // From now on: what the feed has handed out is past (it cannot reach this listener),
+    // what it hands out next is not.
+    let mut sent = match (resume, state.feed.seen()) {
+        (Some(after), _) => after,
+        (None, seen) if seen >= 0 => seen,
+        (None, _) => match events::newest(&state.db).await {
             Ok(n) => n,
             Err(_) => return,
         },

@@ -175,6 +175,8 @@ async fn the_status_endpoint_tells_whether_the_proxy_runs_the_store() {
         [
             ("reconcile", "running"),
             ("sessions", "running"),
+            ("event feed", "running"),
+            ("webhooks", "running"),
             ("log tailer", "running"),
             ("log retention", "running")
         ],
