@@ -118,12 +118,12 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(newest, 5);
+        assert_eq!(newest, 6);
         for stmt in [
-            "DELETE FROM _sqlx_migrations WHERE version = 5",
-            "DROP TABLE trusted_devices",
-            "DROP TABLE sso_states",
-            "DROP TABLE linked_accounts",
+            "DELETE FROM _sqlx_migrations WHERE version = 6",
+            "DROP TABLE webhook_deliveries",
+            "DROP TABLE webhooks",
+            "DROP TABLE outbox",
         ] {
             sqlx::query(stmt).execute(&db).await.unwrap();
         }
@@ -138,7 +138,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0004-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0005-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.
@@ -149,7 +149,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .fetch_one(&old)
         .await
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     // Started again with nothing to migrate: no new copy.
     app.stop().await;
     let again = TestApp::spawn_without_proxy_on(tempfile::tempdir().unwrap(), url).await;
