@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::Applier;
-use crate::{proxy::ProxyError, timestamps};
+use crate::{metrics::FailureReason, proxy::ProxyError, timestamps};
 
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -56,5 +56,17 @@ impl Applier {
         if is_check {
             s.checked_at = Some(now);
         }
+        if let Some(up) = s.reachable {
+            self.metrics.proxy_up(up);
+        }
+    }
+}
+
+/// The `reason` a push that was not taken counts under.
+pub(super) fn reason(e: &ProxyError) -> FailureReason {
+    match e {
+        ProxyError::Rejected(_) => FailureReason::Rejected,
+        ProxyError::Unreachable(_) => FailureReason::Unreachable,
+        ProxyError::Invalid(_) => FailureReason::Other,
     }
 }
