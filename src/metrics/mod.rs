@@ -87,13 +87,13 @@ impl Metrics {
             FailureReason::Unreachable,
             FailureReason::Other,
         ] {
-            m.apply_failures.get_or_create(&Reason {
+            let _ = m.apply_failures.get_or_create(&Reason {
                 reason: reason.as_str(),
             });
         }
         m.vhosts(0, 0);
         for outcome in WEBHOOK_OUTCOMES {
-            m.webhook_deliveries.get_or_create(&Outcome { outcome });
+            let _ = m.webhook_deliveries.get_or_create(&Outcome { outcome });
         }
         m
     }
