@@ -11,7 +11,8 @@ use crate::{
     config::{Config, ProxyKind},
     db,
     http::{self, AppState},
-    logs,
+    logs::{self, ingest::addresses::Addresses},
+    metrics::Metrics,
     proxy::{caddy::Caddy, nginx::Nginx, Proxy},
     reconcile, vhosts,
     workers::Workers,
@@ -28,6 +29,8 @@ pub fn proxy_for(config: &Config) -> anyhow::Result<Arc<dyn Proxy>> {
 /// A bound, ready-to-run proxyhub.
 pub struct Application {
     listener: TcpListener,
+    /// `PROXYHUB_METRICS_LISTEN`'s: `/metrics` alone.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     /// The access-log writers' own pool (see `db::connect_writer`).
     log_writer: db::Db,
@@ -54,8 +57,20 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("cannot listen on {addr} (PROXYHUB_METRICS_LISTEN): {e}")
+            })?),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new());
         let state = AppState {
-            applier: Arc::new(Applier::new(db.clone(), proxy, Arc::new(vhosts::Sites))),
+            applier: Arc::new(Applier::new(
+                db.clone(),
+                proxy,
+                Arc::new(vhosts::Sites),
+                metrics.clone(),
+            )),
             auth_limiter: Arc::new(RateLimiter::new(
                 config.auth_rate_limit,
                 Duration::from_secs(10),
@@ -69,9 +84,11 @@ impl Application {
             workers: Arc::new(Workers::default()),
             sso,
             feed: Arc::new(crate::events::Feed::default()),
+            metrics,
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             log_writer,
             _lock: lock,
@@ -83,6 +100,12 @@ impl Application {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default()
+    }
+
+    /// The port of `PROXYHUB_METRICS_LISTEN`, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let l = self.metrics_listener.as_ref()?;
+        l.local_addr().ok().map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -102,6 +125,8 @@ impl Application {
             Duration::from_secs(s.config.reconcile_interval.max(1)),
         );
         let (db, log) = (self.log_writer.clone(), s.config.access_log_absolute());
+        // One day's secret for every start of the tailer.
+        let addresses = Addresses::new(s.config.log_client_ip);
         let retention = logs::store::retention::Retention {
             days: s.config.log_retention_days,
             max_rows: s.config.log_max_rows,
@@ -120,7 +145,7 @@ impl Application {
                 move |stop| Box::pin(feed.clone().run(db.clone(), stop))
             }),
             workers.spawn("webhooks", stop.clone(), {
-                let (feed, db) = (s.feed.clone(), s.db.clone());
+                let (feed, db, metrics) = (s.feed.clone(), s.db.clone(), s.metrics.clone());
                 let policy = crate::events::webhooks::SsrfPolicy {
                     allow_private: s.config.webhook_allow_private,
                 };
@@ -128,26 +153,52 @@ impl Application {
                     Box::pin(crate::events::webhooks::run(
                         db.clone(),
                         feed.clone(),
+                        metrics.clone(),
                         policy,
                         stop,
                     ))
                 }
             }),
             workers.spawn("log tailer", stop.clone(), {
-                let db = db.clone();
-                move |stop| Box::pin(logs::ingest::tailer::run(db.clone(), log.clone(), stop))
+                let (db, metrics) = (db.clone(), s.metrics.clone());
+                move |stop| {
+                    let (db, log, addresses) = (db.clone(), log.clone(), addresses.clone());
+                    Box::pin(logs::ingest::tailer::run(
+                        db,
+                        log,
+                        addresses,
+                        metrics.clone(),
+                        stop,
+                    ))
+                }
             }),
             workers.spawn("log retention", stop.clone(), move |stop| {
                 Box::pin(logs::store::retention::run(db.clone(), retention, stop))
             }),
         ];
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let mut stop = stop.clone();
+            let app = http::metrics::own_router(self.state.clone());
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving /metrics");
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+                {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
+        });
         tracing::info!(addr = %self.listener.local_addr()?, proxy = self.state.applier.proxy().kind(), "proxyhub listening");
         let app = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         let _ = stop_tx.send(true);
-        for h in handles {
+        for h in handles.into_iter().chain(metrics_server) {
             let _ = h.await;
         }
         Ok(())

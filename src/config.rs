@@ -18,6 +18,30 @@ pub enum ProxyKind {
     Nginx,
 }
 
+/// How the access-log store keeps a request's client address.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ClientIp {
+    /// As the proxy logged it.
+    #[default]
+    Full,
+    /// A hash of it with a secret of the UTC day (kept in memory only, replaced each day):
+    /// requests of one client can be told apart within a day; the address cannot be read
+    /// back.
+    Hashed,
+    /// Nothing.
+    None,
+}
+
+impl ClientIp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Hashed => "hashed",
+            Self::None => "none",
+        }
+    }
+}
+
 /// Everything `proxyhub serve` needs; each field is a flag and a `PROXYHUB_*` variable.
 #[derive(Clone, Args)]
 pub struct Config {
@@ -160,6 +184,27 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_LOG_RETENTION_INTERVAL", default_value_t = 10)]
     pub log_retention_interval: u64,
 
+    /// How client addresses of new requests are stored: `full`, `hashed` (a hash with a
+    /// daily secret: one client's requests can be told apart within a UTC day, the address
+    /// cannot be read back) or `none`.
+    #[arg(
+        long,
+        env = "PROXYHUB_LOG_CLIENT_IP",
+        value_enum,
+        default_value = "full"
+    )]
+    pub log_client_ip: ClientIp,
+
+    /// The bearer token `GET /metrics` asks for (`Authorization: Bearer <token>`). Unset,
+    /// `/metrics` on the main listener is open when it listens on a loopback address only.
+    #[arg(long, env = "PROXYHUB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// An address of its own serving only `GET /metrics`, open (e.g. `127.0.0.1:9464`, or an
+    /// address only the Prometheus server reaches).
+    #[arg(long, env = "PROXYHUB_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Single sign-on through an OpenID Connect provider (off unless an issuer is set).
     #[command(flatten)]
     pub oidc: OidcConfig,
@@ -262,6 +307,11 @@ impl Config {
             .is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"))
     }
 
+    /// The token `GET /metrics` asks for; an empty one is none.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_deref().filter(|t| !t.is_empty())
+    }
+
     /// The access log as an absolute path: the proxy runs with another working directory.
     pub fn access_log_absolute(&self) -> PathBuf {
         if self.access_log.is_absolute() {
@@ -298,6 +348,12 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("allow_signup", &self.allow_signup)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("log_client_ip", &self.log_client_ip)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("metrics_listen", &self.metrics_listen)
             .finish_non_exhaustive()
     }
 }

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod importer;
 pub mod logs;
 pub mod memory;
+pub mod metrics;
 pub mod proxy;
 pub mod reconcile;
 pub mod remote;

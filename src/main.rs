@@ -133,6 +133,15 @@ enum LogsCommand {
             default_value = "sqlite://data/proxyhub.db"
         )]
         database_url: String,
+        /// How client addresses are stored: full, hashed (with a secret of the day, kept in
+        /// memory only) or none.
+        #[arg(
+            long,
+            env = "PROXYHUB_LOG_CLIENT_IP",
+            value_enum,
+            default_value = "full"
+        )]
+        client_ip: proxyhub::config::ClientIp,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -240,13 +249,16 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Logs(LogsCommand::Import {
             database_url,
+            client_ip,
             files,
         }) => {
             let db = proxyhub::db::connect(&database_url).await?;
             // Written as the log writers write: through their own pool.
             drop(db);
             let writer = proxyhub::db::connect_writer(&database_url).await?;
-            let r = proxyhub::logs::ingest::import::import(&writer, &files, true).await?;
+            let addresses = proxyhub::logs::ingest::addresses::Addresses::new(client_ip);
+            let r =
+                proxyhub::logs::ingest::import::import(&writer, &files, addresses, true).await?;
             println!(
                 "{} lines ({} rows, {} skipped) in {:.2} s: {:.0} lines/s",
                 r.rows + r.skipped,

@@ -71,9 +71,14 @@ async fn run(full: bool, cpu: Option<usize>) {
             .await
             .unwrap();
     let t = Instant::now();
-    let report = import::import(&writer, std::slice::from_ref(&file), false)
-        .await
-        .unwrap();
+    let report = import::import(
+        &writer,
+        std::slice::from_ref(&file),
+        Default::default(),
+        false,
+    )
+    .await
+    .unwrap();
     let ours = lines as f64 / t.elapsed().as_secs_f64();
     assert_eq!(report.rows, lines, "every line stored");
     assert_eq!(store::queryable(&db).await, lines as i64);

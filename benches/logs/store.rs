@@ -99,6 +99,9 @@ pub async fn serve(
         log_retention_days: 3650,
         log_max_rows: u64::MAX,
         log_retention_interval: 10,
+        log_client_ip: Default::default(),
+        metrics_token: None,
+        metrics_listen: None,
         oidc: Default::default(),
         webhook_allow_private: false,
     };

@@ -88,7 +88,16 @@ impl Applier {
             proxy: &*self.proxy,
             armed: false,
         };
+        let started = std::time::Instant::now();
         let pushed = self.proxy.apply(&sites).await;
+        match &pushed {
+            Ok(true) => self.metrics.push(started.elapsed(), true),
+            Ok(false) => {}
+            Err(e) => {
+                self.metrics.push(started.elapsed(), false);
+                self.metrics.apply_failure(super::status::reason(e));
+            }
+        }
         self.record(&pushed.as_ref().copied(), false);
         if let Err(e) = pushed {
             return (written, Err(Outcome::Proxy(e)));
@@ -97,6 +106,8 @@ impl Applier {
         let committed = self.commit(&mut written, generation).await;
         guard.armed = false;
         if let Err(e) = committed {
+            self.metrics
+                .apply_failure(crate::metrics::FailureReason::Other);
             // The proxy runs a config the store does not hold: put the stored one back.
             self.proxy.forget_applied();
             if let Err(restore) = self.restore().await {

@@ -15,6 +15,7 @@ use tokio::sync::{oneshot, Mutex};
 
 use crate::{
     db::{Db, Tx},
+    metrics::Metrics,
     proxy::{Proxy, ProxyError, Site},
 };
 pub use status::ProxyStatus;
@@ -93,10 +94,16 @@ pub struct Applier {
     /// Changes waiting, and whether a worker is taking them.
     queue: std::sync::Mutex<(Vec<Job>, bool)>,
     status: std::sync::Mutex<ProxyStatus>,
+    metrics: Arc<Metrics>,
 }
 
 impl Applier {
-    pub fn new(db: Db, proxy: Arc<dyn Proxy>, desired: Arc<dyn DesiredState>) -> Self {
+    pub fn new(
+        db: Db,
+        proxy: Arc<dyn Proxy>,
+        desired: Arc<dyn DesiredState>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let status = ProxyStatus {
             proxy: proxy.kind(),
             ..Default::default()
@@ -108,11 +115,23 @@ impl Applier {
             lock: Mutex::new(()),
             queue: std::sync::Mutex::new((Vec::new(), false)),
             status: std::sync::Mutex::new(status),
+            metrics,
         }
     }
 
     pub fn proxy(&self) -> &dyn Proxy {
         &*self.proxy
+    }
+
+    /// Has the proxy check a site before a change is queued ([`Proxy::prepare`]); a site
+    /// the proxy refuses, or a proxy that does not answer, counts as an apply failure
+    /// (proxyhub's own refusals, `Invalid`, are the client's mistakes, not the proxy's).
+    pub async fn prepare(&self, site: &Site) -> Result<(), ProxyError> {
+        let prepared = self.proxy.prepare(site).await;
+        if let Err(e @ (ProxyError::Rejected(_) | ProxyError::Unreachable(_))) = &prepared {
+            self.metrics.apply_failure(status::reason(e));
+        }
+        prepared
     }
 
     /// Applies a change: `writes` runs in a write transaction (with other changes waiting at
@@ -188,7 +207,20 @@ impl Applier {
     pub async fn repair_drift(&self) -> Result<bool, DriftError> {
         let _turn = self.lock.lock().await;
         let sites = self.desired.sites(&mut *self.db.acquire().await?).await?;
+        let started = std::time::Instant::now();
         let result = self.proxy.repair_drift(&sites).await;
+        match &result {
+            Ok(true) => {
+                self.metrics.push(started.elapsed(), true);
+                self.metrics.drift_repaired();
+            }
+            // A refused re-apply was a push; an unreachable proxy shows in `proxy_up`.
+            Err(e @ (ProxyError::Rejected(_) | ProxyError::Invalid(_))) => {
+                self.metrics.push(started.elapsed(), false);
+                self.metrics.apply_failure(status::reason(e));
+            }
+            _ => {}
+        }
         self.record(&result.as_ref().map(|repaired| *repaired), true);
         Ok(result?)
     }

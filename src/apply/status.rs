@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::{
     events::{self, Kind},
+    metrics::FailureReason,
     proxy::ProxyError,
     timestamps,
 };
@@ -63,6 +64,9 @@ impl Applier {
         if is_check {
             s.checked_at = Some(now);
         }
+        if let Some(up) = s.reachable {
+            self.metrics.proxy_up(up);
+        }
         let happened = happened(outcome, is_check, was_reachable, s.reachable);
         drop(s);
         for (kind, message) in happened {
@@ -74,6 +78,15 @@ impl Applier {
                 }
             });
         }
+    }
+}
+
+/// The `reason` a push that was not taken counts under.
+pub(super) fn reason(e: &ProxyError) -> FailureReason {
+    match e {
+        ProxyError::Rejected(_) => FailureReason::Rejected,
+        ProxyError::Unreachable(_) => FailureReason::Unreachable,
+        ProxyError::Invalid(_) => FailureReason::Other,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct LogEntry {
     pub status: i64,
     /// Human-readable, like `1.52ms`.
     pub latency: String,
+    /// The client's address as stored: the address, a hash of it (16 hex digits) or empty,
+    /// as `PROXYHUB_LOG_CLIENT_IP` was when the request was stored.
     pub ip: String,
     pub size: i64,
     pub protocol: String,
@@ -191,6 +193,11 @@ impl<S: Send + Sync> FromRequestParts<S> for LogsQuery {
 pub struct Status {
     /// The access log being followed.
     pub access_log: String,
+    /// How client addresses of new requests are stored (`PROXYHUB_LOG_CLIENT_IP`): `full`,
+    /// `hashed` (a hash with a secret of the UTC day: one client's requests of a day share
+    /// it) or `none` (empty).
+    #[schema(value_type = String, pattern = "^(full|hashed|none)$")]
+    pub client_ip: &'static str,
     pub rows: i64,
     pub skipped: i64,
     /// Files read so far, most recently read first (at most 50).
@@ -228,6 +235,7 @@ async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<S
         .collect();
     Ok(Json(Status {
         access_log: state.config.access_log_absolute().display().to_string(),
+        client_ip: state.config.log_client_ip.as_str(),
         rows,
         skipped,
         files,

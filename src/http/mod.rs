@@ -15,6 +15,7 @@ pub mod guard;
 mod idempotent;
 mod lists;
 mod logs;
+pub mod metrics;
 pub mod openapi;
 pub mod ratelimit;
 mod state;
@@ -36,6 +37,7 @@ use crate::{
     apply::Applier,
     config::Config,
     db::Db,
+    metrics::Metrics,
     workers::Workers,
 };
 use error::ApiError;
@@ -53,6 +55,9 @@ pub struct AppState {
     pub sso: Option<Arc<crate::sso::Sso>>,
     /// New events as they commit, for live streams and the webhook dispatcher.
     pub feed: Arc<crate::events::Feed>,
+    /// The Prometheus series (`GET /metrics`); the webhook sender counts its deliveries
+    /// with `metrics.webhook_delivery(outcome)`.
+    pub metrics: Arc<Metrics>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
@@ -70,9 +75,11 @@ pub fn router(state: AppState) -> Router {
     // Unknown API paths are answered inside the API's layers (with the rate-limit headers).
     let api = api
         .route("/api/{*rest}", axum::routing::any(not_found))
-        .layer(from_fn_with_state(state.clone(), guard::authenticate));
+        .layer(from_fn_with_state(state.clone(), guard::authenticate))
+        .layer(from_fn_with_state(state.clone(), metrics::count));
     Router::new()
         .merge(api)
+        .merge(metrics::router())
         .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,9 +1,13 @@
-//! `/api/health` (no sign-in), and `/api/status`: is the proxy reachable, does it run what
+//! `/api/health` (no sign-in: is proxyhub up), `/api/ready` (no sign-in: can it do its
+//! work: the store answers, the proxy runs the store's config, the workers run), and
+//! `/api/status`: is the proxy reachable, does it run what
 //! the store holds, when was the last successful apply, how the background workers are. The
 //! proxy's last error is shown to editors and admins only: it quotes the proxy, and viewers
 //! only read.
 
-use axum::{extract::State, Json};
+use std::{collections::BTreeMap, time::Duration};
+
+use axum::{extract::State, http::StatusCode, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,7 +16,9 @@ use super::{guard::CurrentUser, AppState};
 use crate::{accounts::Role, apply::ProxyStatus, workers::WorkerStatus};
 
 pub fn public_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -34,6 +40,71 @@ struct Health {
     responses((status = 200, description = "proxyhub is up", body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
+}
+
+/// The answer of `GET /api/ready`.
+#[derive(Serialize, ToSchema)]
+struct Readiness {
+    /// `ready`, or `unready` when a check fails.
+    #[schema(value_type = String, pattern = "^(ready|unready)$")]
+    status: &'static str,
+    /// Each check (`database`, `proxy`, and each background worker by name): `ok`, or what
+    /// is wrong.
+    checks: BTreeMap<String, String>,
+}
+
+/// Can proxyhub do its work
+///
+/// Ready when the store answers, the proxy answered at the last check and runs the store's
+/// configuration, and every background worker runs. A readiness probe; `/api/health` is the
+/// liveness one. Details of a failure are in `/api/status` (signed in).
+#[utoipa::path(get, path = "/api/ready", tag = "status", operation_id = "ready",
+    security(()),
+    responses(
+        (status = 200, description = "Every check passed", body = Readiness),
+        (status = 503, description = "A check failed; its value says what is wrong", body = Readiness),
+    ))]
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let mut checks = BTreeMap::new();
+    let database = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&state.db),
+    )
+    .await;
+    let database = match database {
+        Ok(Ok(_)) => "ok".to_string(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the store failed");
+            "failing: the store did not answer the check".into()
+        }
+        Err(_) => "failing: the store did not answer within 2 s".into(),
+    };
+    checks.insert("database".to_string(), database);
+    let p = state.applier.status();
+    let at = p.checked_at.as_deref().unwrap_or("the last check");
+    let proxy = match (p.reachable, p.in_sync) {
+        (None, _) => format!("unknown: the {} was not checked yet", p.proxy),
+        (Some(false), _) => format!("unreachable: the {} did not answer at {at}", p.proxy),
+        (Some(true), Some(true)) => "ok".into(),
+        (Some(true), _) => format!(
+            "out of sync: the {} did not run the store's configuration at {at}",
+            p.proxy
+        ),
+    };
+    checks.insert("proxy".to_string(), proxy);
+    for w in state.workers.status() {
+        let check = match w.state {
+            "running" => "ok".to_string(),
+            other => format!("{other}: restarted {} times", w.restarts),
+        };
+        checks.insert(w.name.to_string(), check);
+    }
+    let ready = checks.values().all(|c| c == "ok");
+    let (code, status) = match ready {
+        true => (StatusCode::OK, "ready"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "unready"),
+    };
+    (code, Json(Readiness { status, checks }))
 }
 
 /// The answer of `GET /api/status`: the proxy's state and the background workers'.

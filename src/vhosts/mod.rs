@@ -103,14 +103,10 @@ pub fn normalize(v: &mut Vhost) -> Result<(), (&'static str, String)> {
 
 /// Has the proxy check (and ready) a vhost's site.
 async fn prepare(applier: &Applier, v: &Vhost) -> Result<(), VhostError> {
-    applier
-        .proxy()
-        .prepare(&v.site())
-        .await
-        .map_err(|e| match e {
-            ProxyError::Invalid(m) => VhostError::Invalid(m),
-            e => VhostError::Proxy(e),
-        })
+    applier.prepare(&v.site()).await.map_err(|e| match e {
+        ProxyError::Invalid(m) => VhostError::Invalid(m),
+        e => VhostError::Proxy(e),
+    })
 }
 
 /// The vhosts a selection keeps (one page) and how many it keeps in all.

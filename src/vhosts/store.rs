@@ -169,6 +169,25 @@ pub async fn generation(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// Every vhost's domain, enabled or not.
+pub async fn domains(conn: &mut AnyConnection) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT domain FROM vhosts")
+        .fetch_all(conn)
+        .await
+}
+
+/// How many vhosts are enabled, and how many disabled.
+pub async fn count_by_state(conn: &mut AnyConnection) -> Result<(u64, u64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN enabled = 1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS on_, \
+         CAST(COUNT(*) AS BIGINT) AS all_ FROM vhosts",
+    )
+    .fetch_one(conn)
+    .await?;
+    let (on, all): (i64, i64) = (row.try_get("on_")?, row.try_get("all_")?);
+    Ok((on as u64, (all - on) as u64))
+}
+
 pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Vhost>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM vhosts WHERE id = $1");
     sqlx::query(&sql)

@@ -89,6 +89,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "GET /api/logs/stats",
             "GET /api/logs/status",
             "GET /api/openapi.json",
+            "GET /api/ready",
             "GET /api/status",
             "GET /api/tokens",
             "GET /api/users",

@@ -135,6 +135,25 @@ async fn changes_reach_the_receiver_signed_in_order_once_each_through_failures()
         .iter()
         .any(|d| d["statusCode"] == 500 && d["error"].as_str().unwrap().contains("500")));
 
+    // The deliveries are counted for Prometheus, by outcome.
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let count = |outcome: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "proxyhub_webhook_deliveries_total{{outcome=\"{outcome}\"}}"
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        count("delivered") >= 4.0 && count("failed") >= 1.0,
+        "{metrics}"
+    );
+
     // The receiver is down: the changes wait, and arrive in order once it is back.
     rx.down().await;
     for d in ["c.example.com", "d.example.com"] {

@@ -1,5 +1,6 @@
 //! The access-log pipeline: files written the way Caddy writes them, rotation, copytruncate,
-//! partial and garbage lines, a proxyhub killed with SIGKILL, the API, and real Caddy traffic.
+//! partial and garbage lines, a proxyhub killed with SIGKILL, the API, real Caddy traffic, and
+//! how client addresses are stored.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -9,4 +10,5 @@ mod caddy_traffic;
 mod crash;
 mod import;
 mod lines;
+mod privacy;
 mod tailing;

@@ -19,7 +19,7 @@ use std::{
 
 use proxyhub::{
     app::Application,
-    config::{Config, ProxyKind, TlsMode},
+    config::{ClientIp, Config, ProxyKind, TlsMode},
 };
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -140,6 +140,14 @@ pub struct Options {
     pub oidc: proxyhub::config::OidcConfig,
     /// Webhooks may reach loopback receivers (the tests' own).
     pub webhook_allow_private: bool,
+    /// `PROXYHUB_LISTEN` (a free loopback port by default).
+    pub listen: SocketAddr,
+    /// `PROXYHUB_LOG_CLIENT_IP` (`full` by default).
+    pub log_client_ip: ClientIp,
+    /// `PROXYHUB_METRICS_TOKEN` (none by default).
+    pub metrics_token: Option<String>,
+    /// `PROXYHUB_METRICS_LISTEN` (none by default).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for Options {
@@ -156,6 +164,10 @@ impl Default for Options {
             require_2fa: false,
             oidc: Default::default(),
             webhook_allow_private: true,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            log_client_ip: ClientIp::Full,
+            metrics_token: None,
+            metrics_listen: None,
         }
     }
 }
@@ -168,6 +180,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub access_log: PathBuf,
     pub database_url: String,
+    /// `http://127.0.0.1:<port>` of `PROXYHUB_METRICS_LISTEN`, when set.
+    pub metrics_base: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
@@ -241,7 +255,7 @@ impl TestApp {
         opts: Options,
     ) -> Config {
         Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
+            listen: opts.listen,
             database_url,
             proxy: ProxyKind::Caddy,
             caddy_admin,
@@ -267,6 +281,9 @@ impl TestApp {
             log_retention_days: opts.log_retention_days,
             log_max_rows: opts.log_max_rows,
             log_retention_interval: 1,
+            log_client_ip: opts.log_client_ip,
+            metrics_token: opts.metrics_token,
+            metrics_listen: opts.metrics_listen,
             oidc: opts.oidc,
             webhook_allow_private: opts.webhook_allow_private,
         }
@@ -278,6 +295,7 @@ impl TestApp {
         let http_port = config.http_port.unwrap_or(80);
         let app = Application::build(config).await.expect("proxyhub starts");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -293,6 +311,7 @@ impl TestApp {
             dir,
             access_log,
             database_url,
+            metrics_base,
             stop: Some(tx),
             done: Some(done),
         }

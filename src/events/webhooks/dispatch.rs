@@ -13,6 +13,7 @@ use super::{advance, all, record, send, Delivery, SsrfPolicy, Webhook};
 use crate::{
     db::Db,
     events::{after, Feed},
+    metrics::Metrics,
     timestamps,
 };
 
@@ -32,6 +33,7 @@ fn now() -> i64 {
 pub async fn run(
     db: Db,
     feed: Arc<Feed>,
+    metrics: Arc<Metrics>,
     policy: SsrfPolicy,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -58,11 +60,11 @@ pub async fn run(
                 next_retry = next_retry.min(hook.retry_at);
                 continue;
             }
-            let (db, id) = (db.clone(), hook.id.clone());
+            let (db, id, metrics) = (db.clone(), hook.id.clone(), metrics.clone());
             walking.insert(
                 id,
                 tokio::spawn(async move {
-                    if let Err(e) = walk(&db, hook, policy).await {
+                    if let Err(e) = walk(&db, hook, &metrics, policy).await {
                         tracing::warn!(error = %e, "webhook delivery: the store failed; trying again soon");
                     }
                 }),
@@ -81,7 +83,12 @@ pub async fn run(
 }
 
 /// Delivers a webhook's events in order until it is up to date or an event fails.
-async fn walk(db: &Db, mut hook: Webhook, policy: SsrfPolicy) -> Result<(), sqlx::Error> {
+async fn walk(
+    db: &Db,
+    mut hook: Webhook,
+    metrics: &Metrics,
+    policy: SsrfPolicy,
+) -> Result<(), sqlx::Error> {
     loop {
         let batch = after(db, hook.delivered_through, 100).await?;
         if batch.is_empty() {
@@ -110,6 +117,11 @@ async fn walk(db: &Db, mut hook: Webhook, policy: SsrfPolicy) -> Result<(), sqlx
                 && time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000
                     - i128::from(event.created_us)
                     > i128::from(GIVE_UP_AFTER_US);
+            metrics.webhook_delivery(match (sent.ok(), give_up) {
+                (true, _) => "delivered",
+                (false, true) => "gave_up",
+                (false, false) => "failed",
+            });
             let error = match (&sent.error, give_up) {
                 (Some(e), true) => Some(format!("{e}; given up: retried for 24 hours")),
                 (e, _) => e.clone(),

@@ -152,6 +152,11 @@ async fn page(
     }
     render(
         &format!("web/{name}.html"),
-        context! { user, page => name, proxy => state.applier.proxy().kind() },
+        context! {
+            user,
+            page => name,
+            proxy => state.applier.proxy().kind(),
+            client_ip => state.config.log_client_ip.as_str(),
+        },
     )
 }

@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 
+use super::{addresses::Addresses, counts::Counting};
 use crate::{
     db::Db,
     logs::{
@@ -77,6 +78,25 @@ pub trait Watch: Send {
     }
 }
 
+/// What the batches of one reader share: the domains already stored, how client addresses
+/// are stored, and where the counts go (nowhere for `proxyhub logs import`).
+#[derive(Default)]
+pub struct Intake {
+    pub domains: Domains,
+    pub addresses: Addresses,
+    pub counting: Option<Counting>,
+}
+
+impl Intake {
+    pub fn new(addresses: Addresses, counting: Option<Counting>) -> Self {
+        Self {
+            domains: Domains::default(),
+            addresses,
+            counting,
+        }
+    }
+}
+
 /// Nothing to report, nothing that can change.
 pub struct Quiet;
 impl Watch for Quiet {}
@@ -84,7 +104,7 @@ impl Watch for Quiet {}
 /// Reads `reader`, which stands at byte `start` of `source`, to its end.
 pub async fn ingest(
     db: &Db,
-    domains: &mut Domains,
+    intake: &mut Intake,
     source: &Source,
     reader: &mut (dyn Read + Send),
     start: u64,
@@ -109,7 +129,7 @@ pub async fn ingest(
             let skipped = u64::from(!discarding);
             discarding = true;
             let len = buf.len() as u64;
-            match save(db, domains, source, &mut progress, len, &[], skipped).await? {
+            match save(db, intake, source, &mut progress, len, &[], skipped).await? {
                 None => buf.clear(),
                 Some(at) => return Ok(Outcome::Moved(progress, at)),
             }
@@ -126,8 +146,9 @@ pub async fn ingest(
                 Err(_) => skipped += 1,
             }
         }
+        intake.addresses.apply(&mut entries);
         let used = (last_nl + 1) as u64;
-        if let Some(at) = save(db, domains, source, &mut progress, used, &entries, skipped).await? {
+        if let Some(at) = save(db, intake, source, &mut progress, used, &entries, skipped).await? {
             return Ok(Outcome::Moved(progress, at));
         }
         drop(entries);
@@ -142,7 +163,7 @@ pub async fn ingest(
 /// Commits a batch of `used` bytes; `Some(position)` when another reader had moved it.
 async fn save(
     db: &Db,
-    domains: &mut Domains,
+    intake: &mut Intake,
     source: &Source,
     progress: &mut Progress,
     used: u64,
@@ -155,12 +176,17 @@ async fn save(
         entries,
         skipped,
     };
-    match write::commit(db, domains, source, &batch).await? {
+    match write::commit(db, &mut intake.domains, source, &batch).await? {
         Committed::Moved(at) => Ok(Some(at)),
-        Committed::Yes => {
+        Committed::Yes(tallies) => {
             progress.position = batch.to;
             progress.rows += entries.len() as u64;
             progress.skipped += skipped;
+            if let Some(counting) = &mut intake.counting {
+                counting
+                    .committed(db, &tallies, entries.len() as u64, skipped)
+                    .await;
+            }
             Ok(None)
         }
     }

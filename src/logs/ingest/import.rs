@@ -11,13 +11,11 @@ use std::{
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{
-    batch::{ingest, IngestError, Outcome, Progress, Watch},
+    addresses::Addresses,
+    batch::{ingest, IngestError, Intake, Outcome, Progress, Watch},
     source,
 };
-use crate::{
-    db::Db,
-    logs::store::{domains::Domains, files},
-};
+use crate::{db::Db, logs::store::files};
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,15 +33,21 @@ impl Report {
     }
 }
 
-/// Imports `files` in order; `progress` shows a bar per file (only drawn on a terminal).
-pub async fn import(db: &Db, files: &[PathBuf], progress: bool) -> Result<Report, IngestError> {
+/// Imports `files` in order, storing client addresses as `addresses` says; `progress` shows
+/// a bar per file (only drawn on a terminal).
+pub async fn import(
+    db: &Db,
+    files: &[PathBuf],
+    addresses: Addresses,
+    progress: bool,
+) -> Result<Report, IngestError> {
     let started = Instant::now();
     let mut total = Report::default();
-    let mut domains = Domains::default();
+    let mut intake = Intake::new(addresses, None);
     for path in files {
         let r = import_one(
             db,
-            &mut domains,
+            &mut intake,
             path,
             progress && std::io::stderr().is_terminal(),
         )
@@ -71,7 +75,7 @@ pub async fn import(db: &Db, files: &[PathBuf], progress: bool) -> Result<Report
 
 async fn import_one(
     db: &Db,
-    domains: &mut Domains,
+    intake: &mut Intake,
     path: &Path,
     bar: bool,
 ) -> Result<Report, IngestError> {
@@ -105,7 +109,7 @@ async fn import_one(
         bar.set_position(start);
         let outcome = ingest(
             db,
-            domains,
+            intake,
             &file.source,
             &mut file.reader,
             start,

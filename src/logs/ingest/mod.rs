@@ -6,8 +6,12 @@
 //! - `rotated.rs`: finishing files that moved away while nobody was reading them.
 //! - `import.rs`: `proxyhub logs import`, existing files into the store.
 //! - `source.rs`: opening a file for reading, plain or gzipped, and naming it.
+//! - `addresses.rs`: client addresses stored as logged, hashed, or not at all.
+//! - `counts.rs`: the metrics of each committed batch.
 
+pub mod addresses;
 pub mod batch;
+pub mod counts;
 pub mod import;
 pub mod rotated;
 pub mod source;

@@ -7,22 +7,22 @@ use std::{io, os::unix::fs::MetadataExt, path::Path};
 use sqlx::Row;
 
 use super::{
-    batch::{ingest, IngestError, Outcome, Quiet},
+    batch::{ingest, IngestError, Intake, Outcome, Quiet},
     source,
 };
-use crate::{db::Db, logs::store::domains::Domains};
+use crate::db::Db;
 
 /// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
 /// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not
 /// finished, or a file written after its last progress on `followed`. Returns the rows stored.
-pub async fn recover(db: &Db, followed: &Path) -> Result<u64, IngestError> {
+pub async fn recover(db: &Db, followed: &Path, intake: &mut Intake) -> Result<u64, IngestError> {
     let Some(since) = last_progress(db, followed).await? else {
         return Ok(0); // never followed before: older files are for `proxyhub logs import`
     };
     let mut rows = 0;
     for (path, mtime) in siblings(followed)? {
         // One unreadable file (a corrupt or half-written .gz) must not stop the others.
-        match finish(db, &path, mtime >= since).await {
+        match finish(db, &path, mtime >= since, intake).await {
             Ok(n) => rows += n,
             Err(IngestError::Io(e)) => {
                 tracing::warn!(file = %path.display(), error = %e, "cannot read a rotated log")
@@ -34,7 +34,7 @@ pub async fn recover(db: &Db, followed: &Path) -> Result<u64, IngestError> {
 }
 
 /// Stores what `path` holds beyond its known position; a file never seen only if `new`.
-async fn finish(db: &Db, path: &Path, new: bool) -> Result<u64, IngestError> {
+async fn finish(db: &Db, path: &Path, new: bool, intake: &mut Intake) -> Result<u64, IngestError> {
     let Some(mut opened) = source::open(path)? else {
         return Ok(0);
     };
@@ -53,7 +53,7 @@ async fn finish(db: &Db, path: &Path, new: bool) -> Result<u64, IngestError> {
     opened.skip_to(start)?;
     let (Outcome::End(p) | Outcome::Moved(p, _)) = ingest(
         db,
-        &mut Domains::default(),
+        intake,
         &opened.source,
         &mut opened.reader,
         start,

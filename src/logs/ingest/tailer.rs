@@ -14,15 +14,15 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{watch, Notify};
 
 use super::{
-    batch::{self, ingest, IngestError, Outcome, Watch},
+    addresses::Addresses,
+    batch::{self, ingest, IngestError, Intake, Outcome, Watch},
+    counts::Counting,
     rotated,
 };
 use crate::{
     db::Db,
-    logs::store::{
-        domains::Domains,
-        files::{self, Source},
-    },
+    logs::store::files::{self, Source},
+    metrics::Metrics,
 };
 
 /// How often the file is checked when no event arrives.
@@ -31,9 +31,16 @@ const POLL: Duration = Duration::from_millis(500);
 /// reopens its log on a signal writes to the old file until it does).
 const GRACE: Duration = Duration::from_secs(5);
 
-/// Follows `path` until `stop` changes. A worker (see `workers.rs`): errors reading or
-/// storing are logged and tried again on the next tick.
-pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+/// Follows `path` until `stop` changes, storing client addresses as `addresses` says and
+/// counting into `metrics`. A worker (see `workers.rs`): errors reading or storing are
+/// logged and tried again on the next tick.
+pub async fn run(
+    db: Db,
+    path: PathBuf,
+    addresses: Addresses,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let wake = Arc::new(Notify::new());
     let mut watcher = None;
     let mut tailer = Tailer {
@@ -42,7 +49,7 @@ pub async fn run(db: Db, path: PathBuf, mut stop: watch::Receiver<bool>) -> anyh
         current: None,
         draining: Vec::new(),
         recovered: false,
-        domains: Domains::default(),
+        intake: Intake::new(addresses, Some(Counting::new(metrics))),
     };
     while !*stop.borrow() {
         if watcher.is_none() {
@@ -90,13 +97,27 @@ struct Tailer {
     /// Files renamed or deleted under us, read until they have been quiet for [`GRACE`].
     draining: Vec<Followed>,
     recovered: bool,
-    domains: Domains,
+    intake: Intake,
 }
 
 impl Tailer {
     async fn tick(&mut self) -> Result<(), IngestError> {
+        let read = self.read().await;
+        let lag = self
+            .current
+            .iter()
+            .chain(&self.draining)
+            .map(Followed::lag)
+            .sum();
+        if let Some(counting) = &self.intake.counting {
+            counting.lag(lag);
+        }
+        read
+    }
+
+    async fn read(&mut self) -> Result<(), IngestError> {
         if !self.recovered {
-            rotated::recover(&self.db, &self.path).await?;
+            rotated::recover(&self.db, &self.path, &mut self.intake).await?;
             self.recovered = true;
         }
         let on_disk = match std::fs::metadata(&self.path) {
@@ -108,7 +129,7 @@ impl Tailer {
             self.draining.push(cur);
         }
         for f in &mut self.draining {
-            match f.read(&self.db, &mut self.domains).await {
+            match f.read(&self.db, &mut self.intake).await {
                 Ok(_) => {}
                 Err(IngestError::Io(e)) => {
                     tracing::warn!(error = %e, "cannot read a rotated access log; leaving it");
@@ -130,9 +151,9 @@ impl Tailer {
             }
         }
         let cur = self.current.as_mut().expect("opened above");
-        if cur.read(&self.db, &mut self.domains).await? {
+        if cur.read(&self.db, &mut self.intake).await? {
             // Replaced in place (copytruncate): a copy may hold what we had not read yet.
-            rotated::recover(&self.db, &self.path).await?;
+            rotated::recover(&self.db, &self.path, &mut self.intake).await?;
         }
         Ok(())
     }
@@ -169,7 +190,7 @@ impl Followed {
 
     /// Stores the complete lines added since the last call. Returns whether the content was
     /// replaced (the file was truncated and written anew) since then.
-    async fn read(&mut self, db: &Db, domains: &mut Domains) -> Result<bool, IngestError> {
+    async fn read(&mut self, db: &Db, intake: &mut Intake) -> Result<bool, IngestError> {
         let size = self.file.metadata()?.len();
         let mut replaced = false;
         // The first line is looked at every time: a truncated file can regrow to the very
@@ -199,13 +220,21 @@ impl Followed {
             let mut reader = &self.file;
             reader.seek(SeekFrom::Start(self.position))?;
             let mut same = SameContent(&self.file, &source.fingerprint);
-            match ingest(db, domains, source, &mut reader, self.position, &mut same).await? {
+            match ingest(db, intake, source, &mut reader, self.position, &mut same).await? {
                 Outcome::End(p) if p.position == self.position => break,
                 Outcome::End(p) => self.position = p.position,
                 Outcome::Moved(_, at) => self.position = at,
             }
         }
         Ok(replaced)
+    }
+}
+
+impl Followed {
+    /// Bytes written and not stored yet.
+    fn lag(&self) -> u64 {
+        let size = self.file.metadata().map_or(self.size, |m| m.len());
+        size.saturating_sub(self.position)
     }
 }
 

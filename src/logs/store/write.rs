@@ -25,21 +25,30 @@ pub struct Batch<'a, 'b> {
 }
 
 /// The outcome of [`commit`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Committed {
-    Yes,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Committed<'b> {
+    /// Stored; the batch's requests per domain and status class.
+    Yes(Vec<Tally<'b>>),
     /// Someone else (another import, another proxyhub) had moved the source's position:
     /// nothing was written; go on from this position.
     Moved(u64),
 }
 
+/// Requests of one domain in a batch by status class: `by_class[c]` with status `c`xx (1 to
+/// 5), `by_class[0]` with a status outside 100–599. A domain may have several (one a day).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tally<'b> {
+    pub domain: &'b str,
+    pub by_class: [u64; 6],
+}
+
 /// Stores a batch's rows and moves the source's position to `batch.to`, all or nothing.
-pub async fn commit(
+pub async fn commit<'b>(
     db: &Db,
     domains: &mut Domains,
     source: &Source,
-    batch: &Batch<'_, '_>,
-) -> Result<Committed, sqlx::Error> {
+    batch: &Batch<'_, 'b>,
+) -> Result<Committed<'b>, sqlx::Error> {
     let mut tx = db::begin_write(db).await?;
     if let Some(at) = files::advance(&mut tx, source, batch).await? {
         tx.rollback().await?;
@@ -49,6 +58,14 @@ pub async fn commit(
     let rows: Vec<Row> = batch.entries.iter().map(Entry::row).collect();
     let counts = write_rows(&mut tx, &rows, &resolved.ids).await?;
     let mut hours = Vec::new();
+    let entries: &'b [Entry] = batch.entries;
+    let tallies = counts
+        .iter()
+        .map(|g| Tally {
+            domain: &entries[g.first].domain,
+            by_class: g.by_class,
+        })
+        .collect();
     for g in &counts {
         let domain: &str = &batch.entries[g.first].domain;
         for (hour_us, classes) in &g.hours {
@@ -66,16 +83,18 @@ pub async fn commit(
     }
     tx.commit().await?;
     domains.remember(resolved);
-    Ok(Committed::Yes)
+    Ok(Committed::Yes(tallies))
 }
 
 /// Requests of one domain in a batch per clock hour (epoch microseconds) and status class
 /// (index 0..=5): what the hour rollups add. `first` is the index of one of its rows.
+/// `by_class`: all its requests by status class, as [`Tally`] counts them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupCount {
     pub domain_id: i64,
     pub first: usize,
     pub hours: Vec<(i64, [i64; 6])>,
+    pub by_class: [u64; 6],
 }
 
 /// Stores requests as blocks: grouped by domain and UTC day, newest first, at most
@@ -113,8 +132,13 @@ pub async fn write_rows(
                 .then(b.cmp(&a))
         });
         let mut hours: Vec<(i64, [i64; 6])> = Vec::new();
+        let mut by_class = [0u64; 6];
         for &i in &idx {
             let r = &rows[i as usize];
+            by_class[match r.status {
+                100..=599 => (r.status / 100) as usize,
+                _ => 0,
+            }] += 1;
             let hour = r.ts_us - r.ts_us.rem_euclid(3_600_000_000);
             if hours.last().is_none_or(|h| h.0 != hour) {
                 hours.push((hour, [0; 6]));
@@ -127,6 +151,7 @@ pub async fn write_rows(
             domain_id,
             first: idx[0] as usize,
             hours,
+            by_class,
         });
         let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();
         // Merged blocks stay within an hour: a time range's index range reaches as far past
