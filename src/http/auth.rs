@@ -251,6 +251,26 @@ pub(super) async fn check_password(user: &User, given: String) -> Result<()> {
     }
 }
 
+/// A `Set-Cookie` of proxyhub's own small cookies (pending two-factor, trusted device, SSO
+/// state): HttpOnly, SameSite=Lax, Secure when the public URL is https; `max_age` 0 forgets it.
+pub(super) fn cookie(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: i64,
+) -> Option<HeaderValue> {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
 /// What a new session keeps about where it was started.
 pub(super) struct Meta {
     ip: String,

@@ -14,9 +14,9 @@ use openidconnect::{
         CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJwsSigningAlgorithm,
         CoreProviderMetadata,
     },
-    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
-    UserInfoClaims,
+    AdditionalClaims, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, UserInfoClaims,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,6 +75,17 @@ pub struct Sso {
     http: reqwest::Client,
 }
 
+/// A client made from the provider's discovery document: an authorization endpoint, and a
+/// token and a userinfo endpoint when the document has them.
+type Client = CoreClient<
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
 /// Claims beyond the standard ones (the role claim), kept as they came.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct Extra {
@@ -131,24 +142,25 @@ impl Sso {
         iss.trim_end_matches('/') == self.issuer.as_str().trim_end_matches('/')
     }
 
-    /// The provider's metadata, read afresh each time (sign-ins are rare, and keys rotate).
-    async fn metadata(&self) -> Result<CoreProviderMetadata, SsoError> {
-        CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
+    /// The client of this provider, from its metadata read afresh each time (sign-ins are
+    /// rare, and keys rotate).
+    async fn client(&self, redirect_uri: &str) -> Result<Client, SsoError> {
+        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
-            .map_err(|e| fail("provider_unreachable", chain(&e)))
-    }
-
-    /// Where to send the browser to sign in, with a fresh `state`, PKCE verifier and nonce.
-    pub async fn begin(&self, redirect_uri: &str) -> Result<Begun, SsoError> {
-        let metadata = self.metadata().await?;
+            .map_err(|e| fail("provider_unreachable", chain(&e)))?;
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|e| fail("invalid_redirect_uri", e))?;
-        let client = CoreClient::from_provider_metadata(
+        Ok(CoreClient::from_provider_metadata(
             metadata,
             self.client_id.clone(),
             self.client_secret.clone(),
         )
-        .set_redirect_uri(redirect);
+        .set_redirect_uri(redirect))
+    }
+
+    /// Where to send the browser to sign in, with a fresh `state`, PKCE verifier and nonce.
+    pub async fn begin(&self, redirect_uri: &str) -> Result<Begun, SsoError> {
+        let client = self.client(redirect_uri).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client.authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -176,15 +188,7 @@ impl Sso {
         code: &str,
         pending: &Pending,
     ) -> Result<Identity, SsoError> {
-        let metadata = self.metadata().await?;
-        let redirect = RedirectUrl::new(redirect_uri.to_string())
-            .map_err(|e| fail("invalid_redirect_uri", e))?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            self.client_id.clone(),
-            self.client_secret.clone(),
-        )
-        .set_redirect_uri(redirect);
+        let client = self.client(redirect_uri).await?;
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| fail("invalid_code", e))?

@@ -5,7 +5,7 @@ use totp_rs::TOTP;
 use crate::support::{expect_error, Options, TestApp};
 
 /// The code an authenticator app shows for `uri`, `ahead` time steps from now.
-fn code(uri: &str, ahead: u64) -> String {
+pub fn code(uri: &str, ahead: u64) -> String {
     let totp = TOTP::from_url_unchecked(uri).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp() as u64;
     totp.generate(now + ahead * 30)
@@ -31,6 +31,31 @@ async fn sign_in(app: &TestApp, c: &reqwest::Client, password: &str) -> Value {
 
 async fn post(app: &TestApp, c: &reqwest::Client, path: &str, body: Value) -> reqwest::Response {
     c.post(app.url(path)).json(&body).send().await.unwrap()
+}
+
+/// Turns two-factor on for the admin (the app's client, password `correct horse`); returns
+/// the authenticator's URI.
+pub async fn turn_on(app: &TestApp) -> String {
+    let setup: Value = post(
+        app,
+        &app.client,
+        "/api/auth/two-factor/enable",
+        json!({"password": "correct horse"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let uri = setup["totpURI"].as_str().unwrap().to_string();
+    let r = post(
+        app,
+        &app.client,
+        "/api/auth/two-factor/verify-totp",
+        json!({"code": code(&uri, 0)}),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "two-factor turns on");
+    uri
 }
 
 #[tokio::test]
@@ -281,25 +306,7 @@ async fn a_trusted_browser_skips_the_code_and_its_cookie_works_once() {
     let app = TestApp::spawn_without_proxy().await;
     app.sign_up_admin().await;
     let me = &app.client;
-    let setup: Value = post(
-        &app,
-        me,
-        "/api/auth/two-factor/enable",
-        json!({"password": "correct horse"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let uri = setup["totpURI"].as_str().unwrap().to_string();
-    let r = post(
-        &app,
-        me,
-        "/api/auth/two-factor/verify-totp",
-        json!({"code": code(&uri, 0)}),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    let uri = turn_on(&app).await;
 
     let trust_of = |r: &reqwest::Response| {
         r.headers()
@@ -397,25 +404,7 @@ async fn a_trusted_browser_skips_the_code_and_its_cookie_works_once() {
     )
     .await;
     assert_eq!(r.status(), 200);
-    let setup: Value = post(
-        &app,
-        me,
-        "/api/auth/two-factor/enable",
-        json!({"password": "correct horse"}),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let uri = setup["totpURI"].as_str().unwrap().to_string();
-    let r = post(
-        &app,
-        me,
-        "/api/auth/two-factor/verify-totp",
-        json!({"code": code(&uri, 0)}),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
+    turn_on(&app).await;
     let r = reqwest::Client::new()
         .post(app.url("/api/auth/sign-in/email"))
         .header(header::COOKIE, value(&renewed))

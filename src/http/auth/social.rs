@@ -159,15 +159,7 @@ fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
 }
 
 fn state_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{STATE_COOKIE}={value}; Path={CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .ok()
+    super::cookie(state, STATE_COOKIE, value, CALLBACK_PATH, max_age)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -78,28 +78,12 @@ pub(super) fn pending(state: &AppState, value: &str) -> Response {
 
 /// The `Set-Cookie` of a sign-in waiting for its second factor.
 pub(super) fn pending_cookie_header(state: &AppState, value: &str) -> Option<HeaderValue> {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{PENDING_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={CHALLENGE_SECS}{secure}"
-    ))
-    .ok()
+    super::cookie(state, PENDING_COOKIE, value, "/", CHALLENGE_SECS)
 }
 
 /// The `Set-Cookie` of a trusted browser (`max_age` 0: forgotten).
 fn trust_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{TRUST_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .ok()
+    super::cookie(state, TRUST_COOKIE, value, "/", max_age)
 }
 
 /// For a sign-in to an account with two-factor: whether this browser is one the account
@@ -119,9 +103,8 @@ pub(super) async fn trusted_device(
     Ok(trust_cookie(state, &renewed, trusted_devices::TRUST_SECS))
 }
 
-fn expire_pending(resp: &mut Response) {
-    let gone = format!("{PENDING_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&gone) {
+fn expire_pending(state: &AppState, resp: &mut Response) {
+    if let Some(v) = super::cookie(state, PENDING_COOKIE, "", "/", 0) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -279,7 +262,7 @@ async fn finish(
             let meta = Meta::of(state, peer, headers, Some(remember));
             let token = start_session(state, session, &user, meta).await?;
             let mut resp = Json(json!({ "token": token, "user": user })).into_response();
-            expire_pending(&mut resp);
+            expire_pending(state, &mut resp);
             if trust {
                 let secret = trusted_devices::trust(&state.db, &user.id).await?;
                 if let Some(v) = trust_cookie(state, &secret, trusted_devices::TRUST_SECS) {
