@@ -97,7 +97,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
             "running" => "ok".to_string(),
             other => format!("{other}: restarted {} times", w.restarts),
         };
-        checks.insert(w.name.to_string(), check);
+        checks.insert(check_name(w.name).to_string(), check);
     }
     let ready = checks.values().all(|c| c == "ok");
     let (code, status) = match ready {
@@ -105,6 +105,16 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
         false => (StatusCode::SERVICE_UNAVAILABLE, "unready"),
     };
     (code, Json(Readiness { status, checks }))
+}
+
+/// A worker's check in `/api/ready`: one word (`tailer` for the log tailer, ...).
+fn check_name(worker: &str) -> &str {
+    match worker {
+        "log tailer" => "tailer",
+        "log retention" => "retention",
+        "event feed" => "events",
+        other => other,
+    }
 }
 
 /// The answer of `GET /api/status`: the proxy's state and the background workers'.

@@ -48,7 +48,16 @@ async fn ready_with_a_running_caddy_in_sync_and_unready_while_it_is_down() {
     let app = TestApp::spawn(&caddy).await;
     let body = until(&app, StatusCode::OK, |_| true).await;
     assert_eq!(body["status"], "ready");
-    for check in ["database", "proxy", "log tailer", "reconcile"] {
+    for check in [
+        "database",
+        "proxy",
+        "tailer",
+        "reconcile",
+        "retention",
+        "events",
+        "webhooks",
+        "sessions",
+    ] {
         assert_eq!(body["checks"][check], "ok", "{body}");
     }
 
@@ -68,7 +77,7 @@ async fn unready_naming_the_proxy_when_none_answers() {
     let last = until(&app, StatusCode::SERVICE_UNAVAILABLE, proxy_unreachable).await;
     assert_eq!(last["status"], "unready");
     assert_eq!(last["checks"]["database"], "ok", "{last}");
-    assert_eq!(last["checks"]["log tailer"], "ok", "{last}");
+    assert_eq!(last["checks"]["tailer"], "ok", "{last}");
     // /api/health stays the liveness check: up, whatever the proxy.
     let r = app
         .new_client()
