@@ -116,9 +116,6 @@
     live.addEventListener('change', () => {
       localStorage.setItem('proxyhub.liveLogs', live.checked ? '1' : '0');
       follow(live.checked);
-    // Not kept open behind the back button (see common.js).
-    window.addEventListener('pagehide', () => follow(false));
-    window.addEventListener('pageshow', (ev) => { if (ev.persisted) follow(live.checked); });
     });
     follow(live.checked);
     // Not kept open behind the back button (see common.js).

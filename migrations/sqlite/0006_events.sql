@@ -19,10 +19,12 @@ CREATE TABLE webhooks (
     created_by TEXT,
     created_at TEXT NOT NULL,
     -- The newest outbox event this webhook is done with (delivered, or given up on), and
-    -- the retry of the next one: its attempts so far and when to try again (epoch seconds).
+    -- the retry of the next one: its attempts so far, when to try again and when it first
+    -- failed (epoch seconds).
     delivered_through BIGINT NOT NULL,
     attempts BIGINT NOT NULL DEFAULT 0,
-    retry_at BIGINT NOT NULL DEFAULT 0
+    retry_at BIGINT NOT NULL DEFAULT 0,
+    failing_since BIGINT NOT NULL DEFAULT 0
 );
 
 -- Each delivery attempt, kept a while for the deliveries list.

@@ -94,7 +94,7 @@ pub async fn sign_in(
                 Some(user) => (user, false),
                 None => (create(db, who, &email, policy.default_role).await?, true),
             };
-            sqlx::query(
+            let linked = sqlx::query(
                 "INSERT INTO linked_accounts (provider_id, account_id, user_id, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(provider)
@@ -102,8 +102,25 @@ pub async fn sign_in(
             .bind(&user.id)
             .bind(timestamps::now())
             .execute(db)
-            .await?;
-            (user, created)
+            .await;
+            match linked {
+                Ok(_) => (user, created),
+                // The same identity's other sign-in linked it a moment ago: that link holds.
+                Err(e) if crate::db::is_unique_violation(&e) => {
+                    let id: String = sqlx::query_scalar(
+                        "SELECT user_id FROM linked_accounts WHERE provider_id = $1 AND account_id = $2",
+                    )
+                    .bind(provider)
+                    .bind(&who.subject)
+                    .fetch_one(db)
+                    .await?;
+                    let user = by_id(db, &id)
+                        .await?
+                        .ok_or(LinkError::Store(sqlx::Error::RowNotFound))?;
+                    (user, false)
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     };
     if user.disabled {
@@ -143,17 +160,13 @@ async fn create(db: &Db, who: &Identity, email: &str, role: Role) -> Result<User
         email,
         password_hash: String::new(),
         image: check_image(who.picture.clone()).ok().flatten(),
+        email_verified: true,
     };
     if !super::any_exist(db).await? {
         return Err(LinkError::SetupRequired);
     }
     match super::create(db, new, role, true).await? {
-        super::Created::Yes(mut user) => {
-            sqlx::query("UPDATE users SET email_verified = 1 WHERE id = $1")
-                .bind(&user.id)
-                .execute(db)
-                .await?;
-            user.email_verified = true;
+        super::Created::Yes(user) => {
             tracing::info!(user = %user.email, role = user.role.as_str(), "account created at its first single sign-on");
             Ok(user)
         }

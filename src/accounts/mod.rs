@@ -211,6 +211,8 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: String,
     pub image: Option<String>,
+    /// Whether someone vouched for the email (an identity provider).
+    pub email_verified: bool,
 }
 
 /// What [`create`] did.
@@ -248,7 +250,7 @@ pub async fn create(
         id: uuid::Uuid::new_v4().simple().to_string(),
         name: new.name.to_string(),
         email: new.email.to_lowercase(),
-        email_verified: false,
+        email_verified: new.email_verified,
         two_factor_enabled: false,
         image: new.image,
         role,
@@ -259,7 +261,7 @@ pub async fn create(
     };
     let inserted = sqlx::query(
         "INSERT INTO users (id, name, email, email_verified, image, role, disabled, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, 0, $8, $4, 0, $5, $6, $7)",
+         VALUES ($1, $2, $3, $9, $8, $4, 0, $5, $6, $7)",
     )
     .bind(&user.id)
     .bind(&user.name)
@@ -269,6 +271,7 @@ pub async fn create(
     .bind(&user.created_at)
     .bind(&user.updated_at)
     .bind(&user.image)
+    .bind(i64::from(user.email_verified))
     .execute(&mut *tx)
     .await;
     match inserted {

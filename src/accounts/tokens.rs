@@ -312,15 +312,42 @@ pub async fn revoke(
     Ok(token)
 }
 
+/// Whether the token `id` still exists and has not expired.
+pub async fn still_valid(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT expires_at FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(row.is_some_and(|(expires,)| expires.is_none_or(|t| t > now)))
+}
+
 /// Removes every token of an account (inside the caller's transaction).
 pub async fn delete_for_user(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
 ) -> Result<(), sqlx::Error> {
+    let gone: Vec<Token> = sqlx::query(&format!("{SELECT} WHERE t.user_id = $1"))
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect::<Result<_, _>>()?;
     sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
         .bind(user_id)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    // Each goes with its account, and says so.
+    for token in gone {
+        events::emit(
+            conn,
+            events::Kind::TokenRevoked,
+            serde_json::to_value(&token).unwrap_or_default(),
+        )
+        .await?;
+    }
     Ok(())
 }
 

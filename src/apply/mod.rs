@@ -95,6 +95,8 @@ pub struct Applier {
     queue: std::sync::Mutex<(Vec<Job>, bool)>,
     status: std::sync::Mutex<ProxyStatus>,
     metrics: Arc<Metrics>,
+    /// The proxy's events, stored one after the other in the order they happened.
+    noted: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<status::Noted>>,
 }
 
 impl Applier {
@@ -116,6 +118,7 @@ impl Applier {
             queue: std::sync::Mutex::new((Vec::new(), false)),
             status: std::sync::Mutex::new(status),
             metrics,
+            noted: std::sync::OnceLock::new(),
         }
     }
 

@@ -69,14 +69,25 @@ impl Applier {
         }
         let happened = happened(outcome, is_check, was_reachable, s.reachable);
         drop(s);
-        for (kind, message) in happened {
-            let data = json!({ "proxy": self.proxy.kind(), "message": message });
+        if happened.is_empty() {
+            return;
+        }
+        // Stored by one task, in order, off the caller's path.
+        let queue = self.noted.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Noted>();
             let db = self.db.clone();
             tokio::spawn(async move {
-                if let Err(e) = events::emit_now(&db, kind, data).await {
-                    tracing::warn!(error = %e, event = kind.as_str(), "the event could not be stored");
+                while let Some((kind, data)) = rx.recv().await {
+                    if let Err(e) = events::emit_now(&db, kind, data).await {
+                        tracing::warn!(error = %e, event = kind.as_str(), "the event could not be stored");
+                    }
                 }
             });
+            tx
+        });
+        for (kind, message) in happened {
+            let data = json!({ "proxy": self.proxy.kind(), "message": message });
+            let _ = queue.send((kind, data));
         }
     }
 }
@@ -89,6 +100,9 @@ pub(super) fn reason(e: &ProxyError) -> FailureReason {
         ProxyError::Invalid(_) => FailureReason::Other,
     }
 }
+
+/// A proxy event waiting to be stored.
+pub(super) type Noted = (Kind, serde_json::Value);
 
 /// The events a contact with the proxy makes: a refused push, the proxy gone or back, a
 /// repaired drift.

@@ -83,6 +83,7 @@ async fn sign_up(
         email: &email,
         password_hash: hash,
         image,
+        email_verified: false,
     };
     let user =
         match accounts::create(&state.db, new, Role::Viewer, state.config.allow_signup).await? {

@@ -16,6 +16,7 @@ use axum::{
 };
 use serde::Deserialize;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tower_sessions::SessionStore as _;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -27,7 +28,11 @@ use super::{
     AppState,
 };
 use crate::{
-    accounts::tokens::Scope,
+    accounts::{
+        self,
+        sessions::SqlSessionStore,
+        tokens::{self, Scope},
+    },
     db::Db,
     events::{self, Event},
     logs::query::{
@@ -86,6 +91,7 @@ fn visible(me: &CurrentUser, event: &str) -> bool {
 async fn stream(
     State(state): State<AppState>,
     me: CurrentUser,
+    session: tower_sessions::Session,
     headers: HeaderMap,
     AppQuery(q): AppQuery<StreamQuery>,
 ) -> Result<Response> {
@@ -128,10 +134,24 @@ async fn stream(
     };
     let (tx, rx) = mpsc::channel::<Sse>(BUFFER);
     let me = Arc::new(me);
-    tokio::spawn(changes(state.clone(), me.clone(), resume, tx.clone()));
-    if let Some(f) = tail {
-        tokio::spawn(tail_logs(state.db.clone(), f, tx));
-    }
+    let session_id = session.id();
+    // One task carries the stream: when any part of it ends (the client gone or too slow,
+    // the store failing, the caller signed out or no longer allowed), all of it ends, and
+    // the client reconnects and resumes from its last event.
+    tokio::spawn(async move {
+        let db = state.db.clone();
+        let tail = async {
+            match tail {
+                Some(f) => tail_logs(db.clone(), f, tx.clone()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = changes(state.clone(), me.clone(), resume, tx.clone()) => {}
+            _ = tail => {}
+            _ = still_allowed(&state, &me, session_id) => {}
+        }
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|e| (Ok::<_, Infallible>(e), rx))
     });
@@ -154,6 +174,34 @@ fn message(e: &Event) -> Sse {
 /// Whether the client still takes messages (false: gone, or too far behind, and dropped).
 fn offer(tx: &mpsc::Sender<Sse>, m: Sse) -> bool {
     tx.try_send(m).is_ok()
+}
+
+/// Returns when the caller may no longer read the stream: the account deleted, disabled or
+/// given another role, the API token revoked or expired, the session ended. Checked every
+/// 15 s.
+async fn still_allowed(
+    state: &AppState,
+    me: &CurrentUser,
+    session: Option<tower_sessions::session::Id>,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let user = accounts::by_id(&state.db, &me.user.id).await;
+        let user_ok = matches!(&user, Ok(Some(u)) if !u.disabled && u.role == me.user.role);
+        let grant_ok = match &me.token {
+            Some(g) => tokens::still_valid(&state.db, &g.id).await.unwrap_or(false),
+            None => match session {
+                Some(id) => SqlSessionStore::new(state.db.clone())
+                    .load(&id)
+                    .await
+                    .is_ok_and(|r| r.is_some()),
+                None => false,
+            },
+        };
+        if !(user_ok && grant_ok) {
+            return;
+        }
+    }
 }
 
 /// The change and proxy events: missed ones from the outbox, then live ones.
@@ -183,9 +231,12 @@ async fn changes(
             let Some(last) = missed.last().map(|e| e.seq) else {
                 break;
             };
+            // The client reads what it missed at its own pace (a reader stuck for 30 s is
+            // dropped).
             for e in missed.iter().filter(|e| visible(&me, &e.event)) {
-                if !offer(&tx, message(e)) {
-                    return;
+                match tokio::time::timeout(Duration::from_secs(30), tx.send(message(e))).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
                 }
             }
             sent = last;

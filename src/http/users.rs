@@ -180,6 +180,7 @@ async fn create(
         email: &email,
         password_hash: hash,
         image: None,
+        email_verified: false,
     };
     match accounts::create(&state.db, new, role, true).await? {
         Created::Yes(user) => {

@@ -113,6 +113,7 @@ impl Sso {
         // The provider's answers are never followed elsewhere (no redirects: a redirect could
         // lead the server to an address of an attacker's choice).
         let http = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .build()?;

@@ -283,6 +283,24 @@ async fn a_replayed_or_foreign_state_is_refused() {
         "/sign-in?from=sso&error=access_denied"
     );
 
+    // Without PROXYHUB_PUBLIC_URL, a host name in `Host` is the client's word: refused.
+    let r = app
+        .new_client()
+        .post(app.url("/api/auth/sign-in/social"))
+        .header(header::HOST, "proxyhub.evil.example")
+        .json(&json!({"provider": "oidc"}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(r, 400, "BAD_REQUEST").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("PROXYHUB_PUBLIC_URL"),
+        "{body}"
+    );
+
     // What a client may ask for, and what it may not.
     for (body, status, code) in [
         (json!({"provider": "github"}), 404, "PROVIDER_NOT_FOUND"),

@@ -73,6 +73,20 @@ impl Stream {
         }
     }
 
+    /// Whether the server ends the stream within `secs` (messages before the end are read
+    /// and dropped).
+    async fn ended(&mut self, secs: u64) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.response.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Messages until one of `event` arrives (within `secs`), that one last.
     async fn until(&mut self, event: &str, secs: u64) -> Vec<Message> {
         let mut seen = Vec::new();
@@ -142,6 +156,37 @@ async fn changes_stream_live_and_a_reconnect_misses_nothing() {
         .await
         .unwrap();
     expect_error(r, 401, "UNAUTHORIZED").await;
+    // A token revoked while its stream is open: the stream ends (within 15 s).
+    let t: Value = app
+        .post(
+            "/api/tokens",
+            json!({"name": "watcher", "scopes": ["read:vhosts"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let watcher = Client::builder()
+        .default_headers(
+            [(
+                header::AUTHORIZATION,
+                format!("Bearer {}", t["token"].as_str().unwrap())
+                    .parse()
+                    .unwrap(),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    let mut ws = Stream::open(&watcher, &app.url("/api/events"), None).await;
+    let tid = t["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/api/tokens/{tid}")).await.status(),
+        200
+    );
+    assert!(ws.ended(25).await, "a revoked token's stream is closed");
+
     let r = app
         .client
         .get(app.url("/api/events"))

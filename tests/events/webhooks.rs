@@ -199,7 +199,15 @@ async fn accounts_tokens_and_the_proxy_are_events_too() {
     app.sign_up_admin().await;
     let rx = Receiver::start(SECRET).await;
     add(&app, &rx.url(), json!(["*"])).await;
-    let _ = app.client_with_role("eve@example.com", "viewer").await;
+    let eve_client = app.client_with_role("eve@example.com", "viewer").await;
+    let r = eve_client
+        .post(app.url("/api/tokens"))
+        .header("origin", &app.base)
+        .json(&json!({"name": "eve's", "scopes": ["read:vhosts"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
     let users: Value = app.get("/api/users").await.json().await.unwrap();
     let eve = users
         .as_array()
@@ -233,23 +241,29 @@ async fn accounts_tokens_and_the_proxy_are_events_too() {
     assert_eq!(app.delete(&format!("/api/users/{eve}")).await.status(), 200);
     // The proxy goes away.
     caddy.kill().await;
-    let got = rx.wait_taken(6, 30).await;
+    let got = rx.wait_taken(8, 30).await;
     let events: Vec<&str> = got.iter().map(|g| g.event.as_str()).collect();
     assert_eq!(
         events,
         [
             "user.created",
+            "token.created",
             "user.updated",
             "token.created",
+            "token.revoked",
             "token.revoked",
             "user.deleted",
             "proxy.unreachable"
         ]
     );
-    assert_eq!(got[1].body["data"]["diff"]["new"]["role"], "editor");
-    assert_eq!(got[1].body["data"]["diff"]["old"]["role"], "viewer");
+    assert_eq!(got[2].body["data"]["diff"]["new"]["role"], "editor");
+    assert_eq!(got[2].body["data"]["diff"]["old"]["role"], "viewer");
+    assert_eq!(
+        got[5].body["data"]["name"], "eve's",
+        "her token goes with her account"
+    );
     assert!(
-        got[2].body["data"].get("token").is_none(),
+        got[1].body["data"].get("token").is_none(),
         "no secret in events"
     );
     assert!(got[0].body["data"].get("passwordHash").is_none());
@@ -275,6 +289,10 @@ async fn private_addresses_are_refused_when_saved_and_when_sent() {
         ("http://10.0.0.8/hook".to_string(), "10.0.0.8"),
         ("http://[::ffff:127.0.0.1]/".to_string(), "127.0.0.1"),
         ("ftp://example.com/hook".to_string(), "http"),
+        (
+            "https://user:secret@hooks.example.com/x".to_string(),
+            "no user or password",
+        ),
         ("not a url".to_string(), "URL"),
     ] {
         let r = app

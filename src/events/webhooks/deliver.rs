@@ -94,6 +94,11 @@ async fn resolve(url: &str, policy: SsrfPolicy) -> Result<(reqwest::Url, SocketA
             parsed.scheme()
         ));
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "no user or password in the URL: webhooks are authenticated by their signature".into(),
+        );
+    }
     let host = parsed
         .host_str()
         .filter(|h| !h.is_empty())
@@ -172,6 +177,9 @@ pub async fn send(
     let host = parsed.host_str().unwrap_or_default().to_string();
     // The connection goes to the address just checked, whatever DNS says next.
     let client = match reqwest::Client::builder()
+        // Straight to the checked address: no proxy from the environment, which would
+        // resolve the name again itself.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(TIMEOUT)
         .resolve(&host, addr)

@@ -9,7 +9,7 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::{advance, all, record, send, Delivery, SsrfPolicy, Webhook};
+use super::{advance, all, record, send, Delivery, SsrfPolicy, Step, Webhook};
 use crate::{
     db::Db,
     events::{after, Feed},
@@ -17,8 +17,8 @@ use crate::{
     timestamps,
 };
 
-/// How long an event is retried before it is given up on.
-const GIVE_UP_AFTER_US: i64 = 24 * 3600 * 1_000_000;
+/// How long an event is retried (from its first failed attempt) before it is given up on.
+const GIVE_UP_AFTER_SECS: i64 = 24 * 3600;
 
 /// Seconds to wait before attempt `n + 1`, after `n` failed ones: 1, 2, 4, ... an hour.
 fn retry_delay(n: i64) -> i64 {
@@ -27,6 +27,19 @@ fn retry_delay(n: i64) -> i64 {
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The walkers running, aborted whenever the worker ends (an error included): a restarted
+/// worker never finds a walker of its predecessor still sending.
+#[derive(Default)]
+struct Walkers(HashMap<String, JoinHandle<()>>);
+
+impl Drop for Walkers {
+    fn drop(&mut self) {
+        for h in self.0.values() {
+            h.abort();
+        }
+    }
 }
 
 /// The worker: until `stop`, keeps every webhook walking the outbox.
@@ -38,22 +51,22 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut news = feed.subscribe();
-    let mut walking: HashMap<String, JoinHandle<()>> = HashMap::new();
-    let mut pruned = std::time::Instant::now();
+    let mut walking = Walkers::default();
+    // Events a week old that every webhook is past are forgotten, at start and hourly.
+    let mut pruned: Option<std::time::Instant> = None;
     loop {
-        // Events a week old that every webhook is past are forgotten, hourly.
-        if pruned.elapsed() > Duration::from_secs(3600) {
-            pruned = std::time::Instant::now();
+        if pruned.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+            pruned = Some(std::time::Instant::now());
             match crate::events::prune(&db, 7).await {
                 Ok(n) if n > 0 => tracing::info!(events = n, "old events forgotten"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "old events could not be forgotten"),
             }
         }
-        walking.retain(|_, h| !h.is_finished());
+        walking.0.retain(|_, h| !h.is_finished());
         let mut next_retry = i64::MAX;
         for hook in all(&db).await? {
-            if walking.contains_key(&hook.id) {
+            if walking.0.contains_key(&hook.id) {
                 continue;
             }
             if hook.retry_at > now() {
@@ -61,7 +74,7 @@ pub async fn run(
                 continue;
             }
             let (db, id, metrics) = (db.clone(), hook.id.clone(), metrics.clone());
-            walking.insert(
+            walking.0.insert(
                 id,
                 tokio::spawn(async move {
                     if let Err(e) = walk(&db, hook, &metrics, policy).await {
@@ -74,15 +87,14 @@ pub async fn run(
         tokio::select! {
             _ = news.recv() => {}
             _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => {
-                for (_, h) in walking { h.abort(); }
-                return Ok(());
-            }
+            _ = stop.changed() => return Ok(()),
         }
     }
 }
 
-/// Delivers a webhook's events in order until it is up to date or an event fails.
+/// Delivers a webhook's events in order until it is up to date or an event fails. Where it
+/// stands moves only from where this walker found it: if anything else moved it (another
+/// proxyhub on the same PostgreSQL), or the webhook was deleted, this walker stops.
 async fn walk(
     db: &Db,
     mut hook: Webhook,
@@ -101,6 +113,11 @@ async fn walk(
                 through = event.seq;
                 continue;
             }
+            // Still ours to send (not deleted, not moved by another walker)?
+            match super::by_id(db, &hook.id).await? {
+                Some(now) if now.delivered_through == hook.delivered_through => {}
+                _ => return Ok(()),
+            }
             let attempt = hook.failing_attempts + 1;
             let delivery_id = format!("{}-{}", hook.id, event.seq);
             let body = event.body().to_string();
@@ -113,10 +130,13 @@ async fn walk(
                 policy,
             )
             .await;
-            let give_up = !sent.ok()
-                && time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000
-                    - i128::from(event.created_us)
-                    > i128::from(GIVE_UP_AFTER_US);
+            // Retried for a day from its first failed attempt, then given up.
+            let failing_since = if hook.failing_attempts == 0 {
+                now()
+            } else {
+                hook.failing_since
+            };
+            let give_up = !sent.ok() && now() - failing_since > GIVE_UP_AFTER_SECS;
             metrics.webhook_delivery(match (sent.ok(), give_up) {
                 (true, _) => "delivered",
                 (false, true) => "gave_up",
@@ -140,20 +160,44 @@ async fn walk(
                 },
             )
             .await?;
-            if sent.ok() || give_up {
-                through = event.seq;
-                hook.delivered_through = through;
-                hook.failing_attempts = 0;
-                advance(db, &hook.id, through, 0, 0).await?;
-                continue;
+            let step = if sent.ok() || give_up {
+                Step {
+                    through: event.seq,
+                    attempts: 0,
+                    retry_at: 0,
+                    failing_since: 0,
+                }
+            } else {
+                // This event again after the backoff, nothing after it before.
+                Step {
+                    through,
+                    attempts: attempt,
+                    retry_at: now() + retry_delay(attempt),
+                    failing_since,
+                }
+            };
+            if !advance(db, &hook.id, hook.delivered_through, &step).await? {
+                return Ok(());
             }
-            // Not delivered: this event again after the backoff, nothing after it before.
-            advance(db, &hook.id, through, attempt, now() + retry_delay(attempt)).await?;
-            return Ok(());
+            hook.delivered_through = step.through;
+            hook.failing_attempts = step.attempts;
+            hook.failing_since = step.failing_since;
+            if step.attempts > 0 {
+                return Ok(());
+            }
+            through = step.through;
         }
         if through > hook.delivered_through {
+            let step = Step {
+                through,
+                attempts: 0,
+                retry_at: 0,
+                failing_since: 0,
+            };
+            if !advance(db, &hook.id, hook.delivered_through, &step).await? {
+                return Ok(());
+            }
             hook.delivered_through = through;
-            advance(db, &hook.id, through, 0, 0).await?;
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct Webhook {
     pub delivered_through: i64,
     #[serde(skip)]
     pub retry_at: i64,
+    /// When the event it is on first failed (Unix seconds; 0 when up to date).
+    #[serde(skip)]
+    pub failing_since: i64,
 }
 
 impl Webhook {
@@ -63,10 +66,12 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Webhook, sqlx::Error> {
         secret: r.try_get("secret")?,
         delivered_through: r.try_get("delivered_through")?,
         retry_at: r.try_get("retry_at")?,
+        failing_since: r.try_get("failing_since")?,
     })
 }
 
-const COLUMNS: &str = "id, url, events, secret, created_at, delivered_through, attempts, retry_at";
+const COLUMNS: &str =
+    "id, url, events, secret, created_at, delivered_through, attempts, retry_at, failing_since";
 
 /// The events a webhook may ask for: known kinds, or `*`; at least one.
 pub fn check_events(events: &[String]) -> Result<Vec<String>, WebhookError> {
@@ -257,22 +262,27 @@ pub async fn deliveries(db: &Db, hook: &str, limit: i64) -> Result<Vec<Delivery>
         .collect()
 }
 
-/// Moves a webhook on: done with everything through `seq`, or retrying that event.
-pub async fn advance(
-    db: &Db,
-    hook: &str,
-    through: i64,
-    attempts: i64,
-    retry_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE webhooks SET delivered_through = $2, attempts = $3, retry_at = $4 WHERE id = $1",
+/// Where a webhook moves to: done through `through`, and the retry of the next event.
+pub struct Step {
+    pub through: i64,
+    pub attempts: i64,
+    pub retry_at: i64,
+    pub failing_since: i64,
+}
+
+/// Moves a webhook on, from where it stood (`from`); false if it no longer stands there
+/// (moved by another walker, or deleted).
+pub async fn advance(db: &Db, hook: &str, from: i64, step: &Step) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhooks SET delivered_through = $3, attempts = $4, retry_at = $5, failing_since = $6          WHERE id = $1 AND delivered_through = $2",
     )
     .bind(hook)
-    .bind(through)
-    .bind(attempts)
-    .bind(retry_at)
+    .bind(from)
+    .bind(step.through)
+    .bind(step.attempts)
+    .bind(step.retry_at)
+    .bind(step.failing_since)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

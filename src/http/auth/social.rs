@@ -84,7 +84,7 @@ pub struct SocialRedirect {
         (status = 200, description = "Where to send the browser", body = SocialRedirect,
             headers(("Location" = String, description = "The same URL, unless `disableRedirect`"),
                     ("Set-Cookie" = String, description = "`proxyhub.oauth_state`, for the callback only, 10 minutes"))),
-        (status = 400, description = "The body is not JSON or lacks `provider`", body = ErrorBody),
+        (status = 400, description = "The body is not JSON or lacks `provider`, or proxyhub has no `PROXYHUB_PUBLIC_URL` and is reached by a host name", body = ErrorBody),
         (status = 403, description = "`INVALID_CALLBACK_URL`: a callback URL is another site's", body = ErrorBody),
         (status = 404, description = "`PROVIDER_NOT_FOUND`: no such provider, or single sign-on is not configured", body = ErrorBody),
         (status = 502, description = "`PROVIDER_UNREACHABLE`: the provider's discovery document could not be read", body = ErrorBody),
@@ -113,7 +113,7 @@ async fn sign_in_social(
     let error = own(&body.error_callback_url)?.unwrap_or_else(|| DEFAULT_ERROR_URL.into());
     let new_user = own(&body.new_user_callback_url)?;
     let begun = sso
-        .begin(&redirect_uri(&state, &headers))
+        .begin(&redirect_uri(&state, &headers)?)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "single sign-on: the provider cannot be reached");
@@ -142,20 +142,27 @@ async fn sign_in_social(
     Ok(resp)
 }
 
-/// Where the provider sends the browser back: this server's public URL when set, else the
-/// address the request came to.
-fn redirect_uri(state: &AppState, headers: &HeaderMap) -> String {
-    let base = match state.config.public_url.as_deref() {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!(
-            "http://{}",
-            headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-        ),
-    };
-    format!("{base}{CALLBACK_PATH}/{PROVIDER_ID}")
+/// Where the provider sends the browser back: this server's public URL when set. Without
+/// one, the address the request came to, but only when it is localhost or an IP address: a
+/// host name from the `Host` header is the client's word, and could send the provider's code
+/// elsewhere (set `PROXYHUB_PUBLIC_URL`).
+fn redirect_uri(state: &AppState, headers: &HeaderMap) -> Result<String> {
+    let base =
+        match state.config.public_url.as_deref() {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None if super::super::guard::setup_host_trusted(state, headers) => format!(
+                "http://{}",
+                headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("localhost")
+            ),
+            None => return Err(ApiError::bad_request(
+                "single sign-on needs PROXYHUB_PUBLIC_URL (the address users reach proxyhub at) \
+                 unless proxyhub is reached at localhost or an IP address",
+            )),
+        };
+    Ok(format!("{base}{CALLBACK_PATH}/{PROVIDER_ID}"))
 }
 
 fn state_cookie(state: &AppState, value: &str, max_age: i64) -> Option<HeaderValue> {
@@ -251,13 +258,11 @@ async fn finish(
     if q.iss.as_deref().is_some_and(|iss| !sso.issued_by(iss)) {
         return Err(refuse("issuer_mismatch"));
     }
-    let who = sso
-        .finish(&redirect_uri(state, headers), code, &pending)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "single sign-on: the provider's answer is refused");
-            refuse(e.code)
-        })?;
+    let back = redirect_uri(state, headers).map_err(|_| refuse("invalid_redirect_uri"))?;
+    let who = sso.finish(&back, code, &pending).await.map_err(|e| {
+        tracing::warn!(error = %e, "single sign-on: the provider's answer is refused");
+        refuse(e.code)
+    })?;
     let oidc = &state.config.oidc;
     let policy = linked::Policy {
         allowed_domains: &oidc.allowed_domains,
