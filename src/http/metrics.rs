@@ -53,7 +53,9 @@ async fn guarded(State(state): State<AppState>, req: Request) -> Response {
                 .into_response();
             }
         }
-        None if state.config.listen.ip().is_loopback() => {}
+        // Open on loopback, but not for a request a proxy forwarded (proxyhub published
+        // through the Caddy it manages, say): that one came from anywhere.
+        None if state.config.listen.ip().is_loopback() && !forwarded(req.headers()) => {}
         None => {
             return ApiError::not_found(
                 "metrics are off on a non-loopback address without a token: set \
@@ -66,14 +68,26 @@ async fn guarded(State(state): State<AppState>, req: Request) -> Response {
     scrape(State(state)).await
 }
 
+/// Whether a request came through a proxy (it says whom it forwarded for).
+fn forwarded(headers: &axum::http::HeaderMap) -> bool {
+    ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+}
+
 async fn scrape(State(state): State<AppState>) -> Response {
-    // The gauges read from the store are read now, for this scrape.
-    match state.db.acquire().await {
-        Ok(mut conn) => match vhosts::store::count_by_state(&mut conn).await {
-            Ok((enabled, disabled)) => state.metrics.vhosts(enabled, disabled),
-            Err(e) => tracing::warn!(error = %e, "metrics: cannot count the vhosts"),
-        },
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot reach the store"),
+    // The gauges read from the store are read now, for this scrape; a store that does not
+    // answer within 2 s leaves them as they were (the scrape itself must not time out: the
+    // series matter most while something is wrong).
+    let counted = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        let mut conn = state.db.acquire().await?;
+        vhosts::store::count_by_state(&mut conn).await
+    })
+    .await;
+    match counted {
+        Ok(Ok((enabled, disabled))) => state.metrics.vhosts(enabled, disabled),
+        Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count the vhosts"),
+        Err(_) => tracing::warn!("metrics: the store did not answer within 2 s"),
     }
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],

@@ -329,6 +329,30 @@ async fn on_a_public_address_without_a_token_metrics_are_off_and_say_how_to_turn
     );
 }
 
+/// On loopback, but reached through a proxy (proxyhub published through the Caddy it
+/// manages): the request came from anywhere, so metrics stay off without a token.
+#[tokio::test]
+async fn a_request_forwarded_by_a_proxy_is_not_a_local_one() {
+    let app = TestApp::spawn_without_proxy().await;
+    let r = app
+        .new_client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "open on loopback");
+    for header in ["X-Forwarded-For", "Forwarded", "X-Real-IP"] {
+        let r = app
+            .new_client()
+            .get(app.url("/metrics"))
+            .header(header, "for=203.0.113.9")
+            .send()
+            .await
+            .unwrap();
+        expect_error(r, 404, "NOT_FOUND").await;
+    }
+}
+
 #[tokio::test]
 async fn a_metrics_address_of_its_own_serves_them_open_and_nothing_else() {
     let port = free_port();

@@ -68,6 +68,18 @@ impl Addresses {
         }
     }
 
+    /// Drops a secret whose day is over, even when no request comes to replace it (the
+    /// tailer calls this as it polls).
+    pub fn forget_past_days(&self) {
+        let day = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .div_euclid(86_400);
+        let mut kept = self.secret.lock().expect("client address secret");
+        if kept.is_some_and(|(d, _)| d != day) {
+            *kept = None;
+        }
+    }
+
     /// The secret of `day`: the one kept if it is that day's, else a new one (the old one
     /// is dropped).
     fn secret_of(&self, day: i64) -> [u8; 32] {
@@ -140,6 +152,23 @@ mod tests {
             ips(&tomorrow)[0],
             "each process its own secret"
         );
+    }
+
+    #[test]
+    fn a_past_days_secret_is_forgotten_without_waiting_for_a_request() {
+        let a = Addresses::new(ClientIp::Hashed);
+        let today = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .div_euclid(86_400);
+        a.secret_of(today - 1);
+        a.forget_past_days();
+        assert!(
+            a.secret.lock().unwrap().is_none(),
+            "yesterday's secret is gone"
+        );
+        a.secret_of(today);
+        a.forget_past_days();
+        assert!(a.secret.lock().unwrap().is_some(), "today's stays");
     }
 
     #[test]

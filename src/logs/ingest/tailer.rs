@@ -55,6 +55,8 @@ pub async fn run(
         if watcher.is_none() {
             watcher = watch_dir(&tailer.path, wake.clone());
         }
+        // A day's secret for hashed addresses goes with its day, requests or not.
+        tailer.intake.addresses.forget_past_days();
         tokio::select! {
             r = tailer.tick() => if let Err(e) = r {
                 tracing::warn!(error = %e, file = %tailer.path.display(), "access log: will retry");
