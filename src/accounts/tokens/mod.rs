@@ -4,6 +4,8 @@
 //! more than its creator's role allows, now: its scopes are narrowed to the role on every use,
 //! and it stops working with a disabled or deleted creator.
 
+mod scope;
+
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
@@ -14,60 +16,7 @@ use crate::{
     digest::{hex, sha256_hex},
     events, timestamps,
 };
-
-/// What a token may be used for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
-pub enum Scope {
-    #[serde(rename = "read:vhosts")]
-    ReadVhosts,
-    #[serde(rename = "write:vhosts")]
-    WriteVhosts,
-    #[serde(rename = "read:logs")]
-    ReadLogs,
-    #[serde(rename = "read:changelog")]
-    ReadChangelog,
-    #[serde(rename = "admin")]
-    Admin,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 5] = [
-        Scope::ReadVhosts,
-        Scope::WriteVhosts,
-        Scope::ReadLogs,
-        Scope::ReadChangelog,
-        Scope::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::ReadVhosts => "read:vhosts",
-            Scope::WriteVhosts => "write:vhosts",
-            Scope::ReadLogs => "read:logs",
-            Scope::ReadChangelog => "read:changelog",
-            Scope::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|x| x.as_str() == s)
-    }
-
-    /// The least role that may hold this scope.
-    pub fn role(self) -> Role {
-        match self {
-            Scope::ReadVhosts | Scope::ReadLogs | Scope::ReadChangelog => Role::Viewer,
-            Scope::WriteVhosts => Role::Editor,
-            Scope::Admin => Role::Admin,
-        }
-    }
-}
-
-impl std::fmt::Display for Scope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use scope::{parse_scopes, Scope};
 
 /// Why a token could not be created or revoked.
 #[derive(Debug, thiserror::Error)]
@@ -123,26 +72,6 @@ pub struct Grant {
 
 pub const PREFIX: &str = "phk_";
 pub const MAX_DAYS: i64 = 3650;
-
-/// The scopes a client asked for, in its order: known, each once, at least one.
-pub fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, TokenError> {
-    let mut scopes = Vec::new();
-    for n in names {
-        let s = Scope::parse(n).ok_or_else(|| {
-            TokenError::Invalid(format!(
-                "unknown scope {n:?}: use {}",
-                Scope::ALL.map(Scope::as_str).join(", ")
-            ))
-        })?;
-        if !scopes.contains(&s) {
-            scopes.push(s);
-        }
-    }
-    if scopes.is_empty() {
-        return Err(TokenError::Invalid("give at least one scope".into()));
-    }
-    Ok(scopes)
-}
 
 fn hash(secret: &str) -> String {
     sha256_hex(secret.as_bytes())
