@@ -138,8 +138,13 @@ impl From<VhostError> for ApiError {
     fn from(e: VhostError) -> Self {
         match e {
             VhostError::Invalid(m) => Self::bad_request(m),
+            VhostError::Field(ref field, _) => {
+                let field = field.clone();
+                Self::bad_request(e.to_string()).with("field", field)
+            }
             VhostError::NotFound(_) => Self::not_found(e.to_string()),
             VhostError::DomainTaken(_)
+            | VhostError::NameTaken(..)
             | VhostError::ChangedMeanwhile(_)
             | VhostError::CannotRevert(_) => Self::conflict(e.to_string()),
             VhostError::Stale(ref current) => {

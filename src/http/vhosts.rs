@@ -11,7 +11,7 @@ use axum::{
     Json,
 };
 use serde::Deserialize;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -20,11 +20,12 @@ use super::{
     guard::CurrentUser,
     idempotent, lists,
     openapi::Success,
+    vhost_input::{NewVhost, VhostInput},
     AppState,
 };
 use crate::{
     accounts::tokens::Scope,
-    vhosts::{self, Changes, Expected, Selection, SortBy, Vhost},
+    vhosts::{self, Expected, Selection, SortBy, Vhost},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,70 +39,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         )))
 }
 
-/// Fields a client may set. `config` and `upstream` tell "absent" from `null` (clear it).
-/// Creating needs `domain` and a `config` snippet or an `upstream` (or both); updating
-/// changes only the fields given. An empty `config` or `upstream` is none.
-#[derive(Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = VhostInput)]
-struct VhostInput {
-    /// A host name (`app.example.com`, `*.example.com`), at most 253 characters.
-    #[schema(
-        max_length = 253,
-        pattern = "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
-        example = "app.example.com"
-    )]
-    domain: Option<String>,
-    /// Proxy configuration placed inside the site (Caddyfile directives, or nginx
-    /// directives for nginx), at most 64 KiB; `null` clears it.
-    #[serde(default, deserialize_with = "super::extract::present")]
-    config: Option<Option<String>>,
-    /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`); `null` clears it.
-    #[serde(default, deserialize_with = "super::extract::present")]
-    #[schema(example = "127.0.0.1:3000")]
-    upstream: Option<Option<String>>,
-    /// Whether the proxy serves it (default true).
-    enabled: Option<bool>,
-}
-
-/// What creating a vhost takes: [`VhostInput`] with `domain` required (this type only
-/// describes it in the API document; the handler reads a `VhostInput`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-struct NewVhost {
-    /// A host name (`app.example.com`, `*.example.com`), at most 253 characters.
-    #[schema(
-        max_length = 253,
-        pattern = "^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
-        example = "app.example.com"
-    )]
-    domain: String,
-    /// Proxy configuration placed inside the site; give it or `upstream` (or both).
-    config: Option<String>,
-    /// Where requests go (`127.0.0.1:3000`, `http://backend:8080`).
-    #[schema(example = "127.0.0.1:3000")]
-    upstream: Option<String>,
-    /// Whether the proxy serves it (default true).
-    enabled: Option<bool>,
-}
-
-impl From<VhostInput> for Changes {
-    fn from(i: VhostInput) -> Self {
-        Changes {
-            domain: i.domain,
-            config: i.config,
-            upstream: i.upstream,
-            enabled: i.enabled,
-        }
-    }
-}
-
 /// Which vhosts to list, in which order, which page.
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
-    /// Part of the domain or upstream, any case.
+    /// Part of the domain, an alias or the upstream, any case.
     #[param(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     search: Option<String>,
     /// Only enabled (`true`) or disabled (`false`) vhosts.

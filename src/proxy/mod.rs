@@ -5,16 +5,11 @@ pub mod caddy;
 #[cfg(test)]
 mod golden;
 pub mod nginx;
+pub mod site;
 
 use async_trait::async_trait;
 
-/// What a proxy needs to know of one enabled vhost.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Site {
-    pub domain: String,
-    pub config: Option<String>,
-    pub upstream: Option<String>,
-}
+pub use site::{Features, Site};
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum ProxyError {

@@ -7,11 +7,11 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use super::{fields, normalize, prepare, store, Selection, Vhost, VhostError};
+use super::{normalize, prepare, store, Selection, Vhost, VhostError};
 use crate::{
     accounts::Actor,
     apply::{Applier, ChangeError},
-    changelog::{self, Action as Logged},
+    changelog::Action as Logged,
     db::Db,
     proxy::ProxyError,
     state::{self, Action, Invalid, Step, VhostSpec},
@@ -74,6 +74,7 @@ pub async fn verdict(applier: &Arc<Applier>, wanted: &VhostSpec) -> Option<Strin
         config: wanted.config.clone(),
         enabled: wanted.enabled,
         upstream: wanted.upstream.clone(),
+        features: Default::default(),
         created_at: now.clone(),
         updated_at: now,
         version: 1,
@@ -100,19 +101,31 @@ pub async fn import(
     let mut checked: BTreeMap<String, Vhost> = BTreeMap::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut normalized = Vec::with_capacity(desired.len());
+    // The document holds the fields of the seed; a vhost it updates keeps its other fields
+    // (aliases, redirect, access ...), and its upstream list unless the upstream changes.
+    let (rows, _) = store::select(&mut *db.acquire().await?, &Selection::default()).await?;
+    let stored: BTreeMap<&str, &Vhost> = rows.iter().map(|v| (v.domain.as_str(), v)).collect();
     for (i, d) in desired.into_iter().enumerate() {
         let now = timestamps::now();
+        let mut features = stored
+            .get(d.domain.to_ascii_lowercase().as_str())
+            .map(|v| v.features.clone())
+            .unwrap_or_default();
+        if features.upstreams.first() != d.upstream.as_ref() {
+            features.upstreams.clear();
+        }
         let mut v = Vhost {
             id: 0,
             domain: d.domain,
             config: d.config,
             enabled: d.enabled,
             upstream: d.upstream,
+            features,
             created_at: now.clone(),
             updated_at: now,
             version: 1,
         };
-        normalize(&mut v).map_err(|(field, message)| Invalid {
+        normalize(&mut v).map_err(|(field, message): (String, String)| Invalid {
             path: if field == "vhost" {
                 format!("vhosts[{i}]")
             } else {
@@ -233,7 +246,7 @@ async fn write(
                 v.created_at = old.created_at.clone();
                 v.version = old.version + 1;
                 store::update(tx, &v).await?;
-                let diff = changelog::diff(&fields(old), &fields(&v));
+                let diff = super::diff(old, &v);
                 super::logged(tx, by, Logged::Update, &v, diff).await?;
             }
             Action::Delete => {

@@ -3,6 +3,8 @@
 //! disabled), then applied through the applier together with its changelog entry.
 
 pub mod bulk;
+mod changes;
+pub mod features;
 mod revert;
 pub mod store;
 pub mod validate;
@@ -20,6 +22,7 @@ use crate::{
     proxy::ProxyError,
     timestamps,
 };
+pub use changes::{normalize, Changes};
 pub use revert::{revert, Reverted};
 pub use store::{Selection, Sites, SortBy, Vhost};
 
@@ -28,10 +31,16 @@ pub use store::{Selection, Sites, SortBy, Vhost};
 pub enum VhostError {
     #[error("{0}")]
     Invalid(String),
+    /// A structured field refused: its path (`redirect.code`, `aliases[1]`) and why.
+    #[error("{0}: {1}")]
+    Field(String, String),
     #[error("no vhost with id {0}")]
     NotFound(i64),
     #[error("a vhost for {0} already exists")]
     DomainTaken(String),
+    /// A name (the domain or an alias) another vhost answers: the name, and that vhost.
+    #[error("{0} is already served by the vhost {1}")]
+    NameTaken(String, String),
     #[error("vhost {0} was changed by another request while this change was checked; try again")]
     ChangedMeanwhile(i64),
     /// `If-Match` named another version than the vhost's: here it is as it is now.
@@ -62,43 +71,18 @@ impl From<ChangeError<VhostError>> for VhostError {
     }
 }
 
-/// What a change sets: `None` leaves a field as it is; for `config` and `upstream`,
-/// `Some(None)` clears it.
-#[derive(Clone, Debug, Default)]
-pub struct Changes {
-    pub domain: Option<String>,
-    pub config: Option<Option<String>>,
-    pub upstream: Option<Option<String>>,
-    pub enabled: Option<bool>,
-}
-
 /// Validates a vhost's fields as a whole, then has the proxy check (and ready) its site.
 async fn check(applier: &Applier, v: &mut Vhost) -> Result<(), VhostError> {
-    normalize(v).map_err(|(_, m)| VhostError::Invalid(m))?;
+    normalize(v).map_err(refused)?;
     prepare(applier, v).await
 }
 
-/// Checks a vhost's fields and puts them in their stored form (lowercased domain, empty
-/// texts as none, the upstream's canonical spelling); a refusal names the field (`vhost`
-/// for one about the whole).
-pub fn normalize(v: &mut Vhost) -> Result<(), (&'static str, String)> {
-    v.domain = validate::domain(&v.domain).map_err(|m| ("domain", m))?;
-    // An empty string means "none", as a cleared form field would send it.
-    v.config = v.config.take().filter(|c| !c.trim().is_empty());
-    v.upstream = v.upstream.take().filter(|u| !u.trim().is_empty());
-    if v.config.is_none() && v.upstream.is_none() {
-        return Err((
-            "vhost",
-            "give a config snippet or an upstream (or both)".into(),
-        ));
+/// A field's refusal: the seed's fields keep their messages, which name them.
+fn refused((field, message): (String, String)) -> VhostError {
+    match field.as_str() {
+        "domain" | "config" | "upstream" | "vhost" => VhostError::Invalid(message),
+        _ => VhostError::Field(field, message),
     }
-    if let Some(c) = &v.config {
-        validate::snippet(c).map_err(|m| ("config", m))?;
-    }
-    if let Some(u) = &v.upstream {
-        v.upstream = Some(validate::upstream(u).map_err(|m| ("upstream", m))?);
-    }
-    Ok(())
 }
 
 /// Has the proxy check (and ready) a vhost's site.
@@ -141,18 +125,21 @@ async fn existing(db: &Db, id: i64) -> Result<Vhost, VhostError> {
 /// Creates a vhost.
 pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<Vhost, VhostError> {
     let now = timestamps::now();
+    if new.domain.is_none() {
+        return Err(VhostError::Invalid("domain is required".into()));
+    }
     let mut v = Vhost {
         id: 0,
-        domain: new
-            .domain
-            .ok_or_else(|| VhostError::Invalid("domain is required".into()))?,
-        config: new.config.flatten(),
-        enabled: new.enabled.unwrap_or(true),
-        upstream: new.upstream.flatten(),
+        domain: String::new(),
+        config: None,
+        enabled: true,
+        upstream: None,
+        features: Default::default(),
         created_at: now.clone(),
         updated_at: now,
         version: 1,
     };
+    new.apply_to(&mut v).map_err(refused)?;
     check(applier, &mut v).await?;
     let by = by.clone();
     let v = applier
@@ -162,6 +149,7 @@ pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<
                 if store::domain_taken(tx, &v.domain, 0).await? {
                     return Err(VhostError::DomainTaken(v.domain));
                 }
+                names_free(tx, &v).await?;
                 v.id = store::insert(tx, &v)
                     .await
                     .map_err(|e| unique_to_taken(e, &v.domain))?;
@@ -185,20 +173,9 @@ pub async fn update(
     let old = existing(db, id).await?;
     expect(&old, &expected)?;
     let mut v = old.clone();
-    if let Some(d) = changes.domain {
-        v.domain = d;
-    }
-    if let Some(c) = changes.config {
-        v.config = c;
-    }
-    if let Some(u) = changes.upstream {
-        v.upstream = u;
-    }
-    if let Some(e) = changes.enabled {
-        v.enabled = e;
-    }
+    changes.apply_to(&mut v).map_err(refused)?;
     check(applier, &mut v).await?;
-    let diff = changelog::diff(&fields(&old), &fields(&v));
+    let diff = diff(&old, &v);
     if diff.is_none() {
         return Ok(old);
     }
@@ -218,6 +195,7 @@ pub async fn update(
                 if store::domain_taken(tx, &v.domain, id).await? {
                     return Err(VhostError::DomainTaken(v.domain));
                 }
+                names_free(tx, &v).await?;
                 v.updated_at = timestamps::now();
                 v.version = now.version + 1;
                 store::update(tx, &v)
@@ -263,9 +241,56 @@ pub(crate) async fn logged(
     events::emit(tx, kind, data).await
 }
 
-/// The fields an update's diff compares, and a changelog entry keeps.
+/// The fields an update's diff compares, and a changelog entry keeps: every field as the
+/// API shows it (basic-auth users by name only).
 pub fn fields(v: &Vhost) -> Value {
-    json!({ "domain": v.domain, "config": v.config, "upstream": v.upstream, "enabled": v.enabled })
+    let mut out = json!({ "domain": v.domain, "config": v.config, "upstream": v.upstream, "enabled": v.enabled });
+    if let (Value::Object(map), Ok(Value::Object(f))) =
+        (&mut out, serde_json::to_value(&v.features))
+    {
+        map.extend(f);
+    }
+    out
+}
+
+/// An update's diff: the fields that differ, and `passwords` naming each basic-auth user
+/// whose password changed (`changed`), never the password or its hash.
+pub fn diff(old: &Vhost, new: &Vhost) -> Option<String> {
+    let users = |v: &Vhost| {
+        v.features
+            .access
+            .iter()
+            .flat_map(|a| a.basic_auth.iter())
+            .map(|c| (c.username.clone(), c.hash.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (before, after) = (users(old), users(new));
+    let changed: serde_json::Map<String, Value> = after
+        .iter()
+        .filter(|(u, h)| before.get(*u).is_some_and(|b| b != *h))
+        .map(|(u, _)| (u.clone(), "changed".into()))
+        .collect();
+    let mut o = fields(old);
+    let mut n = fields(new);
+    if !changed.is_empty() {
+        let unchanged: serde_json::Map<String, Value> = changed
+            .keys()
+            .map(|u| (u.clone(), "previous".into()))
+            .collect();
+        o["passwords"] = Value::Object(unchanged);
+        n["passwords"] = Value::Object(changed);
+    }
+    changelog::diff(&o, &n)
+}
+
+/// `Err(NameTaken)` when another vhost answers the domain or one of the names of `v`.
+async fn names_free(tx: &mut sqlx::AnyConnection, v: &Vhost) -> Result<(), VhostError> {
+    for name in v.names() {
+        if let Some(holder) = store::name_holder(tx, &name, v.id).await? {
+            return Err(VhostError::NameTaken(name, holder));
+        }
+    }
+    Ok(())
 }
 
 /// Deletes a vhost; returns it as it was.

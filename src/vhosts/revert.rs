@@ -52,6 +52,7 @@ pub async fn revert(
                 config: Some(text(&s, "config")),
                 upstream: Some(text(&s, "upstream")),
                 enabled: s.get("enabled").and_then(Value::as_bool),
+                ..features_of(&s)?
             };
             let v = create(applier, &by, changes).await?;
             Ok(Reverted {
@@ -106,6 +107,7 @@ pub async fn revert(
                 config: old.contains_key("config").then(|| text(old, "config")),
                 upstream: old.contains_key("upstream").then(|| text(old, "upstream")),
                 enabled: old.get("enabled").and_then(Value::as_bool),
+                ..features_of(old)?
             };
             let v = update(applier, db, &by, now.id, changes, Some(vec![now.version])).await?;
             Ok(Reverted {
@@ -152,10 +154,36 @@ fn only(m: &Map<String, Value>, key: &str) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// The fields of `want` the vhost no longer has.
+/// The structured fields a changelog entry holds, as a change that sets them back. A
+/// basic-auth user comes back with the password it has now: one since removed cannot.
+fn features_of(m: &Map<String, Value>) -> Result<Changes, VhostError> {
+    fn get<T: serde::de::DeserializeOwned>(
+        m: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<T>, VhostError> {
+        m.get(key)
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(|e| cannot(format!("the entry's {key} cannot be read back: {e}")))
+    }
+    Ok(Changes {
+        aliases: get(m, "aliases")?,
+        redirect: get(m, "redirect")?,
+        upstreams: get(m, "upstreams")?,
+        load_balancing: get(m, "loadBalancing")?,
+        health_check: get(m, "healthCheck")?,
+        access: get(m, "access")?,
+        headers: get(m, "headers")?,
+        tls: get(m, "tls")?,
+        ..Changes::default()
+    })
+}
+
+/// The fields of `want` the vhost no longer has (a password change is not told apart).
 fn differing(v: &Vhost, want: &Map<String, Value>) -> Vec<String> {
     let have = fields(v);
     want.iter()
+        .filter(|(k, _)| k.as_str() != "passwords")
         .filter(|(k, w)| have.get(k.as_str()).unwrap_or(&Value::Null) != *w)
         .map(|(k, _)| k.clone())
         .collect()

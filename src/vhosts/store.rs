@@ -5,7 +5,7 @@ use sqlx::{any::AnyRow, AnyConnection, Row};
 
 use crate::{
     apply::{BoxFuture, DesiredState},
-    proxy::Site,
+    proxy::{site, Features, Site},
 };
 
 /// A virtual host as the API shows it.
@@ -16,7 +16,10 @@ pub struct Vhost {
     pub domain: String,
     pub config: Option<String>,
     pub enabled: bool,
+    /// The first of `upstreams` (the single upstream of most vhosts).
     pub upstream: Option<String>,
+    #[serde(flatten)]
+    pub features: Features,
     pub created_at: String,
     pub updated_at: String,
     /// Moves with every write; answers carry it as their `ETag`.
@@ -35,19 +38,46 @@ impl Vhost {
             domain: self.domain.clone(),
             config: self.config.clone(),
             upstream: self.upstream.clone(),
+            features: self.features.clone(),
         }
+    }
+
+    /// Every host name the vhost answers.
+    pub fn names(&self) -> Vec<String> {
+        self.features.names(&self.domain)
     }
 }
 
-const COLUMNS: &str = "id, domain, config, enabled, upstream, created_at, updated_at, version";
+const COLUMNS: &str =
+    "id, domain, config, enabled, upstream, options, created_at, updated_at, version";
+
+/// The stored features; the upstream list always holds the single upstream too.
+fn features(upstream: &Option<String>, options: Option<String>) -> Result<Features, sqlx::Error> {
+    let mut f = site::from_stored(options.as_deref()).map_err(|e| sqlx::Error::Decode(e.into()))?;
+    if f.upstreams.is_empty() {
+        f.upstreams = upstream.iter().cloned().collect();
+    }
+    Ok(f)
+}
+
+/// The features as the `options` column keeps them: none for a plain vhost.
+fn options(f: &Features) -> Option<String> {
+    let mut f = f.clone();
+    if f.upstreams.len() <= 1 {
+        f.upstreams.clear();
+    }
+    site::stored_json(&f)
+}
 
 fn from_row(r: &AnyRow) -> Result<Vhost, sqlx::Error> {
+    let upstream: Option<String> = r.try_get("upstream")?;
     Ok(Vhost {
         id: r.try_get("id")?,
         domain: r.try_get("domain")?,
         config: r.try_get("config")?,
         enabled: crate::db::flag(r, "enabled")?,
-        upstream: r.try_get("upstream")?,
+        features: features(&upstream, r.try_get("options")?)?,
+        upstream,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         version: r.try_get("version")?,
@@ -84,7 +114,7 @@ impl SortBy {
 /// Which vhosts to list, in which order, which page.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
-    /// Part of the domain or upstream, any case.
+    /// Part of the domain, an alias or the upstream, any case.
     pub search: Option<String>,
     pub enabled: Option<bool>,
     pub sort: SortBy,
@@ -101,7 +131,8 @@ pub async fn select(
     if let Some(s) = &sel.search {
         let p = filter.text(crate::db::like_pattern(s));
         filter.push(format!(
-            "(domain LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(upstream, '')) LIKE {p} ESCAPE '\\')"
+            "(domain LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(upstream, '')) LIKE {p} ESCAPE '\\' \
+             OR id IN (SELECT vhost_id FROM vhost_names WHERE name LIKE {p} ESCAPE '\\'))"
         ));
     }
     if let Some(e) = sel.enabled {
@@ -128,16 +159,18 @@ pub async fn select(
 /// site is made of: this runs twice per push, over every vhost).
 pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT domain, config, upstream FROM vhosts WHERE enabled = 1 ORDER BY domain",
+        "SELECT domain, config, upstream, options FROM vhosts WHERE enabled = 1 ORDER BY domain",
     )
     .fetch_all(conn)
     .await?;
     rows.iter()
         .map(|r| {
+            let upstream: Option<String> = r.try_get("upstream")?;
             Ok(Site {
                 domain: r.try_get("domain")?,
                 config: r.try_get("config")?,
-                upstream: r.try_get("upstream")?,
+                features: features(&upstream, r.try_get("options")?)?,
+                upstream,
             })
         })
         .collect()
@@ -228,38 +261,88 @@ pub async fn domain_taken(
 }
 
 pub async fn insert(conn: &mut AnyConnection, v: &Vhost) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO vhosts (domain, config, enabled, upstream, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO vhosts (domain, config, enabled, upstream, options, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(&v.domain)
     .bind(&v.config)
     .bind(i64::from(v.enabled))
     .bind(&v.upstream)
+    .bind(options(&v.features))
     .bind(&v.created_at)
     .bind(&v.updated_at)
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    set_names(conn, id, &v.features.extra_names(&v.domain)).await?;
+    Ok(id)
 }
 
 pub async fn update(conn: &mut AnyConnection, v: &Vhost) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE vhosts SET domain = $2, config = $3, enabled = $4, upstream = $5, updated_at = $6, \
-         version = $7 WHERE id = $1",
+        "UPDATE vhosts SET domain = $2, config = $3, enabled = $4, upstream = $5, options = $6, \
+         updated_at = $7, version = $8 WHERE id = $1",
     )
     .bind(v.id)
     .bind(&v.domain)
     .bind(&v.config)
     .bind(i64::from(v.enabled))
     .bind(&v.upstream)
+    .bind(options(&v.features))
     .bind(&v.updated_at)
     .bind(v.version)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    set_names(conn, v.id, &v.features.extra_names(&v.domain)).await
+}
+
+/// Makes `names` the extra host names of vhost `id`.
+async fn set_names(conn: &mut AnyConnection, id: i64, names: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM vhost_names WHERE vhost_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for n in names {
+        sqlx::query("INSERT INTO vhost_names (name, vhost_id) VALUES ($1, $2)")
+            .bind(n)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     Ok(())
 }
 
+/// The domain of another vhost than `except` that answers `name` (as its domain or one of
+/// its names).
+pub async fn name_holder(
+    conn: &mut AnyConnection,
+    name: &str,
+    except: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let direct: Option<String> =
+        sqlx::query_scalar("SELECT domain FROM vhosts WHERE domain = $1 AND id <> $2")
+            .bind(name)
+            .bind(except)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if direct.is_some() {
+        return Ok(direct);
+    }
+    sqlx::query_scalar(
+        "SELECT v.domain FROM vhost_names n JOIN vhosts v ON v.id = n.vhost_id \
+         WHERE n.name = $1 AND n.vhost_id <> $2",
+    )
+    .bind(name)
+    .bind(except)
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn delete(conn: &mut AnyConnection, id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM vhost_names WHERE vhost_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("DELETE FROM vhosts WHERE id = $1")
         .bind(id)
         .execute(conn)

@@ -7,6 +7,7 @@
 //! (`assemble`) and loads it (`/load`), so one change costs one small `/adapt` and one
 //! `/load`. Drift is told from hashes of what was loaded and what Caddy runs (`drift`).
 
+mod access;
 mod adapted;
 mod assemble;
 mod client;
@@ -69,10 +70,12 @@ impl Backend {
     }
 
     fn key(site: &Site) -> SiteKey {
+        let features = crate::proxy::site::stored_json(&site.features);
         digest([
             Some(site.domain.as_str()),
             site.config.as_deref(),
             site.upstream.as_deref(),
+            features.as_deref(),
         ])
     }
 
@@ -110,10 +113,17 @@ impl Backend {
             no_control_characters("config", c, true).map_err(invalid)?;
         }
         let port = self.settings.admin_port();
-        if let Some(upstream) = &site.upstream {
-            if port.is_some_and(|p| mentions_port(upstream, p)) {
+        for upstream in site.upstreams() {
+            if port.is_some_and(|p| mentions_port(&upstream, p)) {
                 return Err(ProxyError::Invalid(
                     "the upstream may not be Caddy's admin API".into(),
+                ));
+            }
+        }
+        if let Some(t) = site.features.tls {
+            if !self.settings.tls && (t.force_https || t.hsts) {
+                return Err(ProxyError::Invalid(
+                    "tls: forceHttps and hsts need HTTPS, and PROXYHUB_TLS is off".into(),
                 ));
             }
         }
@@ -134,9 +144,12 @@ impl Backend {
         let caddyfile =
             render::site(&self.env, &self.settings, site).map_err(ProxyError::Invalid)?;
         let result = self.admin.adapt(&caddyfile).await?;
-        let routes = adapted::check_site(&result, &self.settings, &site.domain)
-            .map(Arc::new)
+        let mut routes = adapted::check_site(&result, &self.settings, &site.names())
             .map_err(ProxyError::Invalid)?;
+        if let Some(a) = &site.features.access {
+            routes.routes = access::guard(&routes.routes, a).map_err(ProxyError::Invalid)?;
+        }
+        let routes = Arc::new(routes);
         self.cache.lock().expect("site cache").insert(
             key,
             Cached {

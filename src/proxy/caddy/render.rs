@@ -29,8 +29,27 @@ pub fn templates() -> Environment<'static> {
     env
 }
 
-/// The Caddyfile of one site.
+/// `Strict-Transport-Security` as `tls.hsts` sends it: a year.
+pub const HSTS: &str = "max-age=31536000";
+
+/// The Caddyfile of one site. Access rules are not in it: they are put in front of the
+/// adapted routes (`access`), so they hold whatever order Caddy gives the directives.
 pub fn site(env: &Environment, settings: &CaddySettings, site: &Site) -> Result<String, String> {
+    let f = &site.features;
+    let headers = f.headers.clone().unwrap_or_default();
+    let mut response = headers.response;
+    if f.tls.is_some_and(|t| t.hsts) {
+        response
+            .set
+            .insert("Strict-Transport-Security".into(), HSTS.into());
+    }
+    let redirect_to = f.redirect.as_ref().map(|r| {
+        if r.preserve_path {
+            format!("{}{{uri}}", r.target.trim_end_matches('/'))
+        } else {
+            r.target.clone()
+        }
+    });
     env.get_template("caddy/site.j2")
         .and_then(|t| {
             t.render(context! {
@@ -38,6 +57,12 @@ pub fn site(env: &Environment, settings: &CaddySettings, site: &Site) -> Result<
                 http_port => settings.http_port,
                 https_port => settings.https_port,
                 site => site,
+                names => site.names(),
+                upstreams => site.upstreams(),
+                redirect => f.redirect,
+                redirect_to => redirect_to,
+                response_headers => (!response.is_empty()).then_some(response),
+                request_headers => headers.request,
             })
         })
         .map_err(|e| format!("rendering the site's Caddyfile: {e:#}"))

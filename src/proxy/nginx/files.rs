@@ -117,6 +117,9 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     let tmp = dir.join(temp_name(name));
     let written = (|| {
         let mut f = fs::File::create(&tmp)?;
+        if name.ends_with(super::render::HTPASSWD) {
+            secret(dir, &f)?;
+        }
         io::Write::write_all(&mut f, bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, dir.join(name))
@@ -125,6 +128,20 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     written
+}
+
+/// A basic-auth file is 0640, in the conf dir's group (nginx's workers read it per request:
+/// give the conf dir their group, e.g. `chgrp www-data`; the owner is proxyhub).
+fn secret(dir: &Path, f: &fs::File) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    f.set_permissions(fs::Permissions::from_mode(0o640))?;
+    let gid = fs::metadata(dir)?.gid();
+    if f.metadata()?.gid() != gid {
+        if let Err(e) = std::os::unix::fs::fchown(f, None, Some(gid)) {
+            tracing::warn!(error = %e, dir = %dir.display(), "could not give a basic-auth file the conf dir's group: nginx's workers may not read it");
+        }
+    }
+    Ok(())
 }
 
 fn remove_leftover_temp_files(dir: &Path) -> io::Result<()> {

@@ -14,6 +14,7 @@ use minijinja::Environment;
 use tokio::process::Command;
 
 pub mod conf;
+mod features;
 mod files;
 mod reload;
 mod render;
@@ -53,9 +54,12 @@ impl Nginx {
             )?,
             resolver: render::resolver(config.nginx_resolver.as_deref(), &resolv_conf)?,
             access_log: config.access_log_absolute(),
+            conf_dir: absolute(&config.nginx_conf_dir),
         };
         access_log_path(&settings.access_log)?;
-        if config.tls == TlsMode::Auto {
+        access_log_path(&settings.conf_dir)
+            .map_err(|e| e.replace("the access log path", "PROXYHUB_NGINX_CONF_DIR"))?;
+        if config.tls != TlsMode::Off {
             tracing::warn!(
                 "PROXYHUB_TLS=auto: proxyhub renders plain-HTTP servers for nginx; TLS is the operator's to set up in front of nginx or in its main config"
             );
@@ -233,10 +237,16 @@ impl Nginx {
         if let Some(snippet) = &site.config {
             snippet::check_snippet(snippet)?;
         }
-        if let Some(upstream) = &site.upstream {
-            snippet::proxy_target(&render::proxy_url(upstream)).map_err(|_| {
+        for upstream in site.upstreams() {
+            snippet::proxy_target(&render::proxy_url(&upstream)).map_err(|_| {
                 format!("the upstream {upstream:?} would be read by nginx as a unix socket")
             })?;
+        }
+        if site.features.tls.is_some_and(|t| t.force_https || t.hsts) {
+            return Err(
+                "tls: proxyhub renders plain-HTTP servers for nginx; HTTPS (certificates, redirects to it, HSTS) stays the operator's to set up in nginx's main config or in front of it"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -5,11 +5,14 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use minijinja::{context, Environment};
 
+use super::features;
 use crate::proxy::Site;
 
 /// Every file proxyhub owns in the conf dir is named `proxyhub-*.conf`.
 pub const PREFIX: &str = "proxyhub-";
 pub const SUFFIX: &str = ".conf";
+/// Basic-auth files: written 0640, never included as config.
+pub const HTPASSWD: &str = ".htpasswd";
 /// Sorts before every site file, so the format exists when the servers name it.
 pub const LOG_FORMAT_FILE: &str = "proxyhub-00-log-format.conf";
 
@@ -22,6 +25,8 @@ pub struct RenderSettings {
     pub resolver: Vec<String>,
     /// Absolute, and checked by [`access_log_path`] to be safe inside double quotes.
     pub access_log: PathBuf,
+    /// The conf dir, absolute: where basic-auth files are written and read from.
+    pub conf_dir: PathBuf,
 }
 
 /// File name → content.
@@ -69,22 +74,50 @@ pub fn render(
     let server = env
         .get_template("nginx/server.conf.j2")
         .map_err(|e| e.to_string())?;
+    let conf_dir = access_log_path(&settings.conf_dir)?;
     for site in sites {
-        let by_name = site.upstream.as_deref().is_some_and(resolved_per_request);
+        let f = &site.features;
+        let pool = features::pool(site);
+        let by_name = pool.is_none() && site.upstream.as_deref().is_some_and(resolved_per_request);
+        let proxy_url = match &pool {
+            Some(p) => Some(format!("{}://{}", p.scheme, p.name)),
+            None => site.upstream.as_deref().map(proxy_url),
+        };
+        let file = site_file_name(&site.domain);
+        let htpasswd = features::htpasswd(f.access.as_ref());
+        let htpasswd_file = htpasswd.as_ref().map(|_| htpasswd_file_name(&file));
+        let headers = f.headers.clone().unwrap_or_default();
         let text = server
             .render(context! {
                 site => site,
-                proxy_url => site.upstream.as_deref().map(proxy_url),
+                names => site.names(),
+                pool => pool,
+                proxy_url => proxy_url,
                 listen => settings.listen,
                 resolver => by_name.then(|| settings.resolver.join(" ")),
                 access_log => access_log,
+                access => f.access,
+                htpasswd => htpasswd_file.as_ref().map(|n| format!("{conf_dir}/{n}")),
+                redirect_to => features::redirect_to(f.redirect.as_ref()),
+                response_headers => (!headers.response.is_empty()).then_some(&headers.response),
+                request_headers => &headers.request,
+                has_request_headers => !headers.request.is_empty(),
             })
             .map_err(|e| format!("rendering the server for {}: {e:#}", site.domain))?;
-        if files.insert(site_file_name(&site.domain), text).is_some() {
+        if let (Some(name), Some(text)) = (htpasswd_file, htpasswd) {
+            files.insert(name, text);
+        }
+        if files.insert(file, text).is_some() {
             return Err(format!("two sites render to the file of {}", site.domain));
         }
     }
     Ok(files)
+}
+
+/// The basic-auth file beside a site's file (`proxyhub-site-a.com.conf` →
+/// `proxyhub-site-a.com.htpasswd`): not `*.conf`, so nginx never reads it as config.
+pub fn htpasswd_file_name(site_file: &str) -> String {
+    format!("{}{HTPASSWD}", site_file.trim_end_matches(SUFFIX))
 }
 
 /// `127.0.0.1:9000` → `http://127.0.0.1:9000`; a given scheme is kept (lowercased).
@@ -188,7 +221,7 @@ pub fn site_file_name(domain: &str) -> String {
 
 /// Whether a file in the conf dir is proxyhub's to manage.
 pub fn is_ours(name: &str) -> bool {
-    name.starts_with(PREFIX) && name.ends_with(SUFFIX)
+    name.starts_with(PREFIX) && (name.ends_with(SUFFIX) || name.ends_with(HTPASSWD))
 }
 
 fn fnv1a(s: &str) -> u64 {
@@ -323,6 +356,7 @@ mod golden_tests {
                 .unwrap(),
                 resolver: vec!["10.0.0.2".into(), "[2001:db8::53]".into()],
                 access_log: s["access_log"].as_str().unwrap().into(),
+                conf_dir: "/etc/nginx/conf.d".into(),
             };
             let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();
             render(&env, &settings, &sites)

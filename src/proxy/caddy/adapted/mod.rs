@@ -27,12 +27,12 @@ pub struct SiteRoutes {
 /// and other facts about the machine. Compared without regard to case.
 const HOST_PLACEHOLDERS: &[&str] = &["{env.", "{system.", "{file.", "{$"];
 
-/// Checks Caddy's adaptation (the `result` of `/adapt`) of the site for `domain` and
-/// returns its routes, or says why it is refused.
+/// Checks Caddy's adaptation (the `result` of `/adapt`) of the site for `names` (its domain
+/// first) and returns its routes, or says why it is refused.
 pub fn check_site(
     result: &Value,
     settings: &CaddySettings,
-    domain: &str,
+    names: &[String],
 ) -> Result<SiteRoutes, String> {
     no_host_placeholders(result)?;
     let top = object(result, "the adapted configuration")?;
@@ -83,7 +83,7 @@ pub fn check_site(
     let cx = Cx {
         admin_port: settings.admin_port(),
     };
-    let routes = site_routes(field(server, "routes")?, domain, &cx)?;
+    let routes = site_routes(field(server, "routes")?, names, &cx)?;
     let errors = match server.get("errors") {
         None => None,
         Some(e) => {
@@ -91,16 +91,17 @@ pub fn check_site(
             only(e, &["routes"], |k| {
                 format!("the snippet would set the server's errors.{k}")
             })?;
-            Some(site_routes(field(e, "routes")?, domain, &cx)?)
+            Some(site_routes(field(e, "routes")?, names, &cx)?)
         }
     };
     Ok(SiteRoutes { routes, errors })
 }
 
-/// The top-level routes of a site: each matches exactly its own host, and what it runs
+/// The top-level routes of a site: each matches exactly its own hosts, and what it runs
 /// passes the allowlist. Returned as JSON text.
-fn site_routes(v: &Value, domain: &str, cx: &Cx) -> Result<String, String> {
-    let own = serde_json::json!([{ "host": [domain] }]);
+fn site_routes(v: &Value, names: &[String], cx: &Cx) -> Result<String, String> {
+    let own = serde_json::json!([{ "host": names }]);
+    let domain = names.first().map(String::as_str).unwrap_or_default();
     let mut out = Vec::new();
     for r in array(v, "routes")? {
         let route = object(r, "a route")?;

@@ -23,7 +23,7 @@ fn adapted(handle: Value) -> Value {
 }
 
 fn check(v: &Value) -> Result<SiteRoutes, String> {
-    check_site(v, &settings(), "a.example.com")
+    check_site(v, &settings(), &["a.example.com".to_string()])
 }
 
 #[test]
@@ -186,10 +186,10 @@ fn with_tls_a_site_listens_on_the_https_port_with_automatic_https_on() {
         "listen": [":8443"],
         "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "subroute", "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]}], "terminal": true}]
     }}}}});
-    check_site(&site, &tls, "a.example.com").unwrap();
+    check_site(&site, &tls, &["a.example.com".to_string()]).unwrap();
     let mut off = site.clone();
     off["apps"]["http"]["servers"]["srv0"]["automatic_https"] = json!({"disable": true});
-    assert!(check_site(&off, &tls, "a.example.com")
+    assert!(check_site(&off, &tls, &["a.example.com".to_string()])
         .unwrap_err()
         .contains("automatic HTTPS"));
 }

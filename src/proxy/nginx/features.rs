@@ -1,0 +1,87 @@
+//! What nginx's templates need of a site's structured fields: the upstream pool, the
+//! basic-auth file, the redirect's target. Built from checked fields only.
+
+use serde::Serialize;
+
+use crate::proxy::site::{Access, LoadBalancing, Redirect, Site};
+
+/// An `upstream` block: when a site has several upstreams, or load balancing or a health
+/// check (whose passive half is `max_fails`/`fail_timeout`).
+#[derive(Debug, Serialize)]
+pub struct Pool {
+    pub name: String,
+    /// `http` or `https`: the one scheme every upstream shares.
+    pub scheme: &'static str,
+    /// `least_conn`, `ip_hash`, or none (round robin).
+    pub method: Option<&'static str>,
+    /// `first`: every server after the first is a `backup`.
+    pub backup: bool,
+    pub servers: Vec<String>,
+    pub fail_timeout: u32,
+}
+
+pub fn pool(site: &Site) -> Option<Pool> {
+    let f = &site.features;
+    let upstreams = site.upstreams();
+    if upstreams.len() < 2 && f.load_balancing.is_none() && f.health_check.is_none() {
+        return None;
+    }
+    let https = upstreams
+        .first()?
+        .to_ascii_lowercase()
+        .starts_with("https://");
+    let servers = upstreams
+        .iter()
+        .map(|u| {
+            let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
+            let has_port = match rest.rsplit_once(']') {
+                Some((_, after)) => after.starts_with(':'),
+                None => rest.contains(':'),
+            };
+            if has_port {
+                rest.to_string()
+            } else {
+                format!("{rest}:{}", if https { 443 } else { 80 })
+            }
+        })
+        .collect();
+    let lb = f.load_balancing.unwrap_or(LoadBalancing::RoundRobin);
+    Some(Pool {
+        name: format!("proxyhub_{}", site.domain.replace(['.', '*'], "_")),
+        scheme: if https { "https" } else { "http" },
+        method: match lb {
+            LoadBalancing::LeastConn => Some("least_conn"),
+            LoadBalancing::IpHash => Some("ip_hash"),
+            LoadBalancing::RoundRobin | LoadBalancing::First => None,
+        },
+        backup: lb == LoadBalancing::First,
+        servers,
+        fail_timeout: f
+            .health_check
+            .as_ref()
+            .map_or(10, |h| h.interval_seconds.max(1)),
+    })
+}
+
+/// The htpasswd file's text: `user:bcrypt-hash` lines.
+pub fn htpasswd(access: Option<&Access>) -> Option<String> {
+    let users = &access?.basic_auth;
+    (!users.is_empty()).then(|| {
+        users
+            .iter()
+            .map(|c| format!("{}:{}\n", c.username, c.hash))
+            .collect()
+    })
+}
+
+/// Where a redirect sends a request: the target, then the request's path and query when
+/// they are kept.
+pub fn redirect_to(r: Option<&Redirect>) -> Option<String> {
+    r.map(|r| {
+        if r.preserve_path {
+            format!("{}$request_uri", r.target.trim_end_matches('/'))
+        } else {
+            r.target.clone()
+        }
+    })
+}
