@@ -29,6 +29,7 @@ macro_rules! for_each_proxy {
 }
 
 mod down;
+mod features;
 mod drift;
 mod injection;
 mod lifecycle;

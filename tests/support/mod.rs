@@ -75,7 +75,8 @@ pub async fn database_url(dir: &Path) -> String {
     }
 }
 
-/// A real HTTP upstream that answers every request with `name path`.
+/// A real HTTP upstream that answers every request with `name path host=...` (and the
+/// `X-Env` and `X-Secret` request headers when sent), with an `X-Upstream: name` header.
 pub struct Upstream {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
@@ -91,7 +92,13 @@ impl Upstream {
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or("")
                 .to_string();
-            format!("{name} {} host={host}", req.uri())
+            let mut body = format!("{name} {} host={host}", req.uri());
+            for h in ["x-env", "x-secret"] {
+                if let Some(v) = req.headers().get(h).and_then(|v| v.to_str().ok()) {
+                    body.push_str(&format!(" {h}={v}"));
+                }
+            }
+            ([("x-upstream", name)], body)
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

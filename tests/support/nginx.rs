@@ -40,6 +40,18 @@ impl NginxProcess {
             child: None,
         };
         std::fs::create_dir_all(nginx.conf_dir()).unwrap();
+        // As an operator sets it up: nginx's workers (nobody:nogroup, the package's default
+        // when the master runs as root) reach the conf dir and read its basic-auth files
+        // through the dir's group.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &std::path::Path, m| {
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+            };
+            mode(nginx.dir.path(), 0o711);
+            std::os::unix::fs::chown(nginx.conf_dir(), None, Some(65534)).unwrap();
+            mode(&nginx.conf_dir(), 0o2750);
+        }
         std::fs::write(nginx.main_conf(), nginx.render_main_conf()).unwrap();
         nginx.boot().await;
         nginx
