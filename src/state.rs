@@ -12,13 +12,34 @@ use serde_json::{Map, Value};
 pub const API_VERSION: &str = "proxyhub/v1";
 pub const KIND: &str = "State";
 
-/// A vhost as the document holds it: every field, no id, no timestamps.
+/// The structured fields a document may hold beside `domain`, `config`, `upstream` and
+/// `enabled`, as the API shows them (basic-auth users by name; a `password` given for one
+/// sets it).
+pub const FEATURES: &[&str] = &[
+    "aliases",
+    "redirect",
+    "upstreams",
+    "loadBalancing",
+    "healthCheck",
+    "access",
+    "headers",
+    "tls",
+];
+
+/// A vhost as the document holds it: every field, no id, no timestamps. The structured
+/// fields that are set are under their names; one left out is none (the document is the
+/// desired state).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VhostSpec {
     pub domain: String,
     pub config: Option<String>,
     pub upstream: Option<String>,
     pub enabled: bool,
+    /// `aliases`, `redirect`, `upstreams`, `loadBalancing`, `healthCheck`, `access`,
+    /// `headers`, `tls`: those set.
+    #[serde(flatten, default)]
+    #[schema(value_type = Object)]
+    pub features: Map<String, Value>,
 }
 
 impl VhostSpec {
@@ -101,10 +122,15 @@ pub fn read(doc: &Value) -> Result<Vec<VhostSpec>, Invalid> {
             .as_object()
             .ok_or_else(|| invalid(format!("vhosts[{i}]"), "must be a vhost {domain, ...}"))?;
         for key in obj.keys() {
-            if !matches!(key.as_str(), "domain" | "config" | "upstream" | "enabled") {
+            if !matches!(key.as_str(), "domain" | "config" | "upstream" | "enabled")
+                && !FEATURES.contains(&key.as_str())
+            {
                 return Err(invalid(
                     at(key),
-                    "unknown field (expected domain, config, upstream, enabled)",
+                    format!(
+                        "unknown field (expected domain, config, upstream, enabled, {})",
+                        FEATURES.join(", ")
+                    ),
                 ));
             }
         }
@@ -134,6 +160,11 @@ pub fn read(doc: &Value) -> Result<Vec<VhostSpec>, Invalid> {
             config: text("config")?.filter(|c| !c.trim().is_empty()),
             upstream: text("upstream")?.filter(|u| !u.trim().is_empty()),
             enabled,
+            features: obj
+                .iter()
+                .filter(|(k, v)| FEATURES.contains(&k.as_str()) && !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         });
     }
     Ok(specs)
@@ -211,11 +242,15 @@ pub fn plan(current: &[VhostSpec], desired: &[VhostSpec], prune: bool) -> Vec<St
 fn diff(old: &Value, new: &Value) -> Value {
     let (mut o, mut n) = (Map::new(), Map::new());
     if let (Value::Object(old), Value::Object(new)) = (old, new) {
-        for (k, v) in new {
-            let before = old.get(k).unwrap_or(&Value::Null);
-            if before != v {
+        let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        for k in keys {
+            let (before, after) = (
+                old.get(k).unwrap_or(&Value::Null),
+                new.get(k).unwrap_or(&Value::Null),
+            );
+            if before != after {
                 o.insert(k.clone(), before.clone());
-                n.insert(k.clone(), v.clone());
+                n.insert(k.clone(), after.clone());
             }
         }
     }
@@ -247,6 +282,7 @@ mod tests {
             config: None,
             upstream: Some(up.into()),
             enabled,
+            features: Map::new(),
         }
     }
 

@@ -70,6 +70,7 @@ impl Read {
                     config: config.clone(),
                     upstream: upstream.clone(),
                     enabled: true,
+                    features: Default::default(),
                 },
                 line,
             });

@@ -7,7 +7,9 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use tokio::{sync::Semaphore, task::JoinSet};
 
-use super::{normalize, prepare, store, Selection, Vhost, VhostError};
+use serde_json::{Map, Value};
+
+use super::{normalize, prepare, store, Changes, Selection, Vhost, VhostError};
 use crate::{
     accounts::Actor,
     apply::{Applier, ChangeError},
@@ -56,12 +58,63 @@ pub async fn current(db: &Db) -> Result<Vec<VhostSpec>, sqlx::Error> {
 }
 
 fn spec(v: &Vhost) -> VhostSpec {
+    let mut features = match serde_json::to_value(&v.features) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    features.retain(|k, value| match value {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty() && !(k == "upstreams" && a.len() == 1),
+        _ => true,
+    });
     VhostSpec {
         domain: v.domain.clone(),
         config: v.config.clone(),
         upstream: v.upstream.clone(),
         enabled: v.enabled,
+        features,
     }
+}
+
+/// `v` as the plan compares it: its spec, with `passwords` naming the basic-auth users
+/// whose password the document changes (a password that is the one stored changes nothing).
+fn spec_with(v: &Vhost, passwords: &BTreeMap<String, Map<String, Value>>) -> VhostSpec {
+    let mut s = spec(v);
+    if let Some(p) = passwords.get(&v.domain) {
+        s.features
+            .insert("passwords".into(), Value::Object(p.clone()));
+    }
+    s
+}
+
+/// A document's structured fields as a change: what it leaves out is none.
+fn declared(i: usize, d: &VhostSpec) -> Result<Changes, Invalid> {
+    fn get<T: serde::de::DeserializeOwned>(
+        i: usize,
+        m: &Map<String, Value>,
+        key: &str,
+    ) -> Result<Option<T>, Invalid> {
+        m.get(key)
+            .map(|v| serde_json::from_value(v.clone()))
+            .transpose()
+            .map_err(|e| Invalid {
+                path: format!("vhosts[{i}].{key}"),
+                message: e.to_string(),
+            })
+    }
+    let m = &d.features;
+    Ok(Changes {
+        upstream: Some(d.upstream.clone()),
+        upstreams: get(i, m, "upstreams")?,
+        aliases: Some(get(i, m, "aliases")?.unwrap_or_default()),
+        redirect: Some(get(i, m, "redirect")?),
+        load_balancing: Some(get(i, m, "loadBalancing")?),
+        health_check: Some(get(i, m, "healthCheck")?),
+        access: Some(get(i, m, "access")?),
+        headers: Some(get(i, m, "headers")?),
+        tls: Some(get(i, m, "tls")?),
+        ..Changes::default()
+    })
 }
 
 /// Why a vhost read from an existing config cannot be imported (its fields, or the proxy's
@@ -101,39 +154,45 @@ pub async fn import(
     let mut checked: BTreeMap<String, Vhost> = BTreeMap::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     let mut normalized = Vec::with_capacity(desired.len());
-    // The document holds the fields of the seed; a vhost it updates keeps its other fields
-    // (aliases, redirect, access ...), and its upstream list unless the upstream changes.
+    // Basic-auth users the document names without a password keep the one stored.
     let (rows, _) = store::select(&mut *db.acquire().await?, &Selection::default()).await?;
     let stored: BTreeMap<&str, &Vhost> = rows.iter().map(|v| (v.domain.as_str(), v)).collect();
+    let mut passwords: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     for (i, d) in desired.into_iter().enumerate() {
         let now = timestamps::now();
-        let mut features = stored
-            .get(d.domain.to_ascii_lowercase().as_str())
-            .map(|v| v.features.clone())
-            .unwrap_or_default();
-        if features.upstreams.first() != d.upstream.as_ref() {
-            features.upstreams.clear();
-        }
+        let old = stored.get(d.domain.to_ascii_lowercase().as_str()).copied();
+        let changes = declared(i, &d)?;
         let mut v = Vhost {
             id: 0,
             domain: d.domain,
             config: d.config,
             enabled: d.enabled,
-            upstream: d.upstream,
-            features,
+            upstream: None,
+            features: crate::proxy::Features {
+                access: old.and_then(|o| o.features.access.clone()),
+                ..Default::default()
+            },
             created_at: now.clone(),
             updated_at: now,
             version: 1,
         };
-        normalize(&mut v).map_err(|(field, message): (String, String)| Invalid {
+        let at = |(field, message): (String, String)| Invalid {
             path: if field == "vhost" {
                 format!("vhosts[{i}]")
             } else {
                 format!("vhosts[{i}].{field}")
             },
             message,
-        })?;
-        normalized.push(spec(&v));
+        };
+        changes.apply_to(&mut v).map_err(at)?;
+        normalize(&mut v).map_err(at)?;
+        if let Some(old) = old {
+            let changed = super::changed_passwords(old, &v);
+            if !changed.is_empty() {
+                passwords.insert(v.domain.clone(), changed);
+            }
+        }
+        normalized.push(spec_with(&v, &passwords));
         index.insert(v.domain.clone(), i);
         checked.insert(v.domain.clone(), v);
     }
@@ -152,10 +211,12 @@ pub async fn import(
     let mut by = by.clone();
     by.import = Some(id.clone());
     let (planned, checked) = (Arc::new(steps.clone()), Arc::new(checked));
+    let passwords = Arc::new(passwords);
     applier
         .change(move |tx| {
             let (planned, checked, by) = (planned.clone(), checked.clone(), by.clone());
-            Box::pin(async move { write(tx, &planned, &checked, &by, prune).await })
+            let passwords = passwords.clone();
+            Box::pin(async move { write(tx, &planned, &checked, &passwords, &by, prune).await })
         })
         .await
         .map_err(|e| match e {
@@ -222,11 +283,12 @@ async fn write(
     tx: &mut crate::db::Tx,
     planned: &[Step],
     checked: &BTreeMap<String, Vhost>,
+    passwords: &BTreeMap<String, Map<String, Value>>,
     by: &Actor,
     prune: bool,
 ) -> Result<(), ImportError> {
     let (rows, _) = store::select(tx, &Selection::default()).await?;
-    let desired: Vec<VhostSpec> = checked.values().map(spec).collect();
+    let desired: Vec<VhostSpec> = checked.values().map(|v| spec_with(v, passwords)).collect();
     if state::plan(&rows.iter().map(spec).collect::<Vec<_>>(), &desired, prune) != planned {
         return Err(ImportError::ChangedMeanwhile);
     }

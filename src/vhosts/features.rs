@@ -169,15 +169,20 @@ pub fn access(input: &AccessInput, old: Option<&Access>) -> Result<Option<Access
         if !seen.insert(u.username.clone()) {
             return refuse(at("username"), format!("{} is listed twice", u.username));
         }
-        let hash = match &u.password {
-            Some(p) if p.is_empty() || p.len() > 72 => {
+        let stored = old
+            .and_then(|a| a.basic_auth.iter().find(|c| c.username == u.username))
+            .map(|c| c.hash.clone());
+        let hash = match (&u.password, stored) {
+            (Some(p), _) if p.is_empty() || p.len() > 72 => {
                 return refuse(at("password"), "must be 1 to 72 bytes (bcrypt's limit)")
             }
-            Some(p) => bcrypt::hash(p, BCRYPT_COST).map_err(|e| (at("password"), e.to_string()))?,
-            None => old
-                .and_then(|a| a.basic_auth.iter().find(|c| c.username == u.username))
-                .map(|c| c.hash.clone())
-                .ok_or_else(|| (at("password"), "is required for a new user".to_string()))?,
+            // The password it has: nothing changes.
+            (Some(p), Some(h)) if bcrypt::verify(p, &h).unwrap_or(false) => h,
+            (Some(p), _) => {
+                bcrypt::hash(p, BCRYPT_COST).map_err(|e| (at("password"), e.to_string()))?
+            }
+            (None, Some(h)) => h,
+            (None, None) => return refuse(at("password"), "is required for a new user"),
         };
         users.push(Credential {
             username: u.username.clone(),

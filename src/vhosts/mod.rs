@@ -256,20 +256,7 @@ pub fn fields(v: &Vhost) -> Value {
 /// An update's diff: the fields that differ, and `passwords` naming each basic-auth user
 /// whose password changed (`changed`), never the password or its hash.
 pub fn diff(old: &Vhost, new: &Vhost) -> Option<String> {
-    let users = |v: &Vhost| {
-        v.features
-            .access
-            .iter()
-            .flat_map(|a| a.basic_auth.iter())
-            .map(|c| (c.username.clone(), c.hash.clone()))
-            .collect::<std::collections::BTreeMap<_, _>>()
-    };
-    let (before, after) = (users(old), users(new));
-    let changed: serde_json::Map<String, Value> = after
-        .iter()
-        .filter(|(u, h)| before.get(*u).is_some_and(|b| b != *h))
-        .map(|(u, _)| (u.clone(), "changed".into()))
-        .collect();
+    let changed = changed_passwords(old, new);
     let mut o = fields(old);
     let mut n = fields(new);
     if !changed.is_empty() {
@@ -281,6 +268,24 @@ pub fn diff(old: &Vhost, new: &Vhost) -> Option<String> {
         n["passwords"] = Value::Object(changed);
     }
     changelog::diff(&o, &n)
+}
+
+/// The basic-auth users of both `old` and `new` whose password changed: `{name: "changed"}`.
+pub(crate) fn changed_passwords(old: &Vhost, new: &Vhost) -> serde_json::Map<String, Value> {
+    let users = |v: &Vhost| {
+        v.features
+            .access
+            .iter()
+            .flat_map(|a| a.basic_auth.iter())
+            .map(|c| (c.username.clone(), c.hash.clone()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (before, after) = (users(old), users(new));
+    after
+        .iter()
+        .filter(|(u, h)| before.get(*u).is_some_and(|b| b != *h))
+        .map(|(u, _)| (u.clone(), "changed".into()))
+        .collect()
 }
 
 /// `Err(NameTaken)` when another vhost answers the domain or one of the names of `v`.

@@ -74,11 +74,21 @@ async fn redirects_answer_with_their_code_path_and_www(kind: Kind) {
             "https://new.example.com/base/"
         };
         assert_eq!(h["location"], want, "{kind} {domain}");
-        let (status, h, _) =
-            request(&proxy, "127.0.0.1", &format!("www.{domain}"), "/x", None, &[]).await;
+        let (status, h, _) = request(
+            &proxy,
+            "127.0.0.1",
+            &format!("www.{domain}"),
+            "/x",
+            None,
+            &[],
+        )
+        .await;
         if www {
             assert_eq!(status, code, "www.{domain} is served");
-            assert!(h["location"].to_str().unwrap().starts_with("https://new.example.com/"));
+            assert!(h["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("https://new.example.com/"));
         } else {
             assert_ne!(status, code, "www.{domain} is not served");
         }
@@ -106,7 +116,10 @@ async fn redirects_answer_with_their_code_path_and_www(kind: Kind) {
             json!({"domain": "bad.example.com", "redirect": {"target": "https://x.example/", "code": 303}}),
         )
         .await;
-    assert_eq!(expect_error(r, 400, "BAD_REQUEST").await["field"], "redirect.code");
+    assert_eq!(
+        expect_error(r, 400, "BAD_REQUEST").await["field"],
+        "redirect.code"
+    );
 }
 
 async fn aliases_are_served_and_reserved(kind: Kind) {
@@ -114,8 +127,10 @@ async fn aliases_are_served_and_reserved(kind: Kind) {
     let app = &proxy.app;
     let blue = Upstream::start("blue").await;
     let v = app
-        .create_vhost(json!({"domain": "app.example.com", "upstream": blue.hostport(),
-            "aliases": ["App.Example.NET", "app2.example.com"]}))
+        .create_vhost(
+            json!({"domain": "app.example.com", "upstream": blue.hostport(),
+            "aliases": ["App.Example.NET", "app2.example.com"]}),
+        )
         .await;
     assert_eq!(v["aliases"], json!(["app.example.net", "app2.example.com"]));
     assert_eq!(v["upstreams"], json!([blue.hostport()]));
@@ -160,7 +175,10 @@ async fn aliases_are_served_and_reserved(kind: Kind) {
             json!({"domain": "x.example.com", "upstream": blue.hostport(), "aliases": ["not a name"]}),
         )
         .await;
-    assert_eq!(expect_error(r, 400, "BAD_REQUEST").await["field"], "aliases[0]");
+    assert_eq!(
+        expect_error(r, 400, "BAD_REQUEST").await["field"],
+        "aliases[0]"
+    );
 }
 
 async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
@@ -168,8 +186,10 @@ async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
     let app = &proxy.app;
     let blue = Upstream::start("blue").await;
     let v = app
-        .create_vhost(json!({"domain": "private.example.com", "upstream": blue.hostport(),
-            "access": {"basicAuth": [{"username": "alice", "password": "s3cret pass"}]}}))
+        .create_vhost(
+            json!({"domain": "private.example.com", "upstream": blue.hostport(),
+            "access": {"basicAuth": [{"username": "alice", "password": "s3cret pass"}]}}),
+        )
         .await;
     let text = v.to_string();
     assert!(
@@ -180,9 +200,16 @@ async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
     let host = "private.example.com";
     let get = |user| request(&proxy, "127.0.0.1", host, "/in", user, &[]);
     assert_eq!(get(None).await.0, 401, "{kind}: no credentials");
-    assert_eq!(get(Some(("alice", "wrong"))).await.0, 401, "{kind}: wrong password");
+    assert_eq!(
+        get(Some(("alice", "wrong"))).await.0,
+        401,
+        "{kind}: wrong password"
+    );
     let (status, _, body) = get(Some(("alice", "s3cret pass"))).await;
-    assert_eq!((status, body.as_str()), (200, "blue /in host=private.example.com"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "blue /in host=private.example.com")
+    );
 
     // Another user added, alice kept without sending her password again.
     let id = v["id"].as_i64().unwrap();
@@ -200,8 +227,15 @@ async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
     assert_eq!(get(Some(("bob", "b0b"))).await.0, 200);
     // The address the proxy sees decides: 127.0.0.2 is denied, 127.0.0.3 not allowed.
     for from in ["127.0.0.2", "127.0.0.3"] {
-        let (status, _, _) =
-            request(&proxy, from, host, "/in", Some(("alice", "s3cret pass")), &[]).await;
+        let (status, _, _) = request(
+            &proxy,
+            from,
+            host,
+            "/in",
+            Some(("alice", "s3cret pass")),
+            &[],
+        )
+        .await;
         assert_eq!(status, 403, "{kind}: {from} is refused");
     }
     // The changelog says the access changed, and never shows a password or its hash.
@@ -212,7 +246,10 @@ async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
         .await
         .unwrap();
     let log = log.to_string();
-    assert!(log.contains("bob") && !log.contains("b0b") && !log.contains("$2"), "{log}");
+    assert!(
+        log.contains("bob") && !log.contains("b0b") && !log.contains("$2"),
+        "{log}"
+    );
     // A password change is recorded as changed, and only as that.
     let r = app
         .put(
@@ -235,7 +272,10 @@ async fn basic_auth_and_client_addresses_guard_a_site(kind: Kind) {
         .or_else(|| log["entries"].as_array().and_then(|l| l.first()))
         .cloned()
         .unwrap_or(log.clone());
-    assert!(newest.to_string().contains(r#"\"alice\":\"changed\""#), "{newest}");
+    assert!(
+        newest.to_string().contains(r#"\"alice\":\"changed\""#),
+        "{newest}"
+    );
     // A new user needs a password.
     let r = app
         .put(
@@ -253,10 +293,12 @@ async fn headers_are_set_and_removed(kind: Kind) {
     let proxy = Backend::start(kind).await;
     let app = &proxy.app;
     let blue = Upstream::start("blue").await;
-    app.create_vhost(json!({"domain": "h.example.com", "upstream": blue.hostport(),
+    app.create_vhost(
+        json!({"domain": "h.example.com", "upstream": blue.hostport(),
         "headers": {"request": {"set": {"X-Env": "prod; zone=a"}, "remove": ["X-Secret"]},
-                    "response": {"set": {"X-Frame-Options": "DENY"}, "remove": ["X-Upstream"]}}}))
-        .await;
+                    "response": {"set": {"X-Frame-Options": "DENY"}, "remove": ["X-Upstream"]}}}),
+    )
+    .await;
     let (status, h, body) = request(
         &proxy,
         "127.0.0.1",
@@ -267,7 +309,10 @@ async fn headers_are_set_and_removed(kind: Kind) {
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(body, "blue / host=h.example.com x-env=prod; zone=a", "{kind}");
+    assert_eq!(
+        body, "blue / host=h.example.com x-env=prod; zone=a",
+        "{kind}"
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert!(h.get("x-upstream").is_none(), "{kind}: {h:?}");
     // Values that would reach the host are refused, naming the header.

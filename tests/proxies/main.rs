@@ -29,8 +29,8 @@ macro_rules! for_each_proxy {
 }
 
 mod down;
-mod features;
 mod drift;
+mod features;
 mod injection;
 mod lifecycle;
 mod rejection;

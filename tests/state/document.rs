@@ -280,3 +280,90 @@ async fn one_bad_vhost_changes_nothing_and_is_named() {
     let r = editor.get(app.url("/api/export")).send().await.unwrap();
     expect_error(r, 403, "FORBIDDEN").await;
 }
+
+/// The structured fields travel in the document: exported as the API shows them (basic-auth
+/// users by name), imported back unchanged; a field the document leaves out is none, and a
+/// password it gives is set only when it is not the one stored.
+#[tokio::test]
+async fn structured_fields_round_trip_and_passwords_change_only_when_new() {
+    let caddy = CaddyProcess::start().await;
+    let app = TestApp::spawn(&caddy).await;
+    app.sign_up_admin().await;
+    let (a, b) = (Upstream::start("a").await, Upstream::start("b").await);
+    app.create_vhost(
+        json!({"domain": "lb.example.com", "upstreams": [a.hostport(), b.hostport()],
+        "loadBalancing": "first", "aliases": ["lb.example.net"],
+        "access": {"basicAuth": [{"username": "alice", "password": "pw-1"}]}}),
+    )
+    .await;
+    app.create_vhost(json!({"domain": "go.example.com",
+        "redirect": {"target": "https://lb.example.com/", "code": 301, "preservePath": true}}))
+        .await;
+    let exported: Value = app.get("/api/export").await.json().await.unwrap();
+    let text = exported.to_string();
+    assert!(!text.contains("$2") && !text.contains("pw-1"), "{text}");
+    let lb = &exported["vhosts"][1];
+    assert_eq!(lb["domain"], "lb.example.com");
+    assert_eq!(lb["upstreams"], json!([a.hostport(), b.hostport()]));
+    assert_eq!(lb["aliases"], json!(["lb.example.net"]));
+    assert_eq!(lb["access"]["basicAuth"], json!([{"username": "alice"}]));
+    assert_eq!(exported["vhosts"][0]["redirect"]["code"], 301);
+    assert!(
+        exported["vhosts"][0].get("headers").is_none(),
+        "{}",
+        exported["vhosts"][0]
+    );
+
+    let plan = |doc: Value| {
+        let app = &app;
+        async move {
+            let r = app.post("/api/import?dryRun=true", doc).await;
+            assert_eq!(r.status(), 200);
+            let body: Value = r.json().await.unwrap();
+            body["plan"].as_array().unwrap().clone()
+        }
+    };
+    let steps = plan(exported.clone()).await;
+    assert!(
+        steps.iter().all(|s| s["action"] == "unchanged"),
+        "{steps:?}"
+    );
+    // The same password again changes nothing; another one is an update saying only that.
+    let mut doc = exported.clone();
+    doc["vhosts"][1]["access"]["basicAuth"][0]["password"] = "pw-1".into();
+    assert!(plan(doc.clone())
+        .await
+        .iter()
+        .all(|s| s["action"] == "unchanged"));
+    doc["vhosts"][1]["access"]["basicAuth"][0]["password"] = "pw-2".into();
+    let steps = plan(doc.clone()).await;
+    assert_eq!(steps[1]["action"], "update");
+    assert_eq!(
+        steps[1]["diff"]["new"],
+        json!({"passwords": {"alice": "changed"}})
+    );
+    // Left out, a field is none.
+    let mut bare = exported.clone();
+    bare["vhosts"][1].as_object_mut().unwrap().remove("aliases");
+    let steps = plan(bare.clone()).await;
+    assert_eq!(
+        steps[1]["diff"]["old"]["aliases"],
+        json!(["lb.example.net"])
+    );
+    let r = app.post("/api/import", bare).await;
+    assert_eq!(r.status(), 200);
+    let (_, text) = served(&app, "lb.example.net", "/", |_, t| {
+        !t.contains("host=lb.example.net")
+    })
+    .await;
+    assert!(!text.contains("host=lb.example.net"), "{text}");
+    // A new user without a password is named by its path.
+    let mut bad = exported.clone();
+    bad["vhosts"][1]["access"]["basicAuth"][0]["username"] = "bob".into();
+    let r = app.post("/api/import", bad).await;
+    let err = expect_error(r, 400, "BAD_REQUEST").await;
+    assert_eq!(
+        err["path"], "vhosts[1].access.basicAuth[0].password",
+        "{err}"
+    );
+}
