@@ -64,7 +64,7 @@ fn spec(v: &Vhost) -> VhostSpec {
     };
     features.retain(|k, value| match value {
         Value::Null => false,
-        Value::Array(a) => !a.is_empty() && !(k == "upstreams" && a.len() == 1),
+        Value::Array(a) => !(a.is_empty() || (k == "upstreams" && a.len() == 1)),
         _ => true,
     });
     VhostSpec {
