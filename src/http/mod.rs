@@ -22,6 +22,7 @@ mod state;
 mod status;
 mod tokens;
 mod users;
+mod vhost_stats;
 mod vhosts;
 mod web;
 mod webhooks;
