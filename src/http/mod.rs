@@ -23,6 +23,7 @@ mod status;
 mod tokens;
 mod users;
 mod vhost_input;
+mod vhost_stats;
 mod vhosts;
 mod web;
 mod webhooks;

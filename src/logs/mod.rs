@@ -6,7 +6,7 @@
 //! - `store/`: requests kept as blocks, with the files' read positions, domains, counters
 //!   and retention.
 //! - `query/`: stored requests newest first under filters, a page at a time.
-//! - `traffic/`: the traffic counts of the dashboard's chart.
+//! - `traffic/`: the traffic counts of the dashboard's chart and of each vhost's days.
 //!
 //! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs.rs`.
 

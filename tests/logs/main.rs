@@ -1,6 +1,6 @@
 //! The access-log pipeline: files written the way Caddy writes them, rotation, copytruncate,
-//! partial and garbage lines, a proxyhub killed with SIGKILL, the API, real Caddy traffic, and
-//! how client addresses are stored.
+//! partial and garbage lines, a proxyhub killed with SIGKILL, the API, real Caddy traffic,
+//! how client addresses are stored, and a vhost's traffic per day.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,3 +12,4 @@ mod import;
 mod lines;
 mod privacy;
 mod tailing;
+mod vhost_stats;
