@@ -68,6 +68,13 @@ async fn a_vhosts_stats_count_its_requests_per_day_and_status_class() {
         .create_vhost(json!({"domain": "shop.example.com", "config": "respond \"ok\""}))
         .await;
     let id = shop["id"].as_i64().unwrap();
+    // A redirect host: its hits count under its domain, its alias and the www. it serves.
+    let go = app
+        .create_vhost(
+            json!({"domain": "go.example.com", "aliases": ["go.example.net"],
+            "redirect": {"target": "https://shop.example.com/", "code": 301, "includeWww": true}}),
+        )
+        .await;
 
     let today = today_away_from_midnight().await;
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -97,6 +104,9 @@ async fn a_vhosts_stats_count_its_requests_per_day_and_status_class() {
     line(6, "shop.example.com", 500);
     for _ in 0..4 {
         line(10, "shop.example.com", 302);
+    }
+    for host in ["go.example.com", "www.go.example.com", "GO.example.net"] {
+        line(2, host, 301);
     }
     let stored = lines.len() as i64;
     append(&app.access_log, &lines);
@@ -140,6 +150,11 @@ async fn a_vhosts_stats_count_its_requests_per_day_and_status_class() {
     );
     let day = stats(&app.client, &app, id, "?days=1").await;
     assert_eq!(day["daily"], json!([{"day": date(today), "hits": 7}]));
+
+    let go = stats(&app.client, &app, go["id"].as_i64().unwrap(), "?days=7").await;
+    assert_eq!(go["total"], 3, "{go}");
+    assert_eq!(go["byStatus"]["3xx"], 3);
+    assert_eq!(busy_days(&go).0, [(date(today - 2 * 86_400), 3)]);
 
     // Viewers read it as they read the vhost.
     let viewer = app.client_with_role("vi@example.com", "viewer").await;
