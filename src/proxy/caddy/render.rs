@@ -87,7 +87,17 @@ mod tests {
             let sites: Vec<Site> = serde_json::from_value(input["sites"].clone()).unwrap();
             sites
                 .iter()
-                .map(|s| site(&env, &settings, s).unwrap())
+                .map(|s| {
+                    let mut out = site(&env, &settings, s).unwrap();
+                    // Access rules are JSON put in front of the adapted routes.
+                    if let Some(a) = &s.features.access {
+                        let first = super::super::access::handlers(a);
+                        out.push_str("# access, before the site's adapted routes:\n");
+                        out.push_str(&serde_json::to_string_pretty(&first).unwrap());
+                        out.push('\n');
+                    }
+                    out
+                })
                 .collect::<Vec<_>>()
                 .join("----- next site -----\n")
         });
