@@ -55,9 +55,9 @@ impl Nginx {
             access_log: config.access_log_absolute(),
         };
         access_log_path(&settings.access_log)?;
-        if config.tls == TlsMode::Auto {
+        if config.tls != TlsMode::Off {
             tracing::warn!(
-                "PROXYHUB_TLS=auto: proxyhub renders plain-HTTP servers for nginx; TLS is the operator's to set up in front of nginx or in its main config"
+                "PROXYHUB_TLS is not off: proxyhub renders plain-HTTP servers for nginx; TLS is the operator's to set up in front of nginx or in its main config"
             );
         }
         Ok(Self {
