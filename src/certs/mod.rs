@@ -94,7 +94,11 @@ pub struct Certificates {
 impl Certificates {
     /// The status of `name`, if it was checked.
     pub fn get(&self, name: &str) -> Option<CertStatus> {
-        self.statuses.read().expect("certificates").get(name).cloned()
+        self.statuses
+            .read()
+            .expect("certificates")
+            .get(name)
+            .cloned()
     }
 
     /// Every status, by name.
@@ -111,7 +115,10 @@ impl Certificates {
     }
 
     fn has(&self, name: &str) -> bool {
-        self.statuses.read().expect("certificates").contains_key(name)
+        self.statuses
+            .read()
+            .expect("certificates")
+            .contains_key(name)
     }
 
     fn set(&self, name: &str, status: CertStatus) {

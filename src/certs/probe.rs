@@ -31,7 +31,11 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// The chain `host:port` serves for the server name `sni`, leaf first.
-pub async fn chain(host: &str, port: u16, sni: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+pub async fn chain(
+    host: &str,
+    port: u16,
+    sni: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
     let provider = provider();
     let recorder = Arc::new(Recorder {
         chain: Mutex::new(Vec::new()),

@@ -20,8 +20,8 @@ use crate::{apply::DesiredState, db::Db};
 const EVERY: Duration = Duration::from_secs(3600);
 /// The first check after start-up.
 const AT_START: Duration = Duration::from_secs(5);
-/// Checks after a push, each this long after the one before; later ones only of the names
-/// whose certificate did not match yet.
+/// Checks after a push, each this long after the one before: of the names with no matching
+/// certificate yet (a new vhost's), then of those still not matching.
 const AFTER_PUSH: [Duration; 8] = [
     Duration::from_secs(1),
     Duration::from_secs(2),
@@ -62,14 +62,14 @@ pub async fn run(checker: Arc<Checker>, mut stop: watch::Receiver<bool>) -> anyh
         .pool_max_idle_per_host(0)
         .build()?;
     let mut system_roots = None;
-    // After a push: which of its checks is next, and the names still to see again.
-    let (mut after_push, mut pending) = (None::<usize>, None::<Vec<String>>);
+    // After a push: which of its checks is next, and the names to check then.
+    let (mut after_push, mut which) = (None::<usize>, Which::All);
     let mut next = Instant::now() + AT_START;
     loop {
         tokio::select! {
             _ = tokio::time::sleep_until(next) => {}
             _ = checker.pushed.notified() => {
-                (after_push, pending) = (Some(0), None);
+                (after_push, which) = (Some(0), Which::Unsettled);
                 next = Instant::now() + AFTER_PUSH[0];
                 continue;
             }
@@ -80,12 +80,11 @@ pub async fn run(checker: Arc<Checker>, mut stop: watch::Receiver<bool>) -> anyh
             Expected::SystemRoots => system_roots.get_or_insert_with(system).clone(),
         };
         let last = after_push.is_none_or(|i| i + 1 == AFTER_PUSH.len());
-        let failing = checker
-            .round(&target, &roots, pending.take(), !last)
-            .await?;
+        let this = std::mem::replace(&mut which, Which::All);
+        let failing = checker.round(&target, &roots, this, !last).await?;
         match after_push {
             Some(i) if !last && !failing.is_empty() => {
-                (after_push, pending) = (Some(i + 1), Some(failing));
+                (after_push, which) = (Some(i + 1), Which::These(failing.into_iter().collect()));
                 next = Instant::now() + AFTER_PUSH[i + 1];
             }
             _ => {
@@ -96,15 +95,24 @@ pub async fn run(checker: Arc<Checker>, mut stop: watch::Receiver<bool>) -> anyh
     }
 }
 
+/// Which of the served names a check looks at.
+enum Which {
+    All,
+    /// Those with no matching certificate: after a push, a new vhost's (a push changes no
+    /// other name's certificate; the hourly check sees renewals).
+    Unsettled,
+    These(std::collections::HashSet<String>),
+}
+
 impl Checker {
-    /// Checks the served names (of `only`, when given); returns those whose certificate does
-    /// not match. A `provisional` check (right after a push) does not show a failure for a
-    /// name never checked before: its certificate may still be on its way.
+    /// Checks the served names `which` says; returns those whose certificate does not match.
+    /// A `provisional` check (right after a push) does not show a failure for a name never
+    /// checked before: its certificate may still be on its way.
     async fn round(
         &self,
         target: &Target,
         roots: &Result<Arc<RootCertStore>, String>,
-        only: Option<Vec<String>>,
+        which: Which,
         provisional: bool,
     ) -> anyhow::Result<Vec<String>> {
         let sites = {
@@ -112,9 +120,13 @@ impl Checker {
             self.desired.sites(&mut conn).await?
         };
         let mut names: Vec<String> = sites.into_iter().map(|s| s.domain).collect();
-        match &only {
-            None => self.certificates.keep_only(&names),
-            Some(only) => names.retain(|n| only.contains(n)),
+        match which {
+            Which::All => self.certificates.keep_only(&names),
+            Which::Unsettled => {
+                self.certificates.keep_only(&names);
+                names.retain(|n| !self.certificates.get(n).is_some_and(|s| s.matches));
+            }
+            Which::These(these) => names.retain(|n| these.contains(n)),
         }
         let ca = match target.expected {
             Expected::LocalCa => "Caddy's local CA",
@@ -172,7 +184,10 @@ async fn local_ca(http: &reqwest::Client, admin: &str) -> Result<Arc<RootCertSto
         .await
         .map_err(|e| why(&e))?;
     if !resp.status().is_success() {
-        return Err(why(&format!("GET /pki/ca/local answered {}", resp.status())));
+        return Err(why(&format!(
+            "GET /pki/ca/local answered {}",
+            resp.status()
+        )));
     }
     let body: serde_json::Value = resp.json().await.map_err(|e| why(&e))?;
     let pem = body["root_certificate"]

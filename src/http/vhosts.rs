@@ -14,6 +14,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::certificates::VhostAnswer;
 use super::{
     error::{ApiError, ErrorBody, Result},
     extract::{json_body, AppJson, AppQuery, PathId},
@@ -22,7 +23,6 @@ use super::{
     openapi::Success,
     AppState,
 };
-use super::certificates::VhostAnswer;
 use crate::{
     accounts::tokens::Scope,
     vhosts::{self, Changes, Expected, Selection, SortBy, Vhost},
@@ -205,7 +205,8 @@ async fn read(
     PathId(id): PathId,
 ) -> Result<Response> {
     me.need(Scope::ReadVhosts)?;
-    Ok(answer(&state, StatusCode::OK, vhosts::get(&state.db, id).await?))
+    let v = vhosts::get(&state.db, id).await?;
+    Ok(answer(&state, StatusCode::OK, v))
 }
 
 /// Create a vhost

@@ -231,7 +231,8 @@ fn with_internal_certificates_only_proxyhubs_own_tls_and_pki_pass() {
     acme["apps"]["tls"]["automation"]["policies"][0]["issuers"] =
         json!([{"module": "acme", "ca": "https://evil.example/dir"}]);
     let mut subjects = site.clone();
-    subjects["apps"]["tls"]["automation"]["policies"][0]["subjects"] = json!(["victim.example.com"]);
+    subjects["apps"]["tls"]["automation"]["policies"][0]["subjects"] =
+        json!(["victim.example.com"]);
     let mut other_ca = site.clone();
     other_ca["apps"]["pki"]["certificate_authorities"]["evil"] = json!({"root": {}});
     for (v, why) in [
