@@ -198,6 +198,71 @@ mod tests {
         assert!(expiring_soon(-hour, hour * 12));
     }
 
+    /// What a Caddy (2.6.2) served for `app.example.com` from its local CA, that CA's root,
+    /// and another local CA's root (certificates only, captured once).
+    const CHAIN: &str = include_str!("testdata/chain.pem");
+    const ROOT: &str = include_str!("testdata/root.pem");
+    const OTHER_ROOT: &str = include_str!("testdata/other-root.pem");
+
+    fn pems(text: &str) -> Vec<CertificateDer<'static>> {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        CertificateDer::pem_slice_iter(text.as_bytes())
+            .map(|c| c.unwrap())
+            .collect()
+    }
+
+    fn roots(text: &str) -> Result<Arc<RootCertStore>, String> {
+        let mut store = RootCertStore::empty();
+        store.add_parsable_certificates(pems(text));
+        Ok(Arc::new(store))
+    }
+
+    #[test]
+    fn a_local_ca_certificate_is_judged_on_names_validity_and_chain() {
+        let chain = pems(CHAIN);
+        let issued = leaf(&chain[0]).unwrap();
+        assert_eq!(issued.issuer, "Caddy Local Authority - ECC Intermediate");
+        assert_eq!(issued.names, ["app.example.com"]);
+        let (ca, hour) = ("Caddy's local CA", Duration::hours(1));
+        let now = issued.not_before + hour;
+        let ok = status(&chain, "app.example.com", &roots(ROOT), ca, now);
+        assert!(
+            ok.matches && !ok.expiring_soon && ok.problem.is_none(),
+            "{ok:?}"
+        );
+        assert_eq!(ok.days_left, Some(0));
+        assert_eq!(
+            ok.not_after.as_deref(),
+            Some(&*timestamps::iso(issued.not_after))
+        );
+
+        let problem = |host: &str, roots: &str, now: OffsetDateTime| {
+            let s = status(&chain, host, &self::roots(roots), ca, now);
+            assert!(!s.matches, "{s:?}");
+            s.problem.unwrap()
+        };
+        let other = problem("www.example.com", ROOT, now);
+        assert!(
+            other.starts_with("not covered: the certificate is for app.example.com"),
+            "{other}"
+        );
+        let late = problem("app.example.com", ROOT, issued.not_after + hour);
+        assert!(late.starts_with("expired at "), "{late}");
+        let foreign = problem("app.example.com", OTHER_ROOT, now);
+        assert!(
+            foreign.starts_with("not issued by the expected CA (Caddy's local CA)"),
+            "{foreign}"
+        );
+        let soon = status(
+            &chain,
+            "app.example.com",
+            &roots(ROOT),
+            ca,
+            issued.not_after - hour,
+        );
+        assert!(soon.matches && soon.expiring_soon, "{soon:?}");
+    }
+
     #[test]
     fn an_unreadable_certificate_is_a_problem_not_a_panic() {
         let s = status(
