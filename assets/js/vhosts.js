@@ -142,6 +142,8 @@
     document.addEventListener('ph:event', (ev) => {
       if (ev.detail.kind.startsWith('vhost.') || ev.detail.kind === 'resync') load();
     });
+    // Certificate checks come after the change that caused them, with no event of their own.
+    setInterval(() => { if (!document.hidden) load(); }, 30000);
     load();
   });
 })();
