@@ -8,6 +8,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::{
     accounts::{ratelimit::RateLimiter, sessions},
     apply::Applier,
+    certs,
     config::{Config, ProxyKind},
     db,
     http::{self, AppState},
@@ -65,6 +66,7 @@ impl Application {
         };
         let metrics = Arc::new(Metrics::new());
         let state = AppState {
+            certificates: Arc::default(),
             applier: Arc::new(Applier::new(
                 db.clone(),
                 proxy,
@@ -174,6 +176,16 @@ impl Application {
             }),
             workers.spawn("log retention", stop.clone(), move |stop| {
                 Box::pin(logs::store::retention::run(db.clone(), retention, stop))
+            }),
+            workers.spawn("certificates", stop.clone(), {
+                let checker = Arc::new(certs::Checker {
+                    certificates: s.certificates.clone(),
+                    target: certs::Target::from_config(&s.config),
+                    db: s.db.clone(),
+                    desired: Arc::new(vhosts::Sites),
+                    pushed: s.applier.pushed(),
+                });
+                move |stop| Box::pin(certs::run(checker.clone(), stop))
             }),
         ];
         let metrics_server = self.metrics_listener.map(|listener| {

@@ -4,10 +4,13 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
-/// How site addresses are rendered: `auto` lets the proxy obtain certificates, `off` serves plain HTTP.
+/// How site addresses are rendered: `auto` lets the proxy obtain certificates (ACME),
+/// `internal` has Caddy issue them from its own local CA (offline; never installed in the
+/// host's trust store), `off` serves plain HTTP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum TlsMode {
     Auto,
+    Internal,
     Off,
 }
 
@@ -112,7 +115,9 @@ pub struct Config {
     #[arg(long, env = "PROXYHUB_ACCESS_LOG", default_value = "data/access.log")]
     pub access_log: PathBuf,
 
-    /// `auto`: HTTPS with automatic certificates; `off`: plain HTTP site addresses.
+    /// `auto`: HTTPS with automatic (ACME) certificates; `internal`: HTTPS with certificates
+    /// from Caddy's local CA, never added to the host's trust store; `off`: plain HTTP site
+    /// addresses.
     #[arg(long, env = "PROXYHUB_TLS", value_enum, default_value = "auto")]
     pub tls: TlsMode,
 

@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod app;
 pub mod apply;
+pub mod certs;
 pub mod changelog;
 pub mod config;
 pub mod db;

@@ -10,6 +10,18 @@
     return !q || v.domain.includes(q) || (v.upstream || '').toLowerCase().includes(q);
   }
 
+  // The certificate served for the domain, as proxyhub last checked it: said in words (a
+  // flag is text, not only a colour), with the issuer beneath.
+  function certificate(c) {
+    if (!c) return el('span', { class: 'muted' }, '—', el('span', { class: 'visually-hidden' }, 'not checked'));
+    const until = c.notAfter ? `${c.notAfter.slice(0, 16).replace('T', ' ')} UTC` : '';
+    const [level, text] = !c.matches ? ['bad', `Problem: ${c.problem}`]
+      : c.expiringSoon ? ['warn', `Expires soon: ${until}`] : ['ok', `Valid until ${until}`];
+    return el('span', { class: `cert ${level}`, title: c.issuer ? `Issued by ${c.issuer}` : null },
+      level === 'ok' ? null : el('span', { 'aria-hidden': 'true' }, '⚠ '), text,
+      c.issuer ? el('span', { class: 'issuer' }, `Issuer: ${c.issuer}`) : null);
+  }
+
   function row(v) {
     const editable = canEdit();
     // A switch named by what it shows (WCAG label in name), with the domain for context.
@@ -27,6 +39,7 @@
       el('td', { class: 'domain' }, v.domain),
       el('td', { class: 'code' }, v.upstream || (v.config ? 'snippet' : '')),
       el('td', {}, toggle),
+      el('td', {}, certificate(v.certificate)),
       el('td', { title: v.updatedAt }, timeAgo(v.updatedAt)),
       el('td', { class: 'actions' }, actions));
   }
@@ -129,6 +142,8 @@
     document.addEventListener('ph:event', (ev) => {
       if (ev.detail.kind.startsWith('vhost.') || ev.detail.kind === 'resync') load();
     });
+    // Certificate checks come after the change that caused them, with no event of their own.
+    setInterval(() => { if (!document.hidden) load(); }, 30000);
     load();
   });
 })();

@@ -97,6 +97,8 @@ pub struct Applier {
     metrics: Arc<Metrics>,
     /// The proxy's events, stored one after the other in the order they happened.
     noted: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<status::Noted>>,
+    /// Notified after each push the proxy took (the certificate checks follow pushes).
+    pushed: Arc<tokio::sync::Notify>,
 }
 
 impl Applier {
@@ -119,7 +121,13 @@ impl Applier {
             status: std::sync::Mutex::new(status),
             metrics,
             noted: std::sync::OnceLock::new(),
+            pushed: Arc::default(),
         }
+    }
+
+    /// Notified (one permit kept) whenever the proxy took a pushed configuration.
+    pub fn pushed(&self) -> Arc<tokio::sync::Notify> {
+        self.pushed.clone()
     }
 
     pub fn proxy(&self) -> &dyn Proxy {

@@ -51,6 +51,7 @@ impl Applier {
                 if *applied {
                     s.last_apply_at = Some(now.clone());
                     s.pushes += 1;
+                    self.pushed.notify_one();
                 }
             }
             Err(e) => {

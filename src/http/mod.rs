@@ -6,6 +6,7 @@
 //! with the OpenAPI document describing them (`api()`, `openapi.rs`).
 
 pub mod auth;
+mod certificates;
 mod changelog;
 pub mod client;
 pub mod error;
@@ -60,6 +61,8 @@ pub struct AppState {
     /// The Prometheus series (`GET /metrics`); the webhook sender counts its deliveries
     /// with `metrics.webhook_delivery(outcome)`.
     pub metrics: Arc<Metrics>,
+    /// The served certificates' statuses, as the `certificates` worker last found them.
+    pub certificates: Arc<crate::certs::Certificates>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
@@ -99,6 +102,7 @@ fn api(
 ) -> OpenApiRouter<AppState> {
     let mut behind = OpenApiRouter::new()
         .merge(vhosts::router())
+        .merge(certificates::router())
         .merge(changelog::router())
         .merge(users::router())
         .merge(status::router())

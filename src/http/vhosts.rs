@@ -14,6 +14,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::certificates::VhostAnswer;
 use super::{
     error::{ApiError, ErrorBody, Result},
     extract::{json_body, AppJson, AppQuery, PathId},
@@ -71,7 +72,7 @@ struct ListQuery {
 #[utoipa::path(get, path = "/api/vhosts", tag = "vhosts", operation_id = "listVhosts",
     params(ListQuery),
     responses(
-        (status = 200, description = "The vhosts", body = [Vhost], headers(
+        (status = 200, description = "The vhosts", body = [VhostAnswer], headers(
             ("X-Total-Count" = i64, description = "How many vhosts the filters keep, in all"),
             ("Link" = String, description = "With `page` or `limit`: the next and previous pages (`rel=\"next\"`, `rel=\"prev\"`)"),
         )),
@@ -83,7 +84,7 @@ async fn list(
     me: CurrentUser,
     OriginalUri(uri): OriginalUri,
     AppQuery(q): AppQuery<ListQuery>,
-) -> Result<(HeaderMap, Json<Vec<Vhost>>)> {
+) -> Result<(HeaderMap, Json<Vec<VhostAnswer>>)> {
     me.need(Scope::ReadVhosts)?;
     let paged = lists::page(q.page, q.limit)?;
     let sel = Selection {
@@ -94,11 +95,13 @@ async fn list(
         page: lists::rows(paged),
     };
     let (list, total) = vhosts::list(&state.db, &sel).await?;
-    Ok((lists::headers(total, paged, &uri), Json(list)))
+    let list = list.into_iter().map(|v| VhostAnswer::new(&state, v));
+    Ok((lists::headers(total, paged, &uri), Json(list.collect())))
 }
 
-/// A vhost answer: the vhost, its version as `ETag`.
-fn answer(status: StatusCode, v: Vhost) -> Response {
+/// A vhost answer: the vhost and its certificate's status, its version as `ETag`.
+fn answer(state: &AppState, status: StatusCode, v: Vhost) -> Response {
+    let v = VhostAnswer::new(state, v);
     let etag = HeaderValue::from_str(&v.etag()).expect("digits and quotes");
     (status, [(header::ETAG, etag)], Json(v)).into_response()
 }
@@ -134,7 +137,7 @@ fn if_match(headers: &HeaderMap) -> Result<Expected> {
 #[utoipa::path(get, path = "/api/vhosts/{id}", tag = "vhosts", operation_id = "getVhost",
     params(("id" = i64, Path, description = "The vhost's id")),
     responses(
-        (status = 200, description = "The vhost", body = Vhost,
+        (status = 200, description = "The vhost", body = VhostAnswer,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
         (status = 400, description = "The id is not an integer", body = ErrorBody),
         (status = 403, description = "A token without `read:vhosts`", body = ErrorBody),
@@ -146,7 +149,8 @@ async fn read(
     PathId(id): PathId,
 ) -> Result<Response> {
     me.need(Scope::ReadVhosts)?;
-    Ok(answer(StatusCode::OK, vhosts::get(&state.db, id).await?))
+    let v = vhosts::get(&state.db, id).await?;
+    Ok(answer(&state, StatusCode::OK, v))
 }
 
 /// Create a vhost
@@ -158,7 +162,7 @@ async fn read(
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters, unique per request you mean once")),
     request_body = NewVhost,
     responses(
-        (status = 201, description = "Created and applied (or, for a retried key, the first answer again, with `Idempotent-Replayed: true`)", body = Vhost,
+        (status = 201, description = "Created and applied (or, for a retried key, the first answer again, with `Idempotent-Replayed: true`)", body = VhostAnswer,
             headers(("ETag" = String, description = "Its version, for `If-Match`"))),
         (status = 400, description = "A field is invalid, the body is not JSON, or a malformed `Idempotency-Key`", body = ErrorBody),
         (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
@@ -181,7 +185,7 @@ async fn create(
 async fn created(state: &AppState, me: &CurrentUser, input: VhostInput) -> Result<Response> {
     let v = vhosts::create(&state.applier, &me.actor(), input.into()).await?;
     tracing::info!(domain = %v.domain, user = %me.user.email, token = ?me.token.as_ref().map(|t| &t.name), "vhost created");
-    Ok(answer(StatusCode::CREATED, v))
+    Ok(answer(state, StatusCode::CREATED, v))
 }
 
 /// Update a vhost
@@ -189,7 +193,7 @@ async fn created(state: &AppState, me: &CurrentUser, input: VhostInput) -> Resul
     params(("id" = i64, Path, description = "The vhost's id"), ("If-Match" = Option<String>, Header, description = "Apply only if the vhost is at one of these versions (its `ETag`s, or `*`)")),
     request_body = VhostInput,
     responses(
-        (status = 200, description = "Updated and applied", body = Vhost,
+        (status = 200, description = "Updated and applied", body = VhostAnswer,
             headers(("ETag" = String, description = "Its new version"))),
         (status = 400, description = "A field or the id is invalid, or the body is not JSON", body = ErrorBody),
         (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
@@ -217,7 +221,7 @@ async fn update(
     )
     .await?;
     tracing::info!(domain = %v.domain, user = %me.user.email, "vhost updated");
-    Ok(answer(StatusCode::OK, v))
+    Ok(answer(&state, StatusCode::OK, v))
 }
 
 /// Delete a vhost
@@ -248,7 +252,7 @@ async fn remove(
 #[utoipa::path(patch, path = "/api/vhosts/{id}/toggle", tag = "vhosts", operation_id = "toggleVhost",
     params(("id" = i64, Path, description = "The vhost's id"), ("If-Match" = Option<String>, Header, description = "Apply only if the vhost is at one of these versions (its `ETag`s, or `*`)")),
     responses(
-        (status = 200, description = "Toggled and applied", body = Vhost,
+        (status = 200, description = "Toggled and applied", body = VhostAnswer,
             headers(("ETag" = String, description = "Its new version"))),
         (status = 400, description = "The id is not an integer", body = ErrorBody),
         (status = 403, description = "Needs the editor role (a token: `write:vhosts`)", body = ErrorBody),
@@ -267,5 +271,5 @@ async fn toggle(
     let expected = if_match(&headers)?;
     let v = vhosts::toggle(&state.applier, &state.db, &me.actor(), id, expected).await?;
     tracing::info!(domain = %v.domain, enabled = v.enabled, user = %me.user.email, "vhost toggled");
-    Ok(answer(StatusCode::OK, v))
+    Ok(answer(&state, StatusCode::OK, v))
 }

@@ -80,6 +80,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "GET /api/auth/callback/{id}",
             "GET /api/auth/get-session",
             "GET /api/auth/list-sessions",
+            "GET /api/certificates",
             "GET /api/changelog",
             "GET /api/docs",
             "GET /api/events",

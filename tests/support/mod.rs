@@ -155,6 +155,9 @@ pub struct Options {
     pub metrics_token: Option<String>,
     /// `PROXYHUB_METRICS_LISTEN` (none by default).
     pub metrics_listen: Option<SocketAddr>,
+    /// `PROXYHUB_TLS` (`off` by default) and `PROXYHUB_HTTPS_PORT`.
+    pub tls: TlsMode,
+    pub https_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -175,6 +178,8 @@ impl Default for Options {
             log_client_ip: ClientIp::Full,
             metrics_token: None,
             metrics_listen: None,
+            tls: TlsMode::Off,
+            https_port: None,
         }
     }
 }
@@ -273,9 +278,9 @@ impl TestApp {
             nginx_resolver: None,
             nginx_bin: "nginx".into(),
             access_log: dir.path().join("access.log"),
-            tls: TlsMode::Off,
+            tls: opts.tls,
             http_port: Some(http_port),
-            https_port: None,
+            https_port: opts.https_port,
             public_url: opts.public_url,
             allow_signup: opts.allow_signup,
             auth_rate_limit: opts.auth_rate_limit,

@@ -1,6 +1,6 @@
 //! The whole JSON config, assembled from each site's adapted routes: the admin endpoint
-//! proxyhub was configured with, the one access logger all sites share, and one server on
-//! the sites' listener. Built as text from the cached routes, never as a parsed tree.
+//! proxyhub was configured with, the one access logger all sites share, one server on the
+//! sites' listener, and the apps proxyhub's global options make (`tls`, `pki`). Built as text from the cached routes, never as a parsed tree.
 
 use std::fmt::Write;
 
@@ -63,7 +63,11 @@ pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)], marker: &
         );
         out.push_str("]}");
     }
-    out.push_str("}}}}}");
+    out.push_str("}}}");
+    for (app, value) in settings.global_apps() {
+        let _ = write!(out, r#","{app}":{value}"#);
+    }
+    out.push_str("}}");
     out
 }
 
@@ -87,6 +91,7 @@ mod tests {
         CaddySettings {
             admin_listen: "127.0.0.1:2999".into(),
             tls,
+            local_certs: false,
             http_port: Some(8081),
             https_port: None,
             access_log: "/data/access.log".into(),
@@ -139,6 +144,32 @@ mod tests {
             "/data/access.log"
         );
         assert_eq!(cfg["apps"]["http"]["http_port"], 8081);
+    }
+
+    #[test]
+    fn internal_certificates_come_from_the_local_ca_kept_out_of_the_trust_store() {
+        let a = routes("a.example.com", false);
+        let internal = CaddySettings {
+            local_certs: true,
+            ..settings(true)
+        };
+        let cfg: Value =
+            serde_json::from_str(&config(&internal, &[("a.example.com", &a)], "m")).unwrap();
+        let apps = &cfg["apps"];
+        assert_eq!(
+            apps["tls"]["automation"]["policies"],
+            json!([{"issuers": [{"module": "internal"}]}])
+        );
+        assert_eq!(
+            apps["pki"]["certificate_authorities"]["local"]["install_trust"],
+            false
+        );
+        assert!(apps["http"]["servers"]["srv0"]
+            .get("automatic_https")
+            .is_none());
+        let acme: Value =
+            serde_json::from_str(&config(&settings(true), &[("a.example.com", &a)], "m")).unwrap();
+        assert_eq!(acme["apps"].as_object().unwrap().len(), 1, "{acme}");
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn site(env: &Environment, settings: &CaddySettings, site: &Site) -> Result<
         .and_then(|t| {
             t.render(context! {
                 tls => settings.tls,
+                local_certs => settings.local_certs,
                 http_port => settings.http_port,
                 https_port => settings.https_port,
                 site => site,
@@ -80,6 +81,7 @@ mod tests {
             let settings = CaddySettings {
                 admin_listen: "localhost:2019".into(),
                 tls: s["tls"].as_bool().unwrap(),
+                local_certs: s["local_certs"].as_bool().unwrap_or(false),
                 http_port: s["http_port"].as_u64().map(|p| p as u16),
                 https_port: s["https_port"].as_u64().map(|p| p as u16),
                 access_log: "/unused".into(),

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use serde_json::{json, Value};
+
 use crate::config::{Config, TlsMode};
 
 /// Settings of the Caddy backend.
@@ -10,6 +12,9 @@ pub struct CaddySettings {
     /// `host:port` of the admin endpoint, as written into every pushed config.
     pub admin_listen: String,
     pub tls: bool,
+    /// Certificates from Caddy's local CA (`PROXYHUB_TLS=internal`), whose root is never
+    /// installed in the host's trust store.
+    pub local_certs: bool,
     pub http_port: Option<u16>,
     pub https_port: Option<u16>,
     pub access_log: PathBuf,
@@ -22,7 +27,8 @@ impl CaddySettings {
                 Some(l) => checked_listen(l)?,
                 None => admin_listen(&c.caddy_admin)?,
             },
-            tls: c.tls == TlsMode::Auto,
+            tls: c.tls != TlsMode::Off,
+            local_certs: c.tls == TlsMode::Internal,
             http_port: c.http_port,
             https_port: c.https_port,
             access_log: c.access_log_absolute(),
@@ -34,6 +40,26 @@ impl CaddySettings {
         self.admin_listen
             .rsplit_once(':')
             .and_then(|(_, p)| p.parse().ok())
+    }
+
+    /// The apps besides `http` that proxyhub's global options make, as Caddy 2.6 to 2.11
+    /// adapt `local_certs` + `skip_install_trust`: every certificate from the internal
+    /// issuer, and the local CA kept out of the host's trust store. Pushed by proxyhub
+    /// itself; a site's adaptation may hold exactly these and nothing else.
+    pub fn global_apps(&self) -> Vec<(&'static str, Value)> {
+        if !self.local_certs {
+            return Vec::new();
+        }
+        vec![
+            (
+                "pki",
+                json!({"certificate_authorities": {"local": {"install_trust": false}}}),
+            ),
+            (
+                "tls",
+                json!({"automation": {"policies": [{"issuers": [{"module": "internal"}]}]}}),
+            ),
+        ]
     }
 
     /// The one address sites listen on: the HTTPS port with TLS, else the HTTP port.

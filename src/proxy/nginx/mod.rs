@@ -61,7 +61,7 @@ impl Nginx {
             .map_err(|e| e.replace("the access log path", "PROXYHUB_NGINX_CONF_DIR"))?;
         if config.tls != TlsMode::Off {
             tracing::warn!(
-                "PROXYHUB_TLS=auto: proxyhub renders plain-HTTP servers for nginx; TLS is the operator's to set up in front of nginx or in its main config"
+                "PROXYHUB_TLS is not off: proxyhub renders plain-HTTP servers for nginx; TLS is the operator's to set up in front of nginx or in its main config"
             );
         }
         Ok(Self {

@@ -40,9 +40,14 @@ pub fn check_site(
         format!("the snippet would set Caddy's global {k:?} configuration")
     })?;
     let apps = object(field(top, "apps")?, "apps")?;
-    only(apps, &["http"], |k| {
-        format!("the snippet would start Caddy's {k:?} app")
-    })?;
+    // The apps proxyhub's own global options make (certificates from the local CA), exactly
+    // as proxyhub pushes them: a site may not change them, and they are never copied.
+    let globals = settings.global_apps();
+    for (k, v) in apps.iter().filter(|(k, _)| *k != "http") {
+        if !globals.iter().any(|(app, want)| app == k && want == v) {
+            return Err(format!("the snippet would start Caddy's {k:?} app"));
+        }
+    }
     let http = object(field(apps, "http")?, "the http app")?;
     only(http, &["http_port", "https_port", "servers"], |k| {
         format!("the snippet would set the http app's {k:?}")

@@ -7,6 +7,7 @@ fn settings() -> CaddySettings {
     CaddySettings {
         admin_listen: "localhost:2019".into(),
         tls: false,
+        local_certs: false,
         http_port: Some(8081),
         https_port: None,
         access_log: "/unused".into(),
@@ -192,4 +193,64 @@ fn with_tls_a_site_listens_on_the_https_port_with_automatic_https_on() {
     assert!(check_site(&off, &tls, &["a.example.com".to_string()])
         .unwrap_err()
         .contains("automatic HTTPS"));
+}
+
+/// Caddy's adaptation (2.6.2 and 2.11 alike) of a site under `local_certs` and
+/// `skip_install_trust`.
+fn internal_site() -> Value {
+    json!({"apps": {
+        "http": {"https_port": 8443, "servers": {"srv0": {
+            "listen": [":8443"],
+            "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "subroute", "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]}], "terminal": true}]
+        }}},
+        "pki": {"certificate_authorities": {"local": {"install_trust": false}}},
+        "tls": {"automation": {"policies": [{"issuers": [{"module": "internal"}]}]}}
+    }})
+}
+
+#[test]
+fn with_internal_certificates_only_proxyhubs_own_tls_and_pki_pass() {
+    let internal = CaddySettings {
+        tls: true,
+        local_certs: true,
+        http_port: None,
+        https_port: Some(8443),
+        ..settings()
+    };
+    let site = internal_site();
+    let routes = check_site(&site, &internal, &["a.example.com".to_string()]).unwrap();
+    assert!(!routes.routes.contains("internal"), "{}", routes.routes);
+    let mut without = site.clone();
+    let apps = without["apps"].as_object_mut().unwrap();
+    apps.remove("pki");
+    apps.remove("tls");
+    check_site(&without, &internal, &["a.example.com".to_string()]).unwrap();
+    let mut trusted = site.clone();
+    trusted["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"] = json!(true);
+    let mut acme = site.clone();
+    acme["apps"]["tls"]["automation"]["policies"][0]["issuers"] =
+        json!([{"module": "acme", "ca": "https://evil.example/dir"}]);
+    let mut subjects = site.clone();
+    subjects["apps"]["tls"]["automation"]["policies"][0]["subjects"] =
+        json!(["victim.example.com"]);
+    let mut other_ca = site.clone();
+    other_ca["apps"]["pki"]["certificate_authorities"]["evil"] = json!({"root": {}});
+    for (v, why) in [
+        (trusted, "\"pki\" app"),
+        (acme, "\"tls\" app"),
+        (subjects, "\"tls\" app"),
+        (other_ca, "\"pki\" app"),
+    ] {
+        let e = check_site(&v, &internal, &["a.example.com".to_string()]).expect_err(why);
+        assert!(e.contains(why), "{why}: {e}");
+    }
+    let acme_mode = CaddySettings {
+        local_certs: false,
+        ..internal
+    };
+    assert!(
+        check_site(&site, &acme_mode, &["a.example.com".to_string()])
+            .unwrap_err()
+            .contains("\"pki\" app")
+    );
 }
