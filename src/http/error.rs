@@ -138,7 +138,7 @@ impl From<VhostError> for ApiError {
     fn from(e: VhostError) -> Self {
         match e {
             VhostError::Invalid(m) => Self::bad_request(m),
-            VhostError::Field(ref field, _) => {
+            VhostError::Field(ref field, _) | VhostError::Named(ref field, _) => {
                 let field = field.clone();
                 Self::bad_request(e.to_string()).with("field", field)
             }

@@ -34,6 +34,10 @@ pub enum VhostError {
     /// A structured field refused: its path (`redirect.code`, `aliases[1]`) and why.
     #[error("{0}: {1}")]
     Field(String, String),
+    /// One of the seed's fields refused (`domain`, `config`, `upstream`): the message names
+    /// it already.
+    #[error("{1}")]
+    Named(String, String),
     #[error("no vhost with id {0}")]
     NotFound(i64),
     #[error("a vhost for {0} already exists")]
@@ -80,7 +84,8 @@ async fn check(applier: &Applier, v: &mut Vhost) -> Result<(), VhostError> {
 /// A field's refusal: the seed's fields keep their messages, which name them.
 fn refused((field, message): (String, String)) -> VhostError {
     match field.as_str() {
-        "domain" | "config" | "upstream" | "vhost" => VhostError::Invalid(message),
+        "vhost" => VhostError::Invalid(message),
+        "domain" | "config" | "upstream" => VhostError::Named(field, message),
         _ => VhostError::Field(field, message),
     }
 }
@@ -249,6 +254,10 @@ pub fn fields(v: &Vhost) -> Value {
         (&mut out, serde_json::to_value(&v.features))
     {
         map.extend(f);
+        // One upstream is `upstream`'s alone: diffs stay as they were for plain vhosts.
+        if v.features.upstreams.len() <= 1 {
+            map.remove("upstreams");
+        }
     }
     out
 }
