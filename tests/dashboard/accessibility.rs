@@ -71,8 +71,7 @@ async fn seed(app: &TestApp, up: &Upstream) {
     app.create_vhost(json!({"domain": "moved.example.com", "aliases": ["moved.example.net"],
         "redirect": {"target": "https://shop.example.com/", "code": 301, "preservePath": true, "includeWww": false},
         "access": {"basicAuth": [{"username": "alice", "password": "open sesame"}], "allow": ["10.0.0.0/8"], "deny": []},
-        "headers": {"response": {"set": {"X-Frame-Options": "DENY"}, "remove": ["Server"]}},
-        "tls": {"forceHttps": false, "hsts": true}}))
+        "headers": {"response": {"set": {"X-Frame-Options": "DENY"}, "remove": ["Server"]}}}))
         .await;
     app.create_vhost(json!({"domain": "pool.example.com", "upstreams": [up.hostport(), "127.0.0.1:9"],
         "loadBalancing": "first", "healthCheck": {"path": "/", "intervalSeconds": 30, "expectStatus": 200}}))
@@ -232,14 +231,18 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
     b.fill("#vh-req-set", "no colon here").await;
     b.click("#vhost-save").await;
     b.wait_text("#vh-req-set-error", "Line 1").await;
-    audit.check("/vhosts with every section of the editor open").await;
+    audit
+        .check("/vhosts with every section of the editor open")
+        .await;
     b.click("#vh-kind-redirect").await;
     audit.check("/vhosts with the editor on a redirect").await;
     b.click("#vhost-cancel").await;
     b.click("tr[data-domain='moved.example.com'] button.secondary")
         .await;
     b.wait_text("#editor-title", "moved.example.com").await;
-    audit.check("/vhosts editing a vhost with every field").await;
+    audit
+        .check("/vhosts editing a vhost with every field")
+        .await;
     b.click("#vhost-cancel").await;
     let delete = "tr[data-domain='shop.example.com'] button.danger";
     check_dialog(

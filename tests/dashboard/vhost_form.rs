@@ -70,7 +70,8 @@ async fn the_form_makes_redirects_and_load_balanced_vhosts_with_basic_auth() {
         !b.find("#vh-upstreams").await.is_displayed().await.unwrap(),
         "a redirect host has no upstreams to fill"
     );
-    b.fill("#vh-redirect-target", "https://new.example.com/").await;
+    b.fill("#vh-redirect-target", "https://new.example.com/")
+        .await;
     select(&b, "#vh-redirect-code", "308").await;
     b.click("#vh-redirect-path").await;
     b.click("#vh-redirect-www").await;
@@ -167,7 +168,10 @@ async fn the_form_makes_redirects_and_load_balanced_vhosts_with_basic_auth() {
         !b.find("#vhost-error").await.is_displayed().await.unwrap(),
         "nothing is shown above the form"
     );
-    // Every section open, for the picture of the form.
+    // Every section open, for the picture of the form (a window tall enough for all of it).
+    b.click("#vhost-cancel").await;
+    b.click("tr[data-domain='lb.example.com'] button.secondary")
+        .await;
     for section in ["access", "headers", "tls", "advanced"] {
         b.client
             .execute(
@@ -178,13 +182,16 @@ async fn the_form_makes_redirects_and_load_balanced_vhosts_with_basic_auth() {
             .unwrap();
     }
     b.fill("#vh-resp-set", "X-Frame-Options: DENY").await;
-    b.fill("#vh-hc-interval", "5").await;
-    b.find("#vhost-editor")
+    b.client.set_window_size(1100, 2300).await.unwrap();
+    b.client
+        .execute(
+            "window.scrollTo(0, 0); document.activeElement.blur()",
+            vec![],
+        )
         .await
-        .screenshot()
-        .await
-        .map(|png| std::fs::write(screenshot_path("vhost-form.png"), png).unwrap())
         .unwrap();
+    b.screenshot(&screenshot_path("vhost-form.png")).await;
+    b.client.set_window_size(1280, 900).await.unwrap();
     b.click("#vhost-save").await;
     let mut closed = false;
     for _ in 0..150 {
