@@ -1,13 +1,46 @@
 'use strict';
-// The vhosts page: table with search, create/edit form, toggle, delete with confirmation.
+// The vhosts page: table with search, toggle, delete with confirmation (the editor is
+// vhost-form.js).
 (() => {
   const { api, el, showError, hide, canEdit, timeAgo, replaceRows } = PH;
   const $ = (id) => document.getElementById(id);
   let vhosts = [];
-  let editing = null; // the vhost being edited, or null for a new one
 
   function matches(v, q) {
-    return !q || v.domain.includes(q) || (v.upstream || '').toLowerCase().includes(q);
+    const names = [v.domain, ...(v.aliases || []), ...(v.upstreams || []), v.upstream || '',
+      v.redirect ? v.redirect.target : ''];
+    return !q || names.some((n) => n.toLowerCase().includes(q));
+  }
+
+  // The domain, and the other names it answers (a few, then how many more).
+  function names(v) {
+    const aliases = v.aliases || [];
+    if (!aliases.length) return v.domain;
+    const shown = aliases.slice(0, 3).join(', ');
+    const more = aliases.length > 3 ? ` and ${aliases.length - 3} more` : '';
+    return [v.domain, el('div', { class: 'aliases muted' }, `also ${shown}${more}`)];
+  }
+
+  const BALANCING = {
+    round_robin: 'round robin', least_conn: 'least connections', ip_hash: 'client address hash',
+    first: 'first available',
+  };
+
+  // What the vhost serves: a redirect (a badge that says so, its target), its upstreams with
+  // how they share requests, or its snippet.
+  function serves(v) {
+    if (v.redirect) {
+      return el('td', { class: 'serves' },
+        el('span', { class: 'badge redirect' }, `Redirect ${v.redirect.code}`), ' ',
+        el('span', { class: 'code' }, `→ ${v.redirect.target}`));
+    }
+    const ups = v.upstreams && v.upstreams.length ? v.upstreams : [v.upstream].filter(Boolean);
+    if (!ups.length) return el('td', { class: 'code' }, v.config ? 'snippet' : '');
+    return el('td', { class: 'serves' },
+      ups.map((u) => el('div', { class: 'code' }, u)),
+      ups.length > 1 || v.loadBalancing
+        ? el('div', { class: 'muted' }, BALANCING[v.loadBalancing || 'round_robin'] || v.loadBalancing) : null,
+      v.healthCheck ? el('div', { class: 'muted' }, `health check ${v.healthCheck.path}`) : null);
   }
 
   // The certificate served for the domain, as proxyhub last checked it: said in words (a
@@ -32,12 +65,12 @@
     }, el('span', { 'aria-hidden': 'true' }, v.enabled ? '● ' : '○ '), v.enabled ? 'Enabled' : 'Disabled',
     el('span', { class: 'visually-hidden' }, ` ${v.domain}`));
     const actions = editable ? [
-      el('button', { type: 'button', class: 'secondary', onclick: () => openEditor(v), 'aria-label': `Edit ${v.domain}` }, 'Edit'),
+      el('button', { type: 'button', class: 'secondary', onclick: () => PHVhostForm.open(v, load), 'aria-label': `Edit ${v.domain}` }, 'Edit'),
       el('button', { type: 'button', class: 'danger', onclick: () => confirmDelete(v), 'aria-label': `Delete ${v.domain}` }, 'Delete'),
     ] : [el('span', { class: 'muted' }, 'read only')];
     return el('tr', { dataset: { domain: v.domain } },
-      el('td', { class: 'domain' }, v.domain),
-      el('td', { class: 'code' }, v.upstream || (v.config ? 'snippet' : '')),
+      el('td', { class: 'domain' }, names(v)),
+      serves(v),
       el('td', {}, toggle),
       el('td', {}, certificate(v.certificate)),
       el('td', { title: v.updatedAt }, timeAgo(v.updatedAt)),
@@ -70,49 +103,6 @@
     }
   }
 
-  function openEditor(v) {
-    editing = v;
-    hide($('vhost-error'));
-    $('editor-title').textContent = v ? `Edit ${v.domain}` : 'New vhost';
-    $('vh-domain').value = v ? v.domain : '';
-    $('vh-upstream').value = v ? v.upstream || '' : '';
-    $('vh-config').value = v ? v.config || '' : '';
-    $('vh-enabled').checked = v ? v.enabled : true;
-    $('vhost-editor').hidden = false;
-    $('vh-domain').focus();
-  }
-
-  // Keyboard focus goes back where the editor was opened from: the row's Edit button, or
-  // "New vhost".
-  function closeEditor(domain) {
-    $('vhost-editor').hidden = true;
-    const edit = domain && document.querySelector(`tr[data-domain="${CSS.escape(domain)}"] button.secondary`);
-    (edit || $('new-vhost'))?.focus();
-  }
-
-  async function save(ev) {
-    ev.preventDefault();
-    hide($('vhost-error'));
-    const body = {
-      domain: $('vh-domain').value.trim(),
-      upstream: $('vh-upstream').value.trim() || null,
-      config: $('vh-config').value.trim() ? $('vh-config').value : null,
-      enabled: $('vh-enabled').checked,
-    };
-    $('vhost-save').disabled = true;
-    try {
-      if (editing) await api('PUT', `/api/vhosts/${editing.id}`, body);
-      else await api('POST', '/api/vhosts', body);
-      await load();
-      closeEditor(editing && body.domain);
-    } catch (e) {
-      // What was typed stays in the form; the proxy's message is shown beside it.
-      showError($('vhost-error'), e);
-    } finally {
-      $('vhost-save').disabled = false;
-    }
-  }
-
   async function toggleVhost(v) {
     try {
       await api('PATCH', `/api/vhosts/${v.id}/toggle`);
@@ -134,9 +124,7 @@
   }
 
   document.addEventListener('DOMContentLoaded', () => {
-    if ($('new-vhost')) $('new-vhost').addEventListener('click', () => openEditor(null));
-    $('vhost-cancel').addEventListener('click', () => closeEditor(editing && editing.domain));
-    $('vhost-form').addEventListener('submit', save);
+    if ($('new-vhost')) $('new-vhost').addEventListener('click', () => PHVhostForm.open(null, load));
     $('vhost-search').addEventListener('input', render);
     // Changes made elsewhere (another browser, a script, an import) show up here at once.
     document.addEventListener('ph:event', (ev) => {

@@ -52,6 +52,8 @@ impl Changes {
         };
         let f = &mut v.features;
         if let Some(list) = list {
+            // `upstream` follows, or `normalize` would bring a cleared one back.
+            v.upstream = list.first().cloned();
             f.upstreams = list;
         }
         if let Some(a) = self.aliases {
@@ -128,4 +130,41 @@ pub fn normalize(v: &mut Vhost) -> Result<(), (String, String)> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_given_empty_clear_the_upstream() {
+        let mut v = Vhost {
+            id: 1,
+            domain: "a.example.com".into(),
+            config: None,
+            enabled: true,
+            upstream: Some("127.0.0.1:1".into()),
+            features: crate::proxy::site::Features {
+                upstreams: vec!["127.0.0.1:1".into()],
+                ..Default::default()
+            },
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+        };
+        let to_redirect = Changes {
+            upstreams: Some(vec![]),
+            redirect: Some(Some(Redirect {
+                target: "https://b.example.com/".into(),
+                code: 301,
+                preserve_path: false,
+                include_www: false,
+            })),
+            ..Changes::default()
+        };
+        to_redirect.apply_to(&mut v).unwrap();
+        normalize(&mut v).unwrap();
+        assert_eq!(v.upstream, None);
+        assert!(v.features.upstreams.is_empty());
+    }
 }

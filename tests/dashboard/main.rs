@@ -4,6 +4,8 @@
 mod support;
 
 mod accessibility;
+mod keyboard;
+mod vhost_form;
 
 use std::{io::Write as _, path::PathBuf};
 
@@ -62,7 +64,7 @@ async fn first_run_then_a_vhost_from_creation_to_deletion() {
     // Create a vhost in the form and see Caddy serve it.
     b.click("#new-vhost").await;
     b.fill("#vh-domain", "shop.example.com").await;
-    b.fill("#vh-upstream", &up.hostport()).await;
+    b.fill("#vh-upstreams", &up.hostport()).await;
     b.click("#vhost-save").await;
     b.wait_text("#vhosts-table tbody", "shop.example.com").await;
     let (status, body) = app.through_proxy("shop.example.com", "/cart").await;
@@ -74,6 +76,7 @@ async fn first_run_then_a_vhost_from_creation_to_deletion() {
     // A snippet Caddy rejects: its message is shown beside the editor, and the text stays.
     b.click("#new-vhost").await;
     b.fill("#vh-domain", "typo.example.com").await;
+    b.click("#vh-sec-advanced summary").await;
     b.fill("#vh-config", "reverse_prox 127.0.0.1:1").await;
     b.click("#vhost-save").await;
     let shown = b.wait_text("#vhost-error", "unrecognized directive").await;
@@ -104,7 +107,7 @@ async fn first_run_then_a_vhost_from_creation_to_deletion() {
     let other = Upstream::start("v2").await;
     b.click("tr[data-domain='shop.example.com'] button.secondary")
         .await;
-    b.fill("#vh-upstream", &other.hostport()).await;
+    b.fill("#vh-upstreams", &other.hostport()).await;
     b.click("#vhost-save").await;
     b.wait_text("#vhosts-table tbody", &other.hostport()).await;
     assert!(app

@@ -32,6 +32,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../assets/js/vhosts.js"),
     ),
     (
+        "js/vhost-fields.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/js/vhost-fields.js"),
+    ),
+    (
+        "js/vhost-form.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../assets/js/vhost-form.js"),
+    ),
+    (
         "js/logs.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../assets/js/logs.js"),

@@ -37,6 +37,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             include_str!("../../../templates/web/vhosts.html"),
         ),
         (
+            "web/vhost_form.html",
+            include_str!("../../../templates/web/vhost_form.html"),
+        ),
+        (
             "web/logs.html",
             include_str!("../../../templates/web/logs.html"),
         ),
