@@ -10,6 +10,7 @@ use crate::{
     apply::Applier,
     config::{Config, ProxyKind},
     db,
+    health::{self, Health},
     http::{self, AppState},
     logs::{self, ingest::addresses::Addresses},
     metrics::Metrics,
@@ -85,6 +86,7 @@ impl Application {
             sso,
             feed: Arc::new(crate::events::Feed::default()),
             metrics,
+            health: Arc::new(Health::default()),
         };
         Ok(Self {
             listener,
@@ -174,6 +176,10 @@ impl Application {
             }),
             workers.spawn("log retention", stop.clone(), move |stop| {
                 Box::pin(logs::store::retention::run(db.clone(), retention, stop))
+            }),
+            workers.spawn("health", stop.clone(), {
+                let (db, health) = (s.db.clone(), s.health.clone());
+                move |stop| Box::pin(health::probe::run(db.clone(), health.clone(), stop))
             }),
         ];
         let metrics_server = self.metrics_listener.map(|listener| {

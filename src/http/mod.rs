@@ -22,6 +22,7 @@ mod state;
 mod status;
 mod tokens;
 mod users;
+mod vhost_health;
 mod vhost_input;
 mod vhosts;
 mod web;
@@ -59,6 +60,8 @@ pub struct AppState {
     /// The Prometheus series (`GET /metrics`); the webhook sender counts its deliveries
     /// with `metrics.webhook_delivery(outcome)`.
     pub metrics: Arc<Metrics>,
+    /// What proxyhub's own probes found of each upstream (the `health` worker writes it).
+    pub health: Arc<crate::health::Health>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(read, update, remove))
         .routes(routes!(toggle))
+        .merge(super::vhost_health::router())
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::ReadVhosts,
             Scope::WriteVhosts,

@@ -178,7 +178,8 @@ async fn the_status_endpoint_tells_whether_the_proxy_runs_the_store() {
             ("event feed", "running"),
             ("webhooks", "running"),
             ("log tailer", "running"),
-            ("log retention", "running")
+            ("log retention", "running"),
+            ("health", "running")
         ],
         "{s}"
     );

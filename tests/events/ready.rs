@@ -57,6 +57,7 @@ async fn ready_with_a_running_caddy_in_sync_and_unready_while_it_is_down() {
         "events",
         "webhooks",
         "sessions",
+        "health",
     ] {
         assert_eq!(body["checks"][check], "ok", "{body}");
     }

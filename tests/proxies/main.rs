@@ -1,6 +1,7 @@
 //! What every proxy proxyhub drives must do, written once and run against each real one (a
 //! real Caddy and a real nginx): a vhost served through its whole life, a config the proxy
-//! refuses, common injection attempts, drift repair, the proxy down or restarted.
+//! refuses, common injection attempts, drift repair, the proxy down or restarted, upstream
+//! health and failover.
 //!
 //! Each test is an `async fn name(kind: Kind)`; `for_each_proxy!(name)` makes
 //! `name::caddy` and `name::nginx` of it. What only one proxy does stays in its own suite
@@ -30,6 +31,7 @@ macro_rules! for_each_proxy {
 
 mod down;
 mod drift;
+mod health;
 mod injection;
 mod lifecycle;
 mod rejection;
