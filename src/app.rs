@@ -11,6 +11,7 @@ use crate::{
     certs,
     config::{Config, ProxyKind},
     db,
+    health::{self, Health},
     http::{self, AppState},
     logs::{self, ingest::addresses::Addresses},
     metrics::Metrics,
@@ -87,6 +88,7 @@ impl Application {
             sso,
             feed: Arc::new(crate::events::Feed::default()),
             metrics,
+            health: Arc::new(Health::default()),
         };
         Ok(Self {
             listener,
@@ -186,6 +188,10 @@ impl Application {
                     pushed: s.applier.pushed(),
                 });
                 move |stop| Box::pin(certs::run(checker.clone(), stop))
+            }),
+            workers.spawn("health", stop.clone(), {
+                let (db, health) = (s.db.clone(), s.health.clone());
+                move |stop| Box::pin(health::probe::run(db.clone(), health.clone(), stop))
             }),
         ];
         let metrics_server = self.metrics_listener.map(|listener| {

@@ -10,6 +10,7 @@ pub mod db;
 pub mod digest;
 pub mod events;
 pub mod fields;
+pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod importer;

@@ -1,8 +1,8 @@
 //! The background workers (drift repair, log tailing, retention, session expiry, certificate
-//! checks), started and watched in one place. A worker is an `async fn` that runs until told
-//! to stop and returns a `Result`. When it returns early, with an error or without, or panics,
-//! the cause is logged, it starts again after a backoff (1 s, doubling to a minute; back to
-//! 1 s once it has run a minute), and its state shows in `GET /api/status`.
+//! checks, upstream probes), started and watched in one place. A worker is an `async fn` that
+//! runs until told to stop and returns a `Result`. When it returns early, with an error or
+//! without, or panics, the cause is logged, it starts again after a backoff (1 s, doubling to a
+//! minute; back to 1 s once it has run a minute), and its state shows in `GET /api/status`.
 
 use std::{
     future::Future,

@@ -23,6 +23,7 @@ mod state;
 mod status;
 mod tokens;
 mod users;
+mod vhost_health;
 mod vhost_input;
 mod vhost_stats;
 mod vhosts;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The served certificates' statuses, as the `certificates` worker last found them.
     pub certificates: Arc<crate::certs::Certificates>,
+    /// What proxyhub's own probes found of each upstream (the `health` worker writes it).
+    pub health: Arc<crate::health::Health>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read, update, remove))
         .routes(routes!(toggle))
         .merge(super::vhost_stats::router())
+        .merge(super::vhost_health::router())
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::ReadVhosts,
             Scope::WriteVhosts,

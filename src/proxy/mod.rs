@@ -47,6 +47,23 @@ pub trait Proxy: Send + Sync + 'static {
     /// Forgets what was last applied, so the next drift check compares with the store
     /// again: called when an applied change was not committed after all.
     fn forget_applied(&self) {}
+
+    /// What the proxy counts of each upstream it runs, by dial address (`host:port`).
+    /// Empty where the proxy tells nothing (nginx's open-source edition).
+    async fn upstream_counts(&self) -> Result<Vec<UpstreamCounts>, ProxyError> {
+        Ok(Vec::new())
+    }
+}
+
+/// One upstream as the proxy counts it (Caddy's `GET /reverse_proxy/upstreams`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamCounts {
+    /// The dial address, `host:port` ([`site::dial_address`]).
+    pub address: String,
+    /// Requests to it in flight right now.
+    pub num_requests: u64,
+    /// Its failures within the passive check's window (`fail_duration`).
+    pub fails: u64,
 }
 
 /// Refuses control characters (Unicode's `Cc`, and the line and paragraph separators

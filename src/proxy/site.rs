@@ -36,6 +36,28 @@ impl Site {
     }
 }
 
+/// Whether an upstream is reached over TLS (`https://`).
+pub fn is_https(upstream: &str) -> bool {
+    upstream.to_ascii_lowercase().starts_with("https://")
+}
+
+/// Where an upstream is dialled, `host:port`: without a scheme it is that already; with one,
+/// the scheme's port is added when it names none (`https://example.com` dials
+/// `example.com:443`), as both proxies do.
+pub fn dial_address(upstream: &str) -> String {
+    let rest = upstream.split_once("://").map_or(upstream, |(_, r)| r);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let has_port = match rest.rsplit_once(']') {
+        Some((_, after)) => after.starts_with(':'),
+        None => rest.contains(':'),
+    };
+    if has_port {
+        rest.to_string()
+    } else {
+        format!("{rest}:{}", if is_https(upstream) { 443 } else { 80 })
+    }
+}
+
 /// The structured fields of a vhost (all optional).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", default)]
@@ -234,6 +256,15 @@ mod tests {
         assert!(stored.contains("$2b$10$abc"));
         assert_eq!(from_stored(Some(&stored)).unwrap(), f);
         assert_eq!(stored_json(&Features::default()), None);
+    }
+
+    #[test]
+    fn dial_addresses_carry_the_scheme_s_port() {
+        assert_eq!(dial_address("127.0.0.1:9001"), "127.0.0.1:9001");
+        assert_eq!(dial_address("http://app.internal"), "app.internal:80");
+        assert_eq!(dial_address("https://app.internal/"), "app.internal:443");
+        assert_eq!(dial_address("https://[::1]:8443"), "[::1]:8443");
+        assert_eq!(dial_address("https://[::1]"), "[::1]:443");
     }
 
     #[test]

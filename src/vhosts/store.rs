@@ -176,6 +176,32 @@ pub async fn enabled_sites(conn: &mut AnyConnection) -> Result<Vec<Site>, sqlx::
         .collect()
 }
 
+/// The enabled vhosts with a health check, by id: what proxyhub's own probe watches (a
+/// plain vhost has no options, so only the few with some are read whole).
+pub async fn health_checked(conn: &mut AnyConnection) -> Result<Vec<(i64, Site)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, domain, config, upstream, options FROM vhosts \
+         WHERE enabled = 1 AND options IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        let upstream: Option<String> = r.try_get("upstream")?;
+        let features = features(&upstream, r.try_get("options")?)?;
+        if features.health_check.is_some() {
+            let site = Site {
+                domain: r.try_get("domain")?,
+                config: r.try_get("config")?,
+                upstream,
+                features,
+            };
+            out.push((r.try_get("id")?, site));
+        }
+    }
+    Ok(out)
+}
+
 /// The enabled vhosts as the proxy's desired state.
 pub struct Sites;
 

@@ -97,6 +97,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "GET /api/vhosts",
             "GET /api/vhosts/{id}",
             "GET /api/vhosts/{id}/stats",
+            "GET /api/vhosts/{id}/health",
             "GET /api/webhooks",
             "GET /api/webhooks/{id}/deliveries",
             "PATCH /api/users/{id}",

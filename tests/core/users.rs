@@ -179,7 +179,8 @@ async fn the_status_endpoint_tells_whether_the_proxy_runs_the_store() {
             ("webhooks", "running"),
             ("log tailer", "running"),
             ("log retention", "running"),
-            ("certificates", "running")
+            ("certificates", "running"),
+            ("health", "running")
         ],
         "{s}"
     );

@@ -58,6 +58,7 @@ async fn ready_with_a_running_caddy_in_sync_and_unready_while_it_is_down() {
         "webhooks",
         "sessions",
         "certificates",
+        "health",
     ] {
         assert_eq!(body["checks"][check], "ok", "{body}");
     }

@@ -1,5 +1,6 @@
 //! Caddy's admin API, as proxyhub uses it: `/adapt` (one site's Caddyfile to JSON), `/load`
-//! (the whole JSON config) and `GET /config/` (hashed as it streams in, never parsed).
+//! (the whole JSON config), `GET /config/` (hashed as it streams in, never parsed) and
+//! `GET /reverse_proxy/upstreams` (the proxies' counts of each upstream).
 //!
 //! Caddy 2.11 replaces its admin server on every `/load`, so a connection kept alive across
 //! one can die under the next request, and for a moment nothing accepts. No admin connection
@@ -13,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::proxy::ProxyError;
+use crate::proxy::{ProxyError, UpstreamCounts};
 
 /// A client of one Caddy's admin API.
 pub struct Admin {
@@ -97,6 +98,36 @@ impl Admin {
             },
         )
         .await
+    }
+
+    /// The upstreams Caddy's proxies dial, with its counts of them
+    /// (`GET /reverse_proxy/upstreams`).
+    pub async fn upstreams(&self) -> Result<Vec<UpstreamCounts>, ProxyError> {
+        let text = self
+            .retried(
+                || {
+                    self.http
+                        .get(format!("{}/reverse_proxy/upstreams", self.base))
+                },
+                answer,
+            )
+            .await?;
+        let list: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
+            self.unreachable(format!(
+                "/reverse_proxy/upstreams answered no JSON list: {e}"
+            ))
+        })?;
+        let count = |v: &Value, key: &str| v.get(key).and_then(Value::as_u64).unwrap_or(0);
+        Ok(list
+            .iter()
+            .filter_map(|u| {
+                Some(UpstreamCounts {
+                    address: u.get("address")?.as_str()?.to_string(),
+                    num_requests: count(u, "num_requests"),
+                    fails: count(u, "fails"),
+                })
+            })
+            .collect())
     }
 
     /// Sends a request that is safe to repeat, and reads its answer with `read`; both again

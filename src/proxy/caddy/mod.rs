@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use super::{no_control_characters, Proxy, ProxyError, Site};
+use super::{no_control_characters, Proxy, ProxyError, Site, UpstreamCounts};
 use crate::config::Config;
 pub use adapted::SiteRoutes;
 pub use settings::{mentions_port, CaddySettings};
@@ -286,5 +286,9 @@ impl Proxy for Caddy {
             return Ok(false);
         }
         self.0.push(sites, true).await
+    }
+
+    async fn upstream_counts(&self) -> Result<Vec<UpstreamCounts>, ProxyError> {
+        self.0.admin.upstreams().await
     }
 }

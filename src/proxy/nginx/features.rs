@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::proxy::site::{Access, LoadBalancing, Redirect, Site};
+use crate::proxy::site::{self, Access, LoadBalancing, Redirect, Site};
 
 /// An `upstream` block: when a site has several upstreams, or load balancing or a health
 /// check (whose passive half is `max_fails`/`fail_timeout`).
@@ -26,25 +26,8 @@ pub fn pool(site: &Site) -> Option<Pool> {
     if upstreams.len() < 2 && f.load_balancing.is_none() && f.health_check.is_none() {
         return None;
     }
-    let https = upstreams
-        .first()?
-        .to_ascii_lowercase()
-        .starts_with("https://");
-    let servers = upstreams
-        .iter()
-        .map(|u| {
-            let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
-            let has_port = match rest.rsplit_once(']') {
-                Some((_, after)) => after.starts_with(':'),
-                None => rest.contains(':'),
-            };
-            if has_port {
-                rest.to_string()
-            } else {
-                format!("{rest}:{}", if https { 443 } else { 80 })
-            }
-        })
-        .collect();
+    let https = site::is_https(upstreams.first()?);
+    let servers = upstreams.iter().map(|u| site::dial_address(u)).collect();
     let lb = f.load_balancing.unwrap_or(LoadBalancing::RoundRobin);
     Some(Pool {
         name: format!("proxyhub_{}", site.domain.replace(['.', '*'], "_")),
