@@ -36,8 +36,16 @@
     }
     const ups = v.upstreams && v.upstreams.length ? v.upstreams : [v.upstream].filter(Boolean);
     if (!ups.length) return el('td', { class: 'code' }, v.config ? 'snippet' : '');
+    // With a health check: each upstream's state in words, beside it.
+    const state = new Map((v.upstreamHealth || []).map((h) => [h.upstream, h.healthy]));
+    const mark = (u) => {
+      if (!v.upstreamHealth) return null;
+      const h = state.get(u);
+      const [sign, word, level] = h === true ? ['✔', 'up', 'ok'] : h === false ? ['✖', 'down', 'bad'] : ['?', 'not checked yet', 'unknown'];
+      return el('span', { class: 'health-state', 'data-level': level }, ' ', el('span', { 'aria-hidden': 'true' }, `${sign} `), word);
+    };
     return el('td', { class: 'serves' },
-      ups.map((u) => el('div', { class: 'code' }, u)),
+      ups.map((u) => el('div', { class: 'code' }, u, mark(u))),
       ups.length > 1 || v.loadBalancing
         ? el('div', { class: 'muted' }, BALANCING[v.loadBalancing || 'round_robin'] || v.loadBalancing) : null,
       v.healthCheck ? el('div', { class: 'muted' }, `health check ${v.healthCheck.path}`) : null);

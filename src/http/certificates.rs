@@ -1,5 +1,5 @@
 //! Certificate statuses as the API shows them: `GET /api/certificates` (everyone signed in,
-//! tokens with `read:vhosts`), and each vhost answer's `certificate`.
+//! tokens with `read:vhosts`); each vhost answer's `certificate` is `vhost_answer.rs`'s.
 
 use axum::{extract::State, Json};
 use serde::Serialize;
@@ -11,7 +11,7 @@ use super::{
     guard::CurrentUser,
     AppState,
 };
-use crate::{accounts::tokens::Scope, certs::CertStatus, vhosts::Vhost};
+use crate::{accounts::tokens::Scope, certs::CertStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,30 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
             Scope::ReadVhosts,
             Scope::WriteVhosts,
         )))
-}
-
-/// A vhost with the status of the certificate served for its domain.
-#[derive(Serialize, ToSchema)]
-pub struct VhostAnswer {
-    #[serde(flatten)]
-    vhost: Vhost,
-    /// What the proxy serves for the domain, as last checked; `null` with TLS off, with
-    /// nginx, for a disabled vhost, or before the first check.
-    certificate: Option<CertStatus>,
-}
-
-impl VhostAnswer {
-    pub fn new(state: &AppState, vhost: Vhost) -> Self {
-        let certificate = vhost
-            .enabled
-            .then(|| state.certificates.get(&vhost.domain))
-            .flatten();
-        Self { vhost, certificate }
-    }
-
-    pub fn etag(&self) -> String {
-        self.vhost.etag()
-    }
 }
 
 /// One name's certificate status.

@@ -23,6 +23,7 @@ mod state;
 mod status;
 mod tokens;
 mod users;
+mod vhost_answer;
 mod vhost_health;
 mod vhost_input;
 mod vhost_stats;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::certificates::VhostAnswer;
+use super::vhost_answer::VhostAnswer;
 use super::{
     error::{ApiError, ErrorBody, Result},
     extract::{json_body, AppJson, AppQuery, PathId},

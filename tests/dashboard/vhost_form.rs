@@ -121,6 +121,11 @@ async fn the_form_makes_redirects_and_load_balanced_vhosts_with_basic_auth() {
         row.contains(&one.hostport()) && row.contains(&two.hostport()),
         "{row}"
     );
+    // Each upstream's health is said beside it, in words.
+    assert!(
+        row.matches("not checked yet").count() + row.matches(" up").count() >= 2,
+        "{row}"
+    );
     let v = vhost(&app, "lb.example.com").await;
     assert_eq!(v["upstreams"], json!([one.hostport(), two.hostport()]));
     assert_eq!(v["loadBalancing"], "least_conn");

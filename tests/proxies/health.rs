@@ -121,6 +121,25 @@ async fn a_stopped_upstream_is_reported_and_traffic_fails_over(kind: Kind) {
     let h = health(&proxy, id).await;
     assert!(down, "the stopped upstream is reported unhealthy: {h}");
     assert_eq!(upstream(&h, &b)["lastStatus"], Value::Null, "{h}");
+    // At a glance, in the vhost's own answer (the dashboard's list shows it).
+    let v: Value = app
+        .get(&format!("/api/vhosts/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        v["upstreamHealth"],
+        json!([{"upstream": a, "healthy": true}, {"upstream": b, "healthy": false}]),
+        "{v}"
+    );
+    let p: Value = app
+        .get(&format!("/api/vhosts/{}", plain["id"]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(p["upstreamHealth"], Value::Null, "no health check: {p}");
 
     let (names, all_ok) = ten_requests(&proxy).await;
     assert!(
