@@ -89,3 +89,31 @@ async fn header_echo() -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// TLS stays the operator's with nginx: `tls` is refused in words, and nothing is written.
+#[tokio::test]
+async fn tls_fields_are_refused_with_nginx() {
+    let nginx = NginxProcess::start().await;
+    let app = TestApp::spawn_nginx(&nginx).await;
+    app.sign_up_admin().await;
+    let before = app.stored().await;
+    for tls in [json!({"hsts": true}), json!({"forceHttps": true})] {
+        let r = app
+            .post(
+                "/api/vhosts",
+                json!({"domain": "tls.example.com", "upstream": "127.0.0.1:9", "tls": tls}),
+            )
+            .await;
+        assert_eq!(r.status(), 400);
+        let body: Value = r.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.contains("tls") && message.contains("operator"),
+            "{message}"
+        );
+    }
+    app.assert_unchanged(&before).await;
+    assert!(
+        nginx.files().is_empty() || !nginx.files().keys().any(|f| f.contains("tls.example.com"))
+    );
+}

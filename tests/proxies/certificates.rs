@@ -106,4 +106,60 @@ async fn caddy_serves_local_ca_certificates_and_proxyhub_checks_them() {
         body.starts_with("blue /hello host=secure.example.com"),
         "{body}"
     );
+
+    // A vhost with HSTS and an alias: both names get a certificate and the header over
+    // HTTPS, and plain HTTP is sent to HTTPS.
+    app.create_vhost(
+        json!({"domain": "hsts.example.com", "upstream": upstream.hostport(),
+        "aliases": ["alias.example.com"], "tls": {"forceHttps": true, "hsts": true}}),
+    )
+    .await;
+    let to = SocketAddr::from(([127, 0, 0, 1], https_port));
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(ca["root_certificate"].as_str().unwrap().as_bytes())
+                .unwrap(),
+        )
+        .resolve("hsts.example.com", to)
+        .resolve("alias.example.com", to)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap();
+    for name in ["hsts.example.com", "alias.example.com"] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let r = loop {
+            match client
+                .get(format!("https://{name}:{https_port}/"))
+                .send()
+                .await
+            {
+                Ok(r) => break r,
+                Err(e) if tokio::time::Instant::now() > deadline => {
+                    panic!("HTTPS for {name}: {e:?}\n{}", caddy.log())
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        assert_eq!(r.status(), 200, "{name}");
+        assert_eq!(
+            r.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{name}"
+        );
+    }
+    let r = client
+        .get(format!("http://127.0.0.1:{}/x?y=1", caddy.http_port))
+        .header("Host", "hsts.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = r.headers()["location"].to_str().unwrap();
+    assert!(
+        location.starts_with("https://hsts.example.com") && location.ends_with("/x?y=1"),
+        "{location}"
+    );
 }
