@@ -42,7 +42,7 @@ struct VhostStats {
     total: i64,
     /// One entry per UTC day of the range, oldest first, days without requests included.
     daily: Vec<DayHits>,
-    /// Requests per status class.
+    /// Requests per status class (`2xx` ... `other`) and per status code (`301`).
     by_status: StatusCounts,
 }
 
@@ -67,6 +67,10 @@ struct StatusCounts {
     c5xx: i64,
     /// Statuses outside 2xx to 5xx.
     other: i64,
+    /// And each status code seen (`"301": 12`).
+    #[serde(flatten)]
+    #[schema(additional_properties)]
+    codes: std::collections::BTreeMap<String, i64>,
 }
 
 /// A vhost's traffic per day
@@ -113,6 +117,11 @@ async fn stats(
             c4xx,
             c5xx,
             other,
+            codes: found
+                .by_code
+                .iter()
+                .map(|(code, n)| (code.to_string(), *n))
+                .collect(),
         },
     }))
 }
