@@ -334,3 +334,99 @@ async fn headers_are_set_and_removed(kind: Kind) {
         .await;
     expect_error(r, 400, "BAD_REQUEST").await;
 }
+
+/// A snippet's error handling never serves what the access rules refuse: a request without
+/// credentials fails basic auth, and the site's `handle_errors` (Caddy) or `error_page`
+/// (nginx) routes are guarded the same way.
+#[tokio::test]
+async fn access_holds_in_the_snippets_error_routes_on_caddy() {
+    let proxy = Backend::start(Kind::Caddy).await;
+    let app = &proxy.app;
+    let v = app
+        .create_vhost(json!({"domain": "err.example.com",
+            "config": "handle_errors {\n\trespond \"from the error route\" 200\n}\nrespond \"inside\" 200",
+            "access": {"basicAuth": [{"username": "alice", "password": "pw"}], "deny": ["127.0.0.2"]}}))
+        .await;
+    assert_eq!(v["access"]["basicAuth"][0]["username"], "alice");
+    let (status, _, body) = request(&proxy, "127.0.0.1", "err.example.com", "/", None, &[]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("from the error route"), "{body}");
+    let (status, _, body) = request(
+        &proxy,
+        "127.0.0.2",
+        "err.example.com",
+        "/",
+        Some(("alice", "pw")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = request(
+        &proxy,
+        "127.0.0.1",
+        "err.example.com",
+        "/",
+        Some(("alice", "pw")),
+        &[],
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, "inside"));
+}
+
+/// nginx: a snippet's `error_page` sending the 401 elsewhere does not get around basic auth.
+#[tokio::test]
+async fn access_holds_in_the_snippets_error_pages_on_nginx() {
+    let proxy = Backend::start(Kind::Nginx).await;
+    let app = &proxy.app;
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "err.example.com",
+            "config": "location / {\n    return 200 \"inside\";\n}",
+            "access": {"basicAuth": [{"username": "alice", "password": "pw"}]}}),
+        )
+        .await;
+    // nginx answers `return` before its access checks: with access rules, it is refused.
+    let err = expect_error(r, 400, "BAD_REQUEST").await;
+    assert!(err["message"].as_str().unwrap().contains("return"), "{err}");
+    let blue = Upstream::start("blue").await;
+    let snippet = format!(
+        "error_page 401 403 = @in;\nlocation @in {{\n    proxy_pass http://{};\n}}\nlocation / {{\n    proxy_pass http://{};\n}}",
+        blue.hostport(),
+        blue.hostport()
+    );
+    let r = app
+        .post("/api/vhosts", json!({"domain": "err.example.com", "config": snippet,
+            "access": {"basicAuth": [{"username": "alice", "password": "pw"}], "deny": ["127.0.0.2"]}}))
+        .await;
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    if status == StatusCode::BAD_REQUEST {
+        // The snippet rules refuse error_page: nothing to get around.
+        return;
+    }
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let (status, _, body) = request(&proxy, "127.0.0.1", "err.example.com", "/", None, &[]).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = request(
+        &proxy,
+        "127.0.0.2",
+        "err.example.com",
+        "/",
+        Some(("alice", "pw")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (status, _, body) = request(
+        &proxy,
+        "127.0.0.1",
+        "err.example.com",
+        "/",
+        Some(("alice", "pw")),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.starts_with("blue / "), "{body}");
+}

@@ -1,4 +1,5 @@
-//! A site's access rules, put in front of its adapted routes as JSON: refused addresses get
+//! A site's access rules, put in front of its adapted routes (and its error routes, which a
+//! failed basic auth runs) as JSON: refused addresses get
 //! 403, then basic auth, before anything the site's directives or snippet do (Caddy orders a
 //! Caddyfile's directives itself, and `redir` or `handle` would come before `basic_auth`).
 //! Built from checked fields only (networks in canonical form, bcrypt hashes, plain user

@@ -147,7 +147,12 @@ impl Backend {
         let mut routes = adapted::check_site(&result, &self.settings, &site.names())
             .map_err(ProxyError::Invalid)?;
         if let Some(a) = &site.features.access {
+            // The error routes too: a request that fails basic auth runs them, and they must
+            // not serve what the auth refused.
             routes.routes = access::guard(&routes.routes, a).map_err(ProxyError::Invalid)?;
+            if let Some(e) = &routes.errors {
+                routes.errors = Some(access::guard(e, a).map_err(ProxyError::Invalid)?);
+            }
         }
         let routes = Arc::new(routes);
         self.cache.lock().expect("site cache").insert(

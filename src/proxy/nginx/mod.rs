@@ -236,6 +236,9 @@ impl Nginx {
     fn check_site(&self, site: &Site) -> Result<(), String> {
         if let Some(snippet) = &site.config {
             snippet::check_snippet(snippet)?;
+            if site.features.access.is_some() {
+                snippet::check_before_access(snippet)?;
+            }
         }
         for upstream in site.upstreams() {
             snippet::proxy_target(&render::proxy_url(&upstream)).map_err(|_| {

@@ -109,6 +109,22 @@ pub fn check_snippet(src: &str) -> Result<(), String> {
     walk(&tokens, check_directive)
 }
 
+/// With access rules, refuses what nginx runs before its access checks (`return`, `rewrite`:
+/// the rewrite phase comes before `allow`/`deny` and `auth_basic`), which would answer a
+/// refused client all the same.
+pub fn check_before_access(src: &str) -> Result<(), String> {
+    let tokens = tokenize(src)?;
+    walk(&tokens, |d| {
+        match d.words[0] {
+        "return" | "rewrite" => Err(format!(
+            "line {}: with access rules, a snippet may not use `{}`: nginx runs it before the access checks, so it would answer clients they refuse",
+            d.line, d.words[0]
+        )),
+        _ => Ok(()),
+    }
+    })
+}
+
 fn check_directive(d: &Directive) -> Result<(), String> {
     let (line, name) = (d.line, d.words[0]);
     if !name
