@@ -386,9 +386,20 @@ async fn access_holds_in_the_snippets_error_pages_on_nginx() {
             "access": {"basicAuth": [{"username": "alice", "password": "pw"}]}}),
         )
         .await;
-    // nginx answers `return` before its access checks: with access rules, it is refused.
+    // nginx answers `return` before its access checks: with access rules, it is refused;
+    // and so is an access directive of the snippet's own, which would replace the rules.
     let err = expect_error(r, 400, "BAD_REQUEST").await;
     assert!(err["message"].as_str().unwrap().contains("return"), "{err}");
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "err.example.com",
+            "config": "location / {\n    allow all;\n    proxy_pass http://127.0.0.1:9;\n}",
+            "access": {"deny": ["127.0.0.2"]}}),
+        )
+        .await;
+    let err = expect_error(r, 400, "BAD_REQUEST").await;
+    assert!(err["message"].as_str().unwrap().contains("allow"), "{err}");
     let blue = Upstream::start("blue").await;
     let snippet = format!(
         "error_page 401 403 = @in;\nlocation @in {{\n    proxy_pass http://{};\n}}\nlocation / {{\n    proxy_pass http://{};\n}}",

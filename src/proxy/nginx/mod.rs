@@ -237,7 +237,7 @@ impl Nginx {
         if let Some(snippet) = &site.config {
             snippet::check_snippet(snippet)?;
             if site.features.access.is_some() {
-                snippet::check_before_access(snippet)?;
+                snippet::check_with_access(snippet)?;
             }
         }
         for upstream in site.upstreams() {

@@ -109,15 +109,20 @@ pub fn check_snippet(src: &str) -> Result<(), String> {
     walk(&tokens, check_directive)
 }
 
-/// With access rules, refuses what nginx runs before its access checks (`return`, `rewrite`:
-/// the rewrite phase comes before `allow`/`deny` and `auth_basic`), which would answer a
-/// refused client all the same.
-pub fn check_before_access(src: &str) -> Result<(), String> {
+/// With access rules, refuses what would get around them: what nginx runs before its access
+/// checks (`return`, `rewrite`: the rewrite phase comes before `allow`/`deny` and
+/// `auth_basic`), and access directives of the snippet's own (in a location they replace the
+/// server's: `allow all;` would undo the deny list).
+pub fn check_with_access(src: &str) -> Result<(), String> {
     let tokens = tokenize(src)?;
     walk(&tokens, |d| {
         match d.words[0] {
         "return" | "rewrite" => Err(format!(
             "line {}: with access rules, a snippet may not use `{}`: nginx runs it before the access checks, so it would answer clients they refuse",
+            d.line, d.words[0]
+        )),
+        "allow" | "deny" | "satisfy" | "auth_basic" | "auth_request" => Err(format!(
+            "line {}: with access rules, a snippet may not use `{}`: the vhost's access rules are the ones that hold (set them in access)",
             d.line, d.words[0]
         )),
         _ => Ok(()),
