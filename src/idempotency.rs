@@ -32,10 +32,22 @@ pub struct Remembered {
     pub body: String,
 }
 
-/// A fingerprint of a request body (JSON compared by value, not by spelling).
+/// A fingerprint of a request body (JSON compared by value, not by spelling). Basic-auth
+/// passwords are left out: a fast hash of one would undo bcrypt's slowness for whoever reads
+/// the store (a retry that changes only a password gets the first answer).
 pub fn fingerprint(body: &[u8]) -> String {
     let canonical = serde_json::from_slice::<serde_json::Value>(body)
-        .map(|v| v.to_string().into_bytes())
+        .map(|mut v| {
+            if let Some(users) = v
+                .pointer_mut("/access/basicAuth")
+                .and_then(|u| u.as_array_mut())
+            {
+                for u in users.iter_mut().filter_map(|u| u.as_object_mut()) {
+                    u.remove("password");
+                }
+            }
+            v.to_string().into_bytes()
+        })
         .unwrap_or_else(|_| body.to_vec());
     crate::digest::sha256_hex(&canonical)
 }
@@ -164,6 +176,10 @@ mod tests {
         assert_ne!(
             fingerprint(br#"{"domain":"a.com"}"#),
             fingerprint(br#"{"domain":"b.com"}"#)
+        );
+        assert_eq!(
+            fingerprint(br#"{"access":{"basicAuth":[{"username":"a","password":"x"}]}}"#),
+            fingerprint(br#"{"access":{"basicAuth":[{"username":"a","password":"y"}]}}"#)
         );
         assert!(super::valid_key("retry-7f3a"));
         assert!(!super::valid_key("with space"));

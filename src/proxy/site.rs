@@ -80,8 +80,12 @@ impl Features {
     pub fn names(&self, domain: &str) -> Vec<String> {
         let mut out = vec![domain.to_string()];
         out.extend(self.aliases.iter().cloned());
-        if self.redirect.as_ref().is_some_and(|r| r.include_www) && !domain.starts_with("*.") {
-            out.push(format!("www.{domain}"));
+        let www = format!("www.{domain}");
+        if self.redirect.as_ref().is_some_and(|r| r.include_www)
+            && !domain.starts_with("*.")
+            && !out.contains(&www)
+        {
+            out.push(www);
         }
         out
     }

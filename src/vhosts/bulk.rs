@@ -184,7 +184,7 @@ pub async fn import(
             },
             message,
         };
-        changes.apply_to(&mut v).map_err(at)?;
+        changes.apply_to(&mut v).await.map_err(at)?;
         normalize(&mut v).map_err(at)?;
         if let Some(old) = old {
             let changed = super::changed_passwords(old, &v);

@@ -24,7 +24,20 @@ pub struct Changes {
 impl Changes {
     /// Sets the fields given on `v` (passwords hashed here; a user sent without one keeps
     /// its hash). `upstream` and `upstreams` are one list: given together, they must agree.
-    pub fn apply_to(self, v: &mut Vhost) -> Result<(), (String, String)> {
+    pub async fn apply_to(self, v: &mut Vhost) -> Result<(), (String, String)> {
+        // bcrypt is slow on purpose: off the async threads.
+        let access = match self.access {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(input)) => {
+                let old = v.features.access.clone();
+                let hashed =
+                    tokio::task::spawn_blocking(move || features::access(&input, old.as_ref()))
+                        .await
+                        .map_err(|e| ("access".to_string(), e.to_string()))??;
+                Some(hashed)
+            }
+        };
         if let Some(d) = self.domain {
             v.domain = d;
         }
@@ -68,11 +81,8 @@ impl Changes {
         if let Some(h) = self.health_check {
             f.health_check = h;
         }
-        if let Some(a) = self.access {
-            f.access = match a {
-                None => None,
-                Some(input) => features::access(&input, f.access.as_ref())?,
-            };
+        if let Some(a) = access {
+            f.access = a;
         }
         if let Some(h) = self.headers {
             f.headers = h;
@@ -136,8 +146,8 @@ pub fn normalize(v: &mut Vhost) -> Result<(), (String, String)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn upstreams_given_empty_clear_the_upstream() {
+    #[tokio::test]
+    async fn upstreams_given_empty_clear_the_upstream() {
         let mut v = Vhost {
             id: 1,
             domain: "a.example.com".into(),
@@ -162,7 +172,7 @@ mod tests {
             })),
             ..Changes::default()
         };
-        to_redirect.apply_to(&mut v).unwrap();
+        to_redirect.apply_to(&mut v).await.unwrap();
         normalize(&mut v).unwrap();
         assert_eq!(v.upstream, None);
         assert!(v.features.upstreams.is_empty());

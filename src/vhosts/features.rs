@@ -48,6 +48,8 @@ pub struct UserInput {
 
 /// bcrypt's cost: both proxies check a password per request (Caddy caches the result).
 const BCRYPT_COST: u32 = 10;
+/// Passwords one change may set.
+const MAX_PASSWORDS: usize = 20;
 
 pub const MAX_ALIASES: usize = 50;
 pub const MAX_UPSTREAMS: usize = 32;
@@ -153,6 +155,19 @@ pub fn health_check(h: &HealthCheck) -> Result<HealthCheck, Refusal> {
 pub fn access(input: &AccessInput, old: Option<&Access>) -> Result<Option<Access>, Refusal> {
     if input.basic_auth.len() > 100 {
         return refuse("access.basicAuth", "at most 100 users");
+    }
+    // Each password costs a bcrypt hash (tens of milliseconds of CPU).
+    if input
+        .basic_auth
+        .iter()
+        .filter(|u| u.password.is_some())
+        .count()
+        > MAX_PASSWORDS
+    {
+        return refuse(
+            "access.basicAuth",
+            format!("at most {MAX_PASSWORDS} passwords in one change (users sent without one keep theirs)"),
+        );
     }
     let mut users = Vec::with_capacity(input.basic_auth.len());
     let mut seen = BTreeSet::new();
@@ -264,6 +279,10 @@ pub fn headers(h: &Headers) -> Result<Option<Headers>, Refusal> {
 }
 
 fn header_name(n: &str) -> Result<(), String> {
+    // Words Caddy's `header` block reads as its own keywords.
+    if ["defer", "match"].contains(&n.to_ascii_lowercase().as_str()) {
+        return Err(format!("{n:?} is not a header name proxyhub can set"));
+    }
     let ok = !n.is_empty()
         && n.len() <= 64
         && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')

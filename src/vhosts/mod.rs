@@ -144,7 +144,7 @@ pub async fn create(applier: &Arc<Applier>, by: &Actor, new: Changes) -> Result<
         updated_at: now,
         version: 1,
     };
-    new.apply_to(&mut v).map_err(refused)?;
+    new.apply_to(&mut v).await.map_err(refused)?;
     check(applier, &mut v).await?;
     let by = by.clone();
     let v = applier
@@ -178,7 +178,7 @@ pub async fn update(
     let old = existing(db, id).await?;
     expect(&old, &expected)?;
     let mut v = old.clone();
-    changes.apply_to(&mut v).map_err(refused)?;
+    changes.apply_to(&mut v).await.map_err(refused)?;
     check(applier, &mut v).await?;
     let diff = diff(&old, &v);
     if diff.is_none() {
@@ -268,6 +268,13 @@ pub fn diff(old: &Vhost, new: &Vhost) -> Option<String> {
     let changed = changed_passwords(old, new);
     let mut o = fields(old);
     let mut n = fields(new);
+    // Upstream lists of one are `upstream`'s alone; a list going to or from several is shown
+    // whole on both sides (`[a, b]` → `[a]` changes no `upstream`).
+    let (before, after) = (&old.features.upstreams, &new.features.upstreams);
+    if before != after && (before.len() > 1 || after.len() > 1) {
+        o["upstreams"] = serde_json::json!(before);
+        n["upstreams"] = serde_json::json!(after);
+    }
     if !changed.is_empty() {
         let unchanged: serde_json::Map<String, Value> = changed
             .keys()

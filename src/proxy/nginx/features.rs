@@ -18,6 +18,36 @@ pub struct Pool {
     pub backup: bool,
     pub servers: Vec<String>,
     pub fail_timeout: u32,
+    /// With https: the name sent to the upstreams (SNI), their one host.
+    pub ssl_name: Option<String>,
+}
+
+/// The host of `host:port` (`[::1]:80` → `[::1]`).
+fn host_of(server: &str) -> &str {
+    match server.rfind(']') {
+        Some(end) => &server[..=end],
+        None => server.rsplit_once(':').map_or(server, |(h, _)| h),
+    }
+}
+
+/// nginx sends one server name to an https pool: its upstreams must share their host name
+/// (addresses need none).
+pub fn check_pool(site: &Site) -> Result<(), String> {
+    let Some(p) = pool(site) else { return Ok(()) };
+    if p.scheme != "https" {
+        return Ok(());
+    }
+    let hosts: std::collections::BTreeSet<&str> = p.servers.iter().map(|s| host_of(s)).collect();
+    let named = hosts
+        .iter()
+        .any(|h| !h.starts_with('[') && h.parse::<std::net::Ipv4Addr>().is_err());
+    if hosts.len() > 1 && named {
+        return Err(
+            "upstreams: nginx sends one server name (SNI) to https upstreams it balances, so they must share a host name (or be IP addresses)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 pub fn pool(site: &Site) -> Option<Pool> {
@@ -27,8 +57,9 @@ pub fn pool(site: &Site) -> Option<Pool> {
         return None;
     }
     let https = site::is_https(upstreams.first()?);
-    let servers = upstreams.iter().map(|u| site::dial_address(u)).collect();
+    let servers: Vec<String> = upstreams.iter().map(|u| site::dial_address(u)).collect();
     let lb = f.load_balancing.unwrap_or(LoadBalancing::RoundRobin);
+    let ssl_name = https.then(|| host_of(&servers[0]).to_string());
     Some(Pool {
         name: format!("proxyhub_{}", site.domain.replace(['.', '*'], "_")),
         scheme: if https { "https" } else { "http" },
@@ -43,6 +74,7 @@ pub fn pool(site: &Site) -> Option<Pool> {
             .health_check
             .as_ref()
             .map_or(10, |h| h.interval_seconds.max(1)),
+        ssl_name,
     })
 }
 

@@ -245,6 +245,7 @@ impl Nginx {
                 format!("the upstream {upstream:?} would be read by nginx as a unix socket")
             })?;
         }
+        features::check_pool(site)?;
         if site.features.tls.is_some_and(|t| t.force_https || t.hsts) {
             return Err(
                 "tls: proxyhub renders plain-HTTP servers for nginx; HTTPS (certificates, redirects to it, HSTS) stays the operator's to set up in nginx's main config or in front of it"

@@ -101,6 +101,14 @@ pub fn render(
                 redirect_to => features::redirect_to(f.redirect.as_ref()),
                 response_headers => (!headers.response.is_empty()).then_some(&headers.response),
                 request_headers => &headers.request,
+                // The usual proxy headers a vhost sets or removes itself (never twice).
+                overridden => headers
+                    .request
+                    .set
+                    .keys()
+                    .chain(headers.request.remove.iter())
+                    .map(|n| n.to_ascii_lowercase())
+                    .collect::<Vec<_>>(),
                 has_request_headers => !headers.request.is_empty(),
             })
             .map_err(|e| format!("rendering the server for {}: {e:#}", site.domain))?;
