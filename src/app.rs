@@ -47,6 +47,9 @@ impl Application {
             .map(|file| db::backup::lock(std::path::Path::new(file)))
             .transpose()?;
         let db = db::connect(&config.database_url).await?;
+        if config.proxy == ProxyKind::Caddy {
+            crate::nodes::seed(&db, &config).await?;
+        }
         let log_writer = db::connect_writer(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
         let sso = crate::sso::Sso::from_config(&config.oidc)?.map(Arc::new);

@@ -17,6 +17,7 @@ pub mod importer;
 pub mod logs;
 pub mod memory;
 pub mod metrics;
+pub mod nodes;
 pub mod proxy;
 pub mod reconcile;
 pub mod remote;

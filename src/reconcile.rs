@@ -18,11 +18,13 @@ pub async fn run(
     let mut was_unreachable = false;
     loop {
         let unreachable = match applier.repair_drift().await {
-            Ok(true) => {
-                tracing::info!("the proxy ran another configuration; re-applied the store's");
+            Ok(Some(what)) => {
+                tracing::info!(
+                    "the proxy ran another configuration; re-applied the store's: {what}"
+                );
                 false
             }
-            Ok(false) => false,
+            Ok(None) => false,
             Err(DriftError::Proxy(ProxyError::Unreachable(e))) => {
                 // Said once per outage, not every few seconds.
                 if !was_unreachable {

@@ -100,11 +100,14 @@ impl Applier {
         }
         self.record(&pushed.as_ref().copied(), false);
         if let Err(e) = pushed {
+            self.keep_node_reports().await;
             return (written, Err(Outcome::Proxy(e)));
         }
         guard.armed = true;
         let committed = self.commit(&mut written, generation).await;
         guard.armed = false;
+        // After the commit: a node the change adds is in the store only now.
+        self.keep_node_reports().await;
         if let Err(e) = committed {
             self.metrics
                 .apply_failure(crate::metrics::FailureReason::Other);
@@ -157,6 +160,14 @@ impl Applier {
                 Err(e) => return Err((written, failed(e))),
             }
         };
+        if !written.is_empty() {
+            // A change may add, remove or bring back a node: the push goes to the nodes it
+            // leads to.
+            match self.desired.nodes(&mut tx).await {
+                Ok(nodes) => self.proxy.set_nodes(nodes),
+                Err(e) => return Err((written, failed(e))),
+            }
+        }
         if let Err(e) = tx.rollback().await {
             return Err((written, failed(e)));
         }
@@ -200,11 +211,15 @@ impl Applier {
             .sites(&mut conn)
             .await
             .map_err(|e| e.to_string())?;
-        drop(conn);
-        self.proxy
-            .apply(&committed)
+        let nodes = self
+            .desired
+            .nodes(&mut conn)
             .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        drop(conn);
+        self.proxy.set_nodes(nodes);
+        let restored = self.proxy.apply(&committed).await;
+        self.keep_node_reports().await;
+        restored.map(drop).map_err(|e| e.to_string())
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::{oneshot, Mutex};
 use crate::{
     db::{Db, Tx},
     metrics::Metrics,
-    proxy::{Proxy, ProxyError, Site},
+    proxy::{NodeReport, NodeSpec, Proxy, ProxyError, Site},
 };
 pub use status::ProxyStatus;
 
@@ -35,6 +35,22 @@ pub trait DesiredState: Send + Sync + 'static {
         &'c self,
         conn: &'c mut AnyConnection,
     ) -> BoxFuture<'c, Result<i64, sqlx::Error>>;
+    /// The active nodes the proxy runs on (a fleet of Caddy nodes), with what was last
+    /// loaded onto each.
+    fn nodes<'c>(
+        &'c self,
+        _conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Vec<NodeSpec>, sqlx::Error>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Keeps what a push or drift check did to the nodes.
+    fn record_nodes<'c>(
+        &'c self,
+        _conn: &'c mut AnyConnection,
+        _reports: Vec<NodeReport>,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A change's writes: run in the change's transaction, perhaps more than once (a trial, the
@@ -213,15 +229,19 @@ impl Applier {
         }
     }
 
-    /// Makes the proxy run what the store holds when it runs something else; returns whether
-    /// it had to.
-    pub async fn repair_drift(&self) -> Result<bool, DriftError> {
+    /// Makes the proxy run what the store holds when it runs something else; returns what
+    /// it repaired, if it had to.
+    pub async fn repair_drift(&self) -> Result<Option<String>, DriftError> {
         let _turn = self.lock.lock().await;
-        let sites = self.desired.sites(&mut *self.db.acquire().await?).await?;
+        let mut conn = self.db.acquire().await?;
+        let sites = self.desired.sites(&mut conn).await?;
+        self.proxy.set_nodes(self.desired.nodes(&mut conn).await?);
+        drop(conn);
         let started = std::time::Instant::now();
         let result = self.proxy.repair_drift(&sites).await;
+        self.keep_node_reports().await;
         match &result {
-            Ok(true) => {
+            Ok(Some(_)) => {
                 self.metrics.push(started.elapsed(), true);
                 self.metrics.drift_repaired();
             }
@@ -232,7 +252,24 @@ impl Applier {
             }
             _ => {}
         }
-        self.record(&result.as_ref().map(|repaired| *repaired), true);
+        let note = result.as_ref().ok().cloned().flatten();
+        self.record_noting(&result.as_ref().map(Option::is_some), true, note);
         Ok(result?)
+    }
+
+    /// Stores what the proxy's last pushes and checks did to its nodes (logged when the
+    /// store fails: the next drift check finds the truth again).
+    async fn keep_node_reports(&self) {
+        let reports = self.proxy.node_reports();
+        if reports.is_empty() {
+            return;
+        }
+        let kept = async {
+            let mut conn = self.db.acquire().await?;
+            self.desired.record_nodes(&mut conn, reports).await
+        };
+        if let Err(e) = kept.await {
+            tracing::error!(error = %e, "what the push did to the nodes could not be stored");
+        }
     }
 }

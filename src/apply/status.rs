@@ -36,6 +36,16 @@ impl Applier {
 
     /// Notes the outcome of a contact with the proxy. `Ok(true)` means a config was pushed.
     pub(super) fn record(&self, outcome: &Result<bool, &ProxyError>, is_check: bool) {
+        self.record_noting(outcome, is_check, None)
+    }
+
+    /// [`Self::record`], with what a drift repair repaired.
+    pub(super) fn record_noting(
+        &self,
+        outcome: &Result<bool, &ProxyError>,
+        is_check: bool,
+        repaired: Option<String>,
+    ) {
         let now = timestamps::now();
         let mut s = self.status.lock().expect("status lock");
         let was_reachable = s.reachable;
@@ -68,7 +78,7 @@ impl Applier {
         if let Some(up) = s.reachable {
             self.metrics.proxy_up(up);
         }
-        let happened = happened(outcome, is_check, was_reachable, s.reachable);
+        let happened = happened(outcome, is_check, was_reachable, s.reachable, repaired);
         drop(s);
         if happened.is_empty() {
             return;
@@ -112,6 +122,7 @@ fn happened(
     is_check: bool,
     was: Option<bool>,
     now: Option<bool>,
+    repaired: Option<String>,
 ) -> Vec<(Kind, Option<String>)> {
     let mut out = Vec::new();
     match outcome {
@@ -122,12 +133,12 @@ fn happened(
         }
         Err(e) if !is_check => out.push((Kind::ProxyApplyFailed, Some(e.to_string()))),
         Err(_) => {}
-        Ok(repaired) => {
+        Ok(applied) => {
             if was == Some(false) {
                 out.push((Kind::ProxyRecovered, None));
             }
-            if *repaired && is_check {
-                out.push((Kind::ProxyDriftRepaired, None));
+            if *applied && is_check {
+                out.push((Kind::ProxyDriftRepaired, repaired));
             }
         }
     }

@@ -5,10 +5,12 @@ pub mod caddy;
 #[cfg(test)]
 mod golden;
 pub mod nginx;
+pub mod node;
 pub mod site;
 
 use async_trait::async_trait;
 
+pub use node::{NodeReport, NodeSpec};
 pub use site::{Features, Site};
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -41,8 +43,18 @@ pub trait Proxy: Send + Sync + 'static {
     async fn apply(&self, sites: &[Site]) -> Result<bool, ProxyError>;
 
     /// Re-applies `sites` when the proxy's running configuration is not the one proxyhub
-    /// last applied (a restart, a hand edit). Returns whether it had to.
-    async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError>;
+    /// last applied (a restart, a hand edit). Returns what it repaired (`None`: nothing had
+    /// to be).
+    async fn repair_drift(&self, sites: &[Site]) -> Result<Option<String>, ProxyError>;
+
+    /// The active nodes of a fleet, read from the store before each push and drift check
+    /// (Caddy; other proxies have no nodes and ignore it).
+    fn set_nodes(&self, _nodes: Vec<NodeSpec>) {}
+
+    /// What the pushes and drift checks since the last call did to each node, to be stored.
+    fn node_reports(&self) -> Vec<NodeReport> {
+        Vec::new()
+    }
 
     /// Forgets what was last applied, so the next drift check compares with the store
     /// again: called when an applied change was not committed after all.

@@ -219,6 +219,21 @@ impl DesiredState for Sites {
     ) -> BoxFuture<'c, Result<i64, sqlx::Error>> {
         Box::pin(generation(conn))
     }
+
+    fn nodes<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+    ) -> BoxFuture<'c, Result<Vec<crate::proxy::NodeSpec>, sqlx::Error>> {
+        Box::pin(crate::nodes::store::active_specs(conn))
+    }
+
+    fn record_nodes<'c>(
+        &'c self,
+        conn: &'c mut AnyConnection,
+        reports: Vec<crate::proxy::NodeReport>,
+    ) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+        Box::pin(async move { crate::nodes::store::record(conn, &reports).await })
+    }
 }
 
 /// A number every change to the vhosts moves (a trigger's, whoever writes).

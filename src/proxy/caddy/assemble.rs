@@ -1,24 +1,35 @@
-//! The whole JSON config, assembled from each site's adapted routes: the admin endpoint
-//! proxyhub was configured with, the one access logger all sites share, one server on the
-//! sites' listener, and the apps proxyhub's global options make (`tls`, `pki`). Built as text from the cached routes, never as a parsed tree.
+//! The whole JSON config of one node, assembled from each site's adapted routes: the node's
+//! admin endpoint, the one access logger all sites share (in the node's log file), one server
+//! on the sites' listener (on the node's address), and the apps proxyhub's global options make
+//! (`tls`, `pki`). Built as text from the cached routes, never as a parsed tree.
 
 use std::fmt::Write;
 
 use serde_json::json;
 
 use super::{adapted::SiteRoutes, settings::CaddySettings};
+use crate::proxy::NodeSpec;
 
 /// The logger name Caddy's server logs under (`http.log.access.<name>`).
 const LOGGER: &str = "proxyhub";
 
-/// The config that serves `sites` (domain and routes), as JSON text. `marker` is the admin
-/// object's `@id`, which tells this load's config from any other.
-pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)], marker: &str) -> String {
+/// The config that serves `sites` (domain and routes) on `node`, as JSON text. `marker` is
+/// the admin object's `@id`, which tells this load's config from any other.
+pub fn config(
+    settings: &CaddySettings,
+    node: &NodeSpec,
+    sites: &[(&str, &SiteRoutes)],
+    marker: &str,
+) -> String {
+    let access_log = node
+        .access_log
+        .clone()
+        .unwrap_or_else(|| settings.access_log.display().to_string());
     let logging = json!({
         "logs": {
             "default": { "exclude": [format!("http.log.access.{LOGGER}")] },
             "proxyhub_access": {
-                "writer": { "output": "file", "filename": settings.access_log.display().to_string() },
+                "writer": { "output": "file", "filename": access_log },
                 "encoder": { "format": "json" },
                 "include": [format!("http.log.access.{LOGGER}")],
             },
@@ -26,7 +37,7 @@ pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)], marker: &
     });
     let mut out = format!(
         r#"{{"admin":{},"logging":{logging}"#,
-        json!({ "@id": marker, "listen": settings.admin_listen })
+        json!({ "@id": marker, "listen": node.admin_listen })
     );
     if sites.is_empty() {
         out.push('}');
@@ -46,7 +57,7 @@ pub fn config(settings: &CaddySettings, sites: &[(&str, &SiteRoutes)], marker: &
     let _ = write!(
         out,
         r#""servers":{{"srv0":{{"listen":{},"logs":{},"#,
-        json!([settings.site_listener()]),
+        json!([settings.site_listener(node.bind.as_deref())]),
         json!({ "default_logger_name": LOGGER })
     );
     if !settings.tls {
@@ -98,6 +109,20 @@ mod tests {
         }
     }
 
+    fn node() -> NodeSpec {
+        NodeSpec {
+            id: 1,
+            name: "a".into(),
+            admin_url: "http://127.0.0.1:2999".into(),
+            admin_listen: "127.0.0.1:2999".into(),
+            bind: None,
+            access_log: None,
+            config_hash: None,
+            etag: None,
+            error: None,
+        }
+    }
+
     fn routes(domain: &str, errors: bool) -> SiteRoutes {
         let route = |body: &str| {
             json!({"match": [{"host": [domain]}], "handle": [{"handler": "static_response", "body": body}], "terminal": true}).to_string()
@@ -117,6 +142,7 @@ mod tests {
         );
         let text = config(
             &settings(false),
+            &node(),
             &[
                 ("*.example.com", &w),
                 ("a.example.com", &a),
@@ -154,7 +180,8 @@ mod tests {
             ..settings(true)
         };
         let cfg: Value =
-            serde_json::from_str(&config(&internal, &[("a.example.com", &a)], "m")).unwrap();
+            serde_json::from_str(&config(&internal, &node(), &[("a.example.com", &a)], "m"))
+                .unwrap();
         let apps = &cfg["apps"];
         assert_eq!(
             apps["tls"]["automation"]["policies"],
@@ -167,14 +194,57 @@ mod tests {
         assert!(apps["http"]["servers"]["srv0"]
             .get("automatic_https")
             .is_none());
-        let acme: Value =
-            serde_json::from_str(&config(&settings(true), &[("a.example.com", &a)], "m")).unwrap();
+        let acme: Value = serde_json::from_str(&config(
+            &settings(true),
+            &node(),
+            &[("a.example.com", &a)],
+            "m",
+        ))
+        .unwrap();
         assert_eq!(acme["apps"].as_object().unwrap().len(), 1, "{acme}");
     }
 
     #[test]
+    fn a_node_has_its_own_admin_address_listener_and_log() {
+        let a = routes("a.example.com", false);
+        let b = NodeSpec {
+            admin_listen: "10.0.0.2:2019".into(),
+            bind: Some("10.0.0.2".into()),
+            access_log: Some("/var/log/caddy/b.log".into()),
+            ..node()
+        };
+        let cfg: Value =
+            serde_json::from_str(&config(&settings(false), &b, &[("a.example.com", &a)], "m"))
+                .unwrap();
+        assert_eq!(cfg["admin"]["listen"], "10.0.0.2:2019");
+        assert_eq!(
+            cfg["apps"]["http"]["servers"]["srv0"]["listen"],
+            json!(["10.0.0.2:8081"])
+        );
+        assert_eq!(
+            cfg["logging"]["logs"]["proxyhub_access"]["writer"]["filename"],
+            "/var/log/caddy/b.log"
+        );
+        let v6 = NodeSpec {
+            bind: Some("::1".into()),
+            ..node()
+        };
+        let cfg: Value = serde_json::from_str(&config(
+            &settings(false),
+            &v6,
+            &[("a.example.com", &a)],
+            "m",
+        ))
+        .unwrap();
+        assert_eq!(
+            cfg["apps"]["http"]["servers"]["srv0"]["listen"],
+            json!(["[::1]:8081"])
+        );
+    }
+
+    #[test]
     fn no_sites_no_server() {
-        let cfg: Value = serde_json::from_str(&config(&settings(true), &[], "m")).unwrap();
+        let cfg: Value = serde_json::from_str(&config(&settings(true), &node(), &[], "m")).unwrap();
         assert!(cfg.get("apps").is_none());
         assert_eq!(cfg["admin"]["listen"], "127.0.0.1:2999");
     }

@@ -1,6 +1,8 @@
-//! Caddy's admin API, as proxyhub uses it: `/adapt` (one site's Caddyfile to JSON), `/load`
-//! (the whole JSON config), `GET /config/` (hashed as it streams in, never parsed) and
-//! `GET /reverse_proxy/upstreams` (the proxies' counts of each upstream).
+//! Caddy's admin API, as proxyhub uses it: `/adapt` (one site's Caddyfile to JSON),
+//! `POST /config/` (the whole JSON config, with `If-Match` on the ETag proxyhub last saw:
+//! `/load` ignores `If-Match`), `GET /config/` (its ETag, a header since Caddy 2.7 and a
+//! trailer in 2.6; the body is searched for a load's marker as it streams in, never parsed)
+//! and `GET /reverse_proxy/upstreams` (the proxies' counts of each upstream).
 //!
 //! Caddy 2.11 replaces its admin server on every `/load`, so a connection kept alive across
 //! one can die under the next request, and for a moment nothing accepts. No admin connection
@@ -11,8 +13,8 @@
 
 use std::time::Duration;
 
+use http_body_util::BodyExt;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::proxy::{ProxyError, UpstreamCounts};
 
@@ -61,27 +63,34 @@ impl Admin {
         Ok(v.get_mut("result").map(Value::take).unwrap_or(Value::Null))
     }
 
-    /// Loads a whole JSON config (once: a load is not repeated behind the caller's back).
-    pub async fn load(&self, body: String) -> Result<(), ProxyError> {
+    /// Replaces the whole config (once: a load is not repeated behind the caller's back),
+    /// if it is still the one whose ETag is `if_match`. `Ok(false)`: it is not (412), and
+    /// nothing was loaded.
+    pub async fn load(&self, body: String, if_match: Option<&str>) -> Result<bool, ProxyError> {
         let _turn = self.turn().await;
-        let resp = self
+        let mut req = self
             .http
-            .post(format!("{}/load", self.base))
+            .post(format!("{}/config/", self.base))
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        answer(resp).await.map(drop).map_err(|e| match e {
+            .body(body);
+        if let Some(etag) = if_match {
+            req = req.header(reqwest::header::IF_MATCH, etag);
+        }
+        let resp = req.send().await.map_err(|e| self.unreachable(e))?;
+        if resp.status() == reqwest::StatusCode::PRECONDITION_FAILED {
+            return Ok(false);
+        }
+        answer(resp).await.map(|_| true).map_err(|e| match e {
             Failure::Refused(msg) => ProxyError::Rejected(msg),
             Failure::Broken(e) => self.unreachable(e),
             Failure::Fatal(e) => e,
         })
     }
 
-    /// A SHA-256 of the running config as Caddy serializes it (`GET /config/`), read in
-    /// chunks: the config is never held whole. With `marker`, also whether it holds that text.
-    pub async fn config_hash(&self, marker: Option<&str>) -> Result<([u8; 32], bool), ProxyError> {
+    /// The running config's ETag (`GET /config/`), and with `marker` whether the config holds
+    /// that text; the body is read in chunks, never held whole, and not read at all when the
+    /// ETag is a header and no marker is looked for.
+    pub async fn config_etag(&self, marker: Option<&str>) -> Result<(String, bool), ProxyError> {
         let marker = marker.unwrap_or_default().as_bytes();
         self.retried(
             || self.http.get(format!("{}/config/", self.base)),
@@ -92,9 +101,15 @@ impl Admin {
                         self.unreachable(format!("GET /config/ answered {status}")),
                     ));
                 }
-                hash_body(resp, marker)
-                    .await
-                    .map_err(|e| Failure::Broken(e.to_string()))
+                let (etag, found) = read_config(resp, marker).await.map_err(Failure::Broken)?;
+                let etag = etag.ok_or_else(|| {
+                    Failure::Fatal(ProxyError::Unreachable(format!(
+                        "{} answered GET /config/ without an ETag: not a Caddy admin API \
+                         (Caddy 2.6 or later)",
+                        self.base
+                    )))
+                })?;
+                Ok((etag, found))
             },
         )
         .await
@@ -200,25 +215,44 @@ async fn answer(resp: reqwest::Response) -> Result<String, Failure> {
     Err(Failure::Refused(msg))
 }
 
-/// Hashes a body as it streams in, and tells whether `marker` (if not empty) occurs in it.
-async fn hash_body(
-    mut resp: reqwest::Response,
+/// The ETag of a `GET /config/` answer (its header, or else its trailer), and whether
+/// `marker` (if not empty) occurs in the body, read as it streams in.
+async fn read_config(
+    resp: reqwest::Response,
     marker: &[u8],
-) -> Result<([u8; 32], bool), reqwest::Error> {
-    let mut h = Sha256::new();
+) -> Result<(Option<String>, bool), String> {
+    let etag_of = |h: &reqwest::header::HeaderMap| {
+        h.get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let mut etag = etag_of(resp.headers());
+    if etag.is_some() && marker.is_empty() {
+        return Ok((etag, true));
+    }
     let mut found = marker.is_empty();
     // The end of the previous chunk, for a marker split between two chunks.
     let mut tail: Vec<u8> = Vec::new();
-    while let Some(chunk) = resp.chunk().await? {
-        h.update(&chunk);
-        if !found {
-            tail.extend_from_slice(&chunk);
-            found = tail.windows(marker.len()).any(|w| w == marker);
-            let keep = marker.len().saturating_sub(1).min(tail.len());
-            tail.drain(..tail.len() - keep);
+    let mut body = http::Response::from(resp).into_body();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        match frame.into_data() {
+            Ok(chunk) => {
+                if !found {
+                    tail.extend_from_slice(&chunk);
+                    found = tail.windows(marker.len()).any(|w| w == marker);
+                    let keep = marker.len().saturating_sub(1).min(tail.len());
+                    tail.drain(..tail.len() - keep);
+                }
+            }
+            Err(frame) => {
+                if let Ok(trailers) = frame.into_trailers() {
+                    etag = etag.or_else(|| etag_of(&trailers));
+                }
+            }
         }
     }
-    Ok((h.finalize().into(), found))
+    Ok((etag, found))
 }
 
 /// 100, 200, 400 ms: a Caddy replacing its admin server is back within them.

@@ -3,22 +3,23 @@
 //! A site is rendered on its own (`render`), checked before Caddy reads it for what would
 //! make Caddy touch the host while adapting (`snippet`), adapted by Caddy (`/adapt`), and
 //! its adaptation checked against an allowlist (`adapted`). The adapted routes are cached
-//! by a hash of the site; a push assembles the whole JSON config from the cache
-//! (`assemble`) and loads it (`/load`), so one change costs one small `/adapt` and one
-//! `/load`. Drift is told from hashes of what was loaded and what Caddy runs (`drift`).
+//! by a hash of the site; a push assembles each node's JSON config from the cache
+//! (`assemble`) and loads it onto every active node at once, all or nothing (`fleet`), so one
+//! change costs one small `/adapt` and one load per node, in parallel. Drift is told from the
+//! ETag each node gives its config against the one that followed proxyhub's last load.
 
 mod access;
 mod adapted;
 mod assemble;
 mod client;
-mod drift;
+mod fleet;
 pub mod lexer;
 mod render;
 mod settings;
 mod snippet;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
     time::{Duration, Instant},
 };
@@ -27,10 +28,10 @@ use async_trait::async_trait;
 use minijinja::Environment;
 use sha2::{Digest, Sha256};
 
-use super::{no_control_characters, Proxy, ProxyError, Site, UpstreamCounts};
+use super::{no_control_characters, NodeReport, NodeSpec, Proxy, ProxyError, Site, UpstreamCounts};
 use crate::config::Config;
 pub use adapted::SiteRoutes;
-pub use settings::{mentions_port, CaddySettings};
+pub use settings::{admin_listen, checked_listen, mentions_port, seed_nodes, CaddySettings};
 
 /// A hash of everything a site's rendered block is made of (the settings are fixed for the
 /// life of the process).
@@ -48,25 +49,54 @@ struct Cached {
 
 /// The Caddy backend's state.
 struct Backend {
-    admin: Arc<client::Admin>,
+    fleet: fleet::Fleet,
     settings: CaddySettings,
     env: Environment<'static>,
     cache: Mutex<HashMap<SiteKey, Cached>>,
-    drift: drift::Drift,
+    /// The admin ports of the nodes (and of PROXYHUB_CADDY_ADMIN): nothing a site does may
+    /// reach one. A cached site was checked against these.
+    admin_ports: Mutex<Vec<u16>>,
     /// Whether the running Caddy reads heredocs (2.7+), learned on first contact.
     heredocs: OnceLock<bool>,
 }
 
 impl Backend {
     fn new(config: &Config) -> Result<Self, String> {
-        Ok(Self {
-            admin: Arc::new(client::Admin::new(&config.caddy_admin)?),
-            settings: CaddySettings::from_config(config)?,
+        let settings = CaddySettings::from_config(config)?;
+        let fleet = fleet::Fleet::default();
+        fleet.set(settings::seed_nodes(config)?)?;
+        let this = Self {
+            fleet,
+            admin_ports: Mutex::new(Vec::new()),
+            settings,
             env: render::templates(),
             cache: Mutex::new(HashMap::new()),
-            drift: drift::Drift::default(),
             heredocs: OnceLock::new(),
-        })
+        };
+        this.note_admin_ports();
+        Ok(this)
+    }
+
+    /// Learns the nodes' admin ports; when they change, every cached site is checked again.
+    fn note_admin_ports(&self) {
+        let mut ports: Vec<u16> = self
+            .fleet
+            .nodes()
+            .iter()
+            .filter_map(|n| settings::port_of(&n.spec.admin_listen))
+            .chain(self.settings.admin_port())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        let mut known = self.admin_ports.lock().expect("admin ports");
+        if *known != ports {
+            *known = ports;
+            self.cache.lock().expect("site cache").clear();
+        }
+    }
+
+    fn admin_ports(&self) -> Vec<u16> {
+        self.admin_ports.lock().expect("admin ports").clone()
     }
 
     fn key(site: &Site) -> SiteKey {
@@ -93,7 +123,7 @@ impl Backend {
             return Ok(*h);
         }
         let probe = "http://heredoc.invalid {\n\trespond <<X\n\tok\n\tX 200\n}\n";
-        let h = match self.admin.adapt(probe).await {
+        let h = match self.fleet.admin()?.adapt(probe).await {
             Ok(_) => true,
             Err(ProxyError::Rejected(_)) => false,
             Err(e) => return Err(e),
@@ -112,9 +142,9 @@ impl Backend {
         if let Some(c) = &site.config {
             no_control_characters("config", c, true).map_err(invalid)?;
         }
-        let port = self.settings.admin_port();
+        let ports = self.admin_ports();
         for upstream in site.upstreams() {
-            if port.is_some_and(|p| mentions_port(&upstream, p)) {
+            if ports.iter().any(|&p| mentions_port(&upstream, p)) {
                 return Err(ProxyError::Invalid(
                     "the upstream may not be Caddy's admin API".into(),
                 ));
@@ -129,7 +159,7 @@ impl Backend {
         }
         if let Some(snippet) = &site.config {
             let heredocs = self.heredocs().await?;
-            snippet::check(snippet, port, heredocs).map_err(ProxyError::Invalid)?;
+            snippet::check(snippet, &ports, heredocs).map_err(ProxyError::Invalid)?;
         }
         Ok(())
     }
@@ -143,9 +173,10 @@ impl Backend {
         self.check_before_adapting(site).await?;
         let caddyfile =
             render::site(&self.env, &self.settings, site).map_err(ProxyError::Invalid)?;
-        let result = self.admin.adapt(&caddyfile).await?;
-        let mut routes = adapted::check_site(&result, &self.settings, &site.names())
-            .map_err(ProxyError::Invalid)?;
+        let result = self.fleet.admin()?.adapt(&caddyfile).await?;
+        let mut routes =
+            adapted::check_site(&result, &self.settings, &self.admin_ports(), &site.names())
+                .map_err(ProxyError::Invalid)?;
         if let Some(a) = &site.features.access {
             // The error routes too: a request that fails basic auth runs them, and they must
             // not serve what the auth refused.
@@ -197,40 +228,36 @@ impl Backend {
         Ok(out)
     }
 
-    /// Assembles and loads the config for `sites` unless Caddy already runs it (`force`:
-    /// load even when it is what was last pushed). Returns whether it loaded.
-    async fn push(self: &Arc<Self>, sites: &[Site], force: bool) -> Result<bool, ProxyError> {
+    /// Assembles and loads the config for `sites` onto the active nodes that do not run it
+    /// (`only`: onto these nodes, whatever they run), all or nothing. Returns whether it
+    /// loaded.
+    async fn push(
+        self: &Arc<Self>,
+        sites: &[Site],
+        only: Option<&HashSet<i64>>,
+    ) -> Result<bool, ProxyError> {
         let keys: Vec<SiteKey> = sites.iter().map(Self::key).collect();
         let routes = self.routes_of(sites, &keys).await?;
-        let parts: Vec<(&str, &SiteRoutes)> = sites
+        let parts: Vec<(String, Arc<SiteRoutes>)> = sites
             .iter()
-            .zip(&routes)
-            .filter_map(|(s, r)| r.as_deref().map(|r| (s.domain.as_str(), r)))
+            .zip(routes)
+            .filter_map(|(s, r)| r.map(|r| (s.domain.clone(), r)))
             .collect();
-        // What the config is made of, without the load's marker.
-        let hash = digest(
-            parts
-                .iter()
-                .flat_map(|(d, r)| [Some(*d), Some(r.routes.as_str()), r.errors.as_deref()]),
-        );
-        if !force && self.drift.loaded_already(&hash) {
-            return Ok(false);
-        }
-        let marker = format!("proxyhub-{}", uuid::Uuid::new_v4().simple());
-        let body = assemble::config(&self.settings, &parts, &marker);
-        self.drift.loading().await;
-        match self.admin.load(body).await {
-            Ok(()) => self.drift.loaded(hash, marker, &self.admin),
-            // Caddy kept what it ran.
-            Err(e @ ProxyError::Rejected(_)) => return Err(e),
-            // Whether it loaded is not known: the next drift check finds out.
-            Err(e) => {
-                self.drift.forget();
-                return Err(e);
-            }
-        }
+        // What the config is made of, without the load's marker and the node's own settings.
+        let hash = digest(parts.iter().flat_map(|(d, r)| {
+            [
+                Some(d.as_str()),
+                Some(r.routes.as_str()),
+                r.errors.as_deref(),
+            ]
+        }));
+        let parts = fleet::Parts {
+            hash: crate::digest::hex(&hash),
+            sites: parts,
+        };
+        let loaded = self.fleet.load(&self.settings, parts, only).await;
         self.evict(keys);
-        Ok(true)
+        loaded
     }
 
     /// Drops cached sites that are not served and were not prepared lately.
@@ -279,21 +306,71 @@ impl Proxy for Caddy {
     }
 
     async fn apply(&self, sites: &[Site]) -> Result<bool, ProxyError> {
-        self.0.push(sites, false).await
+        self.0.push(sites, None).await
     }
 
     fn forget_applied(&self) {
-        self.0.drift.forget();
+        self.0.fleet.forget();
     }
 
-    async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
-        if self.0.drift.in_sync(&self.0.admin).await? {
-            return Ok(false);
+    fn set_nodes(&self, nodes: Vec<NodeSpec>) {
+        if let Err(e) = self.0.fleet.set(nodes) {
+            tracing::error!(error = %e, "a node's admin URL could not be used");
         }
-        self.0.push(sites, true).await
+        self.0.note_admin_ports();
+    }
+
+    fn node_reports(&self) -> Vec<NodeReport> {
+        self.0.fleet.take_reports()
+    }
+
+    async fn repair_drift(&self, sites: &[Site]) -> Result<Option<String>, ProxyError> {
+        let (drifted, down) = self.0.fleet.drifted().await;
+        let names = |ids: &HashSet<i64>| {
+            self.0
+                .fleet
+                .nodes()
+                .iter()
+                .filter(|n| ids.contains(&n.spec.id))
+                .map(|n| n.spec.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let repaired = if drifted.is_empty() {
+            None
+        } else {
+            self.0.push(sites, Some(&drifted)).await?;
+            Some(format!(
+                "ran another configuration than proxyhub's last load, now re-applied: {}",
+                names(&drifted)
+            ))
+        };
+        if let Some((_, e)) = down.into_iter().next() {
+            return Err(e);
+        }
+        Ok(repaired)
     }
 
     async fn upstream_counts(&self) -> Result<Vec<UpstreamCounts>, ProxyError> {
-        self.0.admin.upstreams().await
+        // Summed over the nodes: each proxies its own share of the traffic.
+        let nodes = self.0.fleet.nodes();
+        let each = futures_util::future::join_all(nodes.iter().map(|n| n.admin.upstreams())).await;
+        let mut sum: Vec<UpstreamCounts> = Vec::new();
+        for counts in each.into_iter().flatten().flatten() {
+            match sum.iter_mut().find(|c| c.address == counts.address) {
+                Some(c) => {
+                    c.num_requests += counts.num_requests;
+                    c.fails += counts.fails;
+                }
+                None => sum.push(counts),
+            }
+        }
+        Ok(sum)
     }
+}
+
+/// The ETag of the config a Caddy admin API runs: whether `admin_url` answers as one.
+pub async fn node_etag(admin_url: &str) -> Result<String, ProxyError> {
+    let admin = client::Admin::new(admin_url).map_err(ProxyError::Invalid)?;
+    admin.config_etag(None).await.map(|(etag, _)| etag)
 }

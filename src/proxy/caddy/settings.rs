@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::config::{Config, TlsMode};
+use crate::{
+    config::{Config, TlsMode},
+    proxy::NodeSpec,
+};
 
 /// Settings of the Caddy backend.
 #[derive(Clone, Debug)]
@@ -25,7 +28,7 @@ impl CaddySettings {
         Ok(Self {
             admin_listen: match &c.caddy_admin_listen {
                 Some(l) => checked_listen(l)?,
-                None => admin_listen(&c.caddy_admin)?,
+                None => admin_listen(&admin_urls(c)?[0])?,
             },
             tls: c.tls != TlsMode::Off,
             local_certs: c.tls == TlsMode::Internal,
@@ -37,9 +40,7 @@ impl CaddySettings {
 
     /// The admin endpoint's port: nothing a site does may reach it.
     pub fn admin_port(&self) -> Option<u16> {
-        self.admin_listen
-            .rsplit_once(':')
-            .and_then(|(_, p)| p.parse().ok())
+        port_of(&self.admin_listen)
     }
 
     /// The apps besides `http` that proxyhub's global options make, as Caddy 2.6 to 2.11
@@ -62,14 +63,70 @@ impl CaddySettings {
         ]
     }
 
-    /// The one address sites listen on: the HTTPS port with TLS, else the HTTP port.
-    pub fn site_listener(&self) -> String {
-        if self.tls {
-            format!(":{}", self.https_port.unwrap_or(443))
+    /// The one address sites listen on: the HTTPS port with TLS, else the HTTP port; on
+    /// `bind` (an IP address) when given, else on every address of the machine.
+    pub fn site_listener(&self, bind: Option<&str>) -> String {
+        let port = if self.tls {
+            self.https_port.unwrap_or(443)
         } else {
-            format!(":{}", self.http_port.unwrap_or(80))
+            self.http_port.unwrap_or(80)
+        };
+        match bind {
+            Some(ip) if ip.contains(':') => format!("[{ip}]:{port}"),
+            Some(ip) => format!("{ip}:{port}"),
+            None => format!(":{port}"),
         }
     }
+}
+
+/// The port of a `host:port`.
+pub fn port_of(listen: &str) -> Option<u16> {
+    listen.rsplit_once(':').and_then(|(_, p)| p.parse().ok())
+}
+
+/// The admin URLs of PROXYHUB_CADDY_ADMIN (comma-separated: a fleet's nodes at first start).
+pub fn admin_urls(c: &Config) -> Result<Vec<String>, String> {
+    let urls: Vec<String> = c
+        .caddy_admin
+        .split(',')
+        .map(|u| u.trim().trim_end_matches('/').to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
+    if urls.is_empty() {
+        return Err("PROXYHUB_CADDY_ADMIN names no admin URL".into());
+    }
+    for u in &urls {
+        admin_listen(u)?;
+    }
+    Ok(urls)
+}
+
+/// The nodes PROXYHUB_CADDY_ADMIN names (`caddy-1`, `caddy-2` ...), as they are seeded into
+/// the store at first start. PROXYHUB_CADDY_ADMIN_LISTEN is the admin address written for a
+/// single node.
+pub fn seed_nodes(c: &Config) -> Result<Vec<NodeSpec>, String> {
+    let urls = admin_urls(c)?;
+    let single = urls.len() == 1;
+    urls.iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let admin_listen = match (&c.caddy_admin_listen, single) {
+                (Some(l), true) => checked_listen(l)?,
+                _ => admin_listen(url)?,
+            };
+            Ok(NodeSpec {
+                id: -(i as i64) - 1,
+                name: format!("caddy-{}", i + 1),
+                admin_url: url.clone(),
+                admin_listen,
+                bind: None,
+                access_log: None,
+                config_hash: None,
+                etag: None,
+                error: None,
+            })
+        })
+        .collect()
 }
 
 /// `http://localhost:2019/` → `localhost:2019`.

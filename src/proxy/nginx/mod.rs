@@ -271,7 +271,7 @@ impl Proxy for Nginx {
         self.install(files).await.map(|()| true)
     }
 
-    async fn repair_drift(&self, sites: &[Site]) -> Result<bool, ProxyError> {
+    async fn repair_drift(&self, sites: &[Site]) -> Result<Option<String>, ProxyError> {
         let files = self.render(sites).await?;
         let dir = self.conf_dir.clone();
         let on_disk = blocking(move || files::read_ours(&dir))
@@ -279,7 +279,7 @@ impl Proxy for Nginx {
             .map_err(|e| self.disk_error(e))?;
         let changes = files::drift(&on_disk, &files);
         if changes.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         for change in &changes {
             tracing::warn!(dir = %self.conf_dir.display(), "nginx drift: {change}");
@@ -289,6 +289,10 @@ impl Proxy for Nginx {
             changes = changes.len(),
             "nginx runs the store's files again"
         );
-        Ok(true)
+        Ok(Some(format!(
+            "{} of proxyhub's files in {} were changed",
+            changes.len(),
+            self.conf_dir.display()
+        )))
     }
 }

@@ -32,6 +32,7 @@ const HOST_PLACEHOLDERS: &[&str] = &["{env.", "{system.", "{file.", "{$"];
 pub fn check_site(
     result: &Value,
     settings: &CaddySettings,
+    admin_ports: &[u16],
     names: &[String],
 ) -> Result<SiteRoutes, String> {
     no_host_placeholders(result)?;
@@ -73,7 +74,7 @@ pub fn check_site(
         &["listen", "routes", "errors", "automatic_https"],
         |k| format!("the snippet would set the server's {k:?}"),
     )?;
-    let listener = settings.site_listener();
+    let listener = settings.site_listener(None);
     if server.get("listen") != Some(&Value::from(vec![listener.clone()])) {
         return Err(format!(
             "the snippet would listen elsewhere than {listener} ({})",
@@ -86,7 +87,7 @@ pub fn check_site(
         return Err("the snippet would change automatic HTTPS".into());
     }
     let cx = Cx {
-        admin_port: settings.admin_port(),
+        admin_ports: admin_ports.to_vec(),
     };
     let routes = site_routes(field(server, "routes")?, names, &cx)?;
     let errors = match server.get("errors") {

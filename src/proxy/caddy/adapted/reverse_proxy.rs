@@ -54,7 +54,7 @@ fn upstream(v: &Value, cx: &Cx) -> Result<(), String> {
 /// come from the request), no unix socket or other network, not the admin API.
 fn dial(v: &Value, cx: &Cx) -> Result<(), String> {
     let d = v.as_str().ok_or("an upstream address is not a string")?;
-    if cx.admin_port.is_some_and(|p| mentions_port(d, p)) {
+    if cx.admin_ports.iter().any(|&p| mentions_port(d, p)) {
         return Err("the snippet would proxy to Caddy's admin API".into());
     }
     let has_host = d.rsplit_once(':').is_some_and(|(host, _)| !host.is_empty());
@@ -135,8 +135,8 @@ fn health_checks(v: &Value, cx: &Cx) -> Result<(), String> {
                         ("uri", string),
                         ("port", |v, cx| {
                             integer(v, cx)?;
-                            match (v.as_u64(), cx.admin_port) {
-                                (Some(p), Some(admin)) if p == u64::from(admin) => {
+                            match v.as_u64() {
+                                Some(p) if cx.admin_ports.iter().any(|&a| p == u64::from(a)) => {
                                     Err("health checks may not reach Caddy's admin API".into())
                                 }
                                 _ => Ok(()),

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 
 /// What checks need besides the value.
 pub struct Cx {
-    /// Caddy's admin port: no upstream or health check may reach it.
-    pub admin_port: Option<u16>,
+    /// The admin ports of Caddy's nodes: no upstream or health check may reach one.
+    pub admin_ports: Vec<u16>,
 }
 
 pub type Check = fn(&Value, &Cx) -> Result<(), String>;

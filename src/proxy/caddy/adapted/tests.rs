@@ -24,7 +24,7 @@ fn adapted(handle: Value) -> Value {
 }
 
 fn check(v: &Value) -> Result<SiteRoutes, String> {
-    check_site(v, &settings(), &["a.example.com".to_string()])
+    check_site(v, &settings(), &[2019], &["a.example.com".to_string()])
 }
 
 #[test]
@@ -187,12 +187,14 @@ fn with_tls_a_site_listens_on_the_https_port_with_automatic_https_on() {
         "listen": [":8443"],
         "routes": [{"match": [{"host": ["a.example.com"]}], "handle": [{"handler": "subroute", "routes": [{"handle": [{"handler": "static_response", "body": "ok"}]}]}], "terminal": true}]
     }}}}});
-    check_site(&site, &tls, &["a.example.com".to_string()]).unwrap();
+    check_site(&site, &tls, &[2019], &["a.example.com".to_string()]).unwrap();
     let mut off = site.clone();
     off["apps"]["http"]["servers"]["srv0"]["automatic_https"] = json!({"disable": true});
-    assert!(check_site(&off, &tls, &["a.example.com".to_string()])
-        .unwrap_err()
-        .contains("automatic HTTPS"));
+    assert!(
+        check_site(&off, &tls, &[2019], &["a.example.com".to_string()])
+            .unwrap_err()
+            .contains("automatic HTTPS")
+    );
 }
 
 /// Caddy's adaptation (2.6.2 and 2.11 alike) of a site under `local_certs` and
@@ -218,13 +220,13 @@ fn with_internal_certificates_only_proxyhubs_own_tls_and_pki_pass() {
         ..settings()
     };
     let site = internal_site();
-    let routes = check_site(&site, &internal, &["a.example.com".to_string()]).unwrap();
+    let routes = check_site(&site, &internal, &[2019], &["a.example.com".to_string()]).unwrap();
     assert!(!routes.routes.contains("internal"), "{}", routes.routes);
     let mut without = site.clone();
     let apps = without["apps"].as_object_mut().unwrap();
     apps.remove("pki");
     apps.remove("tls");
-    check_site(&without, &internal, &["a.example.com".to_string()]).unwrap();
+    check_site(&without, &internal, &[2019], &["a.example.com".to_string()]).unwrap();
     let mut trusted = site.clone();
     trusted["apps"]["pki"]["certificate_authorities"]["local"]["install_trust"] = json!(true);
     let mut acme = site.clone();
@@ -241,7 +243,7 @@ fn with_internal_certificates_only_proxyhubs_own_tls_and_pki_pass() {
         (subjects, "\"tls\" app"),
         (other_ca, "\"pki\" app"),
     ] {
-        let e = check_site(&v, &internal, &["a.example.com".to_string()]).expect_err(why);
+        let e = check_site(&v, &internal, &[2019], &["a.example.com".to_string()]).expect_err(why);
         assert!(e.contains(why), "{why}: {e}");
     }
     let acme_mode = CaddySettings {
@@ -249,7 +251,7 @@ fn with_internal_certificates_only_proxyhubs_own_tls_and_pki_pass() {
         ..internal
     };
     assert!(
-        check_site(&site, &acme_mode, &["a.example.com".to_string()])
+        check_site(&site, &acme_mode, &[2019], &["a.example.com".to_string()])
             .unwrap_err()
             .contains("\"pki\" app")
     );
