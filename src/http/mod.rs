@@ -17,6 +17,7 @@ mod idempotent;
 mod lists;
 mod logs;
 pub mod metrics;
+mod nodes;
 pub mod openapi;
 pub mod ratelimit;
 mod state;
@@ -114,6 +115,7 @@ fn api(
         .merge(tokens::router())
         .merge(state::router())
         .merge(webhooks::router())
+        .merge(nodes::router())
         .merge(events::router());
     openapi::behind_sign_in(behind.get_openapi_mut());
     OpenApiRouter::with_openapi(openapi::base())

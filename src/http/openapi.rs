@@ -48,6 +48,7 @@ use super::{error::ErrorBody, web::reference, AppState, SESSION_COOKIE};
         (name = "changelog", description = "Who changed which vhost"),
         (name = "logs", description = "The proxy's access log and traffic counts"),
         (name = "status", description = "Health, and the proxy's and workers' state"),
+        (name = "nodes", description = "The fleet of Caddy nodes every change is loaded onto, all or nothing, for admins"),
         (name = "reference", description = "This document and its rendering"),
     )
 )]

@@ -3,5 +3,6 @@
 //! and stored exactly once (`ship`). Real processes throughout: Caddy nodes, proxyhub
 //! binaries, PostgreSQL.
 
+mod fleet;
 #[path = "../support/mod.rs"]
 mod support;
