@@ -108,9 +108,9 @@ async fn concurrent_changes_land_on_every_node_and_the_status_says_so() {
     for r in answers {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
-    for i in 0..3 {
+    for (i, name) in NAMES.iter().enumerate() {
         for d in &domains {
-            assert!(fleet.serves(i, d).await, "node {} serves {d}", NAMES[i]);
+            assert!(fleet.serves(i, d).await, "node {name} serves {d}");
         }
     }
     let status = fleet.status().await;
@@ -154,16 +154,14 @@ async fn a_node_that_cannot_bind_fails_the_change_and_every_node_keeps_the_previ
         message.contains("edge-c"),
         "the answer names the node: {body}"
     );
-    for i in 0..2 {
+    for (i, name) in NAMES.iter().enumerate().take(2) {
         assert!(
             !fleet.serves(i, "after.example.com").await,
-            "{} was put back",
-            NAMES[i]
+            "{name} was put back"
         );
         assert!(
             fleet.serves(i, "before.example.com").await,
-            "{} keeps the previous",
-            NAMES[i]
+            "{name} keeps the previous"
         );
     }
     let stored: Value = fleet.app.get("/api/vhosts").await.json().await.unwrap();
