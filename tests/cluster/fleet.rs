@@ -135,6 +135,36 @@ async fn concurrent_changes_land_on_every_node_and_the_status_says_so() {
 }
 
 #[tokio::test]
+async fn coalesced_changes_are_bisected_over_the_fleet_down_to_the_one_caddy_refuses() {
+    let up = Upstream::start("up").await;
+    let fleet = Fleet::start().await;
+    let good: Vec<String> = (0..6).map(|i| format!("ok{i}.example.com")).collect();
+    let bad = fleet.app.post(
+        "/api/vhosts",
+        // Adapts fine; Caddy refuses it only when it loads (the regexp does not compile).
+        json!({"domain": "regexp.example.com", "config": "@r path_regexp \"[\"\nrespond @r 200"}),
+    );
+    let (answers, bad) = tokio::join!(
+        futures_util::future::join_all(good.iter().map(|d| create(&fleet.app, d, &up))),
+        bad
+    );
+    for r in answers {
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+    let body = expect_error(bad, 502, "PROXY_REJECTED").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("regexp"),
+        "{body}"
+    );
+    for (i, name) in NAMES.iter().enumerate() {
+        for d in &good {
+            assert!(fleet.serves(i, d).await, "{name} serves {d}");
+        }
+    }
+    assert_eq!(fleet.status().await["inSync"], true);
+}
+
+#[tokio::test]
 async fn a_node_that_cannot_bind_fails_the_change_and_every_node_keeps_the_previous_config() {
     let up = Upstream::start("up").await;
     let mut fleet = Fleet::start().await;
