@@ -3,7 +3,9 @@
 //! while the proxy is busy are coalesced: written together (each in a savepoint), pushed once,
 //! committed together (`batch.rs`). If the proxy refuses a coalesced push, its changes are
 //! applied in halves down to the one it refuses, so each answer says what the proxy thought of
-//! that change. What the proxy last said is kept for `/api/status` (`status.rs`).
+//! that change. What the proxy last said is kept for `/api/status` (`status.rs`). Replicas on
+//! one PostgreSQL take turns (`cluster::Serializer`): a batch is tried, pushed and committed
+//! within one replica's turn, from what is committed when the turn begins.
 
 mod batch;
 mod status;
@@ -14,6 +16,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{oneshot, Mutex};
 
 use crate::{
+    cluster::{Serializer, Turn},
     db::{Db, Tx},
     metrics::Metrics,
     proxy::{Proxy, ProxyError, Site},
@@ -91,6 +94,8 @@ pub struct Applier {
     desired: Arc<dyn DesiredState>,
     /// Held while the store and the proxy are brought together (changes, drift repair).
     lock: Mutex<()>,
+    /// The same turn across replicas (taken after `lock`).
+    serializer: Serializer,
     /// Changes waiting, and whether a worker is taking them.
     queue: std::sync::Mutex<(Vec<Job>, bool)>,
     status: std::sync::Mutex<ProxyStatus>,
@@ -113,6 +118,7 @@ impl Applier {
             ..Default::default()
         };
         Self {
+            serializer: Serializer::new(&db),
             db,
             proxy,
             desired,
@@ -199,27 +205,61 @@ impl Applier {
     /// Takes waiting changes, all of them at a time, until none are left.
     async fn work(self: Arc<Self>) {
         loop {
-            // The turn first: what arrives while drift repair holds it joins this batch.
+            // The turn first: what arrives while drift repair or another replica holds it
+            // joins this batch.
             let _turn = self.lock.lock().await;
-            let jobs = {
+            {
                 let mut q = self.queue.lock().expect("change queue");
                 if q.0.is_empty() {
                     q.1 = false;
                     return;
                 }
-                std::mem::take(&mut q.0)
-            };
-            self.apply_batch(jobs).await;
+            }
+            // Only this worker takes jobs: they are still there, with what came meanwhile.
+            let shared = self.shared_turn().await;
+            let jobs = std::mem::take(&mut self.queue.lock().expect("change queue").0);
+            match shared {
+                Ok(turn) => {
+                    self.apply_batch(jobs).await;
+                    turn.release().await;
+                }
+                Err(e) => {
+                    let outcome =
+                        batch::store_failed("could not take the turn to change the proxy", &e);
+                    for job in jobs {
+                        let _ = job.done.send(Err(outcome.clone()));
+                    }
+                }
+            }
         }
+    }
+
+    /// This replica's turn among the replicas sharing the store; when another one pushed
+    /// last, what this one remembers pushing is forgotten (the proxy runs another push).
+    async fn shared_turn(&self) -> Result<Turn<'_>, sqlx::Error> {
+        let turn = self.serializer.turn().await?;
+        if turn.others_pushed() {
+            self.proxy.forget_applied();
+        }
+        Ok(turn)
     }
 
     /// Makes the proxy run what the store holds when it runs something else; returns whether
     /// it had to.
     pub async fn repair_drift(&self) -> Result<bool, DriftError> {
         let _turn = self.lock.lock().await;
-        let sites = self.desired.sites(&mut *self.db.acquire().await?).await?;
+        let shared = self.shared_turn().await?;
+        let sites = async { self.desired.sites(&mut *self.db.acquire().await?).await }.await;
+        let sites = match sites {
+            Ok(sites) => sites,
+            Err(e) => {
+                shared.release().await;
+                return Err(e.into());
+            }
+        };
         let started = std::time::Instant::now();
         let result = self.proxy.repair_drift(&sites).await;
+        shared.release().await;
         match &result {
             Ok(true) => {
                 self.metrics.push(started.elapsed(), true);
