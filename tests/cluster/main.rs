@@ -5,3 +5,4 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+mod replicas;
