@@ -289,3 +289,34 @@ async fn each_webhook_delivery_is_sent_once_with_two_replicas_running() {
     let b = leads(&pair.b, "webhooks").await.unwrap();
     assert!(a != b, "one replica sends the webhooks (a: {a}, b: {b})");
 }
+
+#[tokio::test]
+async fn a_change_on_one_replica_undoing_the_others_is_pushed_at_once() {
+    let pair = Pair::start(&[]).await;
+    let r = post(&pair.a, "/api/vhosts", pair.vhost("first.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = post(&pair.b, "/api/vhosts", pair.vhost("second.example.com"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let second: Value = r.json().await.unwrap();
+    assert!(pair.serves("second.example.com").await);
+    // Replica a last pushed {first}: the store is back to that after this delete, yet Caddy
+    // runs b's push, which a must not take for its own.
+    let r = pair
+        .a
+        .client
+        .delete(format!("{}/api/vhosts/{}", pair.a.base, second["id"]))
+        .header(header::ORIGIN, &pair.a.base)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(
+        !pair.serves("second.example.com").await,
+        "the deleted vhost is not served once the delete is answered"
+    );
+    assert!(pair.serves("first.example.com").await);
+}
