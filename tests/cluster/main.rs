@@ -3,6 +3,6 @@
 //! and stored exactly once (`ship`). Real processes throughout: Caddy nodes, proxyhub
 //! binaries, PostgreSQL.
 
+mod replicas;
 #[path = "../support/mod.rs"]
 mod support;
-mod replicas;

@@ -108,7 +108,10 @@ async fn a_replica_killed_in_a_burst_leaves_the_other_going_and_caddy_serving_th
         true
     })
     .await;
-    assert!(consistent, "Caddy serves exactly the stored vhosts: {stored:?}");
+    assert!(
+        consistent,
+        "Caddy serves exactly the stored vhosts: {stored:?}"
+    );
     let kept = stored.iter().filter(|d| d.starts_with('a')).count();
     eprintln!("a was killed with {kept} of its 20 creates committed");
 }
@@ -194,7 +197,11 @@ async fn rate_limits_are_counted_across_replicas() {
     let client = Client::new();
     let mut remaining = Vec::new();
     for i in 0..7 {
-        let base = if i % 2 == 0 { &pair.a.base } else { &pair.b.base };
+        let base = if i % 2 == 0 {
+            &pair.a.base
+        } else {
+            &pair.b.base
+        };
         let r = client
             .get(format!("{base}/api/vhosts"))
             .header(header::COOKIE, &cookie)
@@ -203,7 +210,12 @@ async fn rate_limits_are_counted_across_replicas() {
             .unwrap();
         if i < 6 {
             assert_eq!(r.status(), 200, "read {i}");
-            remaining.push(r.headers()["x-ratelimit-remaining"].to_str().unwrap().to_string());
+            remaining.push(
+                r.headers()["x-ratelimit-remaining"]
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            );
         } else {
             assert_eq!(r.status(), 429, "the seventh read, on replica a");
             assert!(r.headers().contains_key(header::RETRY_AFTER));
@@ -247,7 +259,9 @@ async fn the_event_stream_of_one_replica_shows_a_change_made_on_the_other() {
         let chunk = tokio::time::timeout_at(deadline, stream.chunk())
             .await
             .unwrap_or_else(|_| panic!("replica b streamed no vhost.created in 10 s: {seen}"));
-        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+        seen.push_str(&String::from_utf8_lossy(
+            &chunk.unwrap().expect("the stream stays open"),
+        ));
     }
 }
 
@@ -265,9 +279,13 @@ async fn each_webhook_delivery_is_sent_once_with_two_replicas_running() {
     assert_eq!(r.status(), 201);
     for i in 0..6 {
         let replica = if i % 2 == 0 { &pair.a } else { &pair.b };
-        let r = post(replica, "/api/vhosts", pair.vhost(&format!("hook{i}.example.com")))
-            .await
-            .unwrap();
+        let r = post(
+            replica,
+            "/api/vhosts",
+            pair.vhost(&format!("hook{i}.example.com")),
+        )
+        .await
+        .unwrap();
         assert_eq!(r.status(), 201);
     }
     rx.wait_taken(6, 30).await;

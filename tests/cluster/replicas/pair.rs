@@ -102,7 +102,12 @@ pub async fn post(s: &Server, path: &str, body: Value) -> Result<Response, reqwe
 }
 
 pub async fn get_json(s: &Server, path: &str) -> Value {
-    let r = s.client.get(format!("{}{path}", s.base)).send().await.unwrap();
+    let r = s
+        .client
+        .get(format!("{}{path}", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "GET {path}");
     r.json().await.unwrap()
 }
