@@ -8,7 +8,7 @@ use tokio::{net::TcpListener, sync::watch};
 use crate::{
     accounts::{ratelimit::RateLimiter, sessions},
     apply::Applier,
-    certs,
+    certs, cluster,
     config::{Config, ProxyKind},
     db,
     health::{self, Health},
@@ -77,21 +77,24 @@ impl Application {
                 Arc::new(vhosts::Sites),
                 metrics.clone(),
             )),
-            auth_limiter: Arc::new(RateLimiter::new(
-                config.auth_rate_limit,
-                Duration::from_secs(10),
-            )),
-            api_limiter: Arc::new(http::ratelimit::ApiLimiter::new(
-                config.api_rate_limit_reads,
-                config.api_rate_limit_writes,
-            )),
+            auth_limiter: Arc::new(
+                RateLimiter::new(config.auth_rate_limit, Duration::from_secs(10)).shared(&db),
+            ),
+            api_limiter: Arc::new(
+                http::ratelimit::ApiLimiter::new(
+                    config.api_rate_limit_reads,
+                    config.api_rate_limit_writes,
+                )
+                .shared(&db),
+            ),
             config: Arc::new(config),
-            db,
             workers: Arc::new(Workers::default()),
             sso,
             feed: Arc::new(crate::events::Feed::default()),
             metrics,
             health: Arc::new(Health::default()),
+            leases: Arc::new(cluster::Leases::new(&db)),
+            db,
         };
         Ok(Self {
             listener,
@@ -127,8 +130,9 @@ impl Application {
         let (stop_tx, stop) = watch::channel(false);
         let s = &self.state;
         let workers = &s.workers;
-        let (applier, every) = (
+        let (applier, lease, every) = (
             s.applier.clone(),
+            s.leases.reconciler.clone(),
             Duration::from_secs(s.config.reconcile_interval.max(1)),
         );
         let (db, log) = (self.log_writer.clone(), s.config.access_log_absolute());
@@ -141,7 +145,7 @@ impl Application {
         };
         let handles = vec![
             workers.spawn("reconcile", stop.clone(), move |stop| {
-                Box::pin(reconcile::run(applier.clone(), every, stop))
+                Box::pin(reconcile::run(applier.clone(), lease.clone(), every, stop))
             }),
             workers.spawn("sessions", stop.clone(), {
                 let db = s.db.clone();
@@ -153,6 +157,7 @@ impl Application {
             }),
             workers.spawn("webhooks", stop.clone(), {
                 let (feed, db, metrics) = (s.feed.clone(), s.db.clone(), s.metrics.clone());
+                let lease = s.leases.webhooks.clone();
                 let policy = crate::events::webhooks::SsrfPolicy {
                     allow_private: s.config.webhook_allow_private,
                 };
@@ -162,6 +167,7 @@ impl Application {
                         feed.clone(),
                         metrics.clone(),
                         policy,
+                        lease.clone(),
                         stop,
                     ))
                 }

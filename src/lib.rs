@@ -5,6 +5,7 @@ pub mod app;
 pub mod apply;
 pub mod certs;
 pub mod changelog;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod digest;

@@ -1,4 +1,5 @@
-//! A sliding-window limit on attempts per client address (sign-in, sign-up).
+//! A sliding-window limit on attempts per client address (sign-in, sign-up): in memory on
+//! SQLite, in the store on PostgreSQL so that replicas count together (`cluster::limits`).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -7,10 +8,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::{cluster::limits, db::Db};
+
 pub struct RateLimiter {
     max: u32,
     window: Duration,
     hits: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    /// The store the replicas count in, on PostgreSQL.
+    shared: Option<Db>,
 }
 
 impl RateLimiter {
@@ -19,26 +24,44 @@ impl RateLimiter {
             max,
             window,
             hits: Mutex::new(HashMap::new()),
+            shared: None,
         }
+    }
+
+    /// Counts in `db` when replicas may share it (PostgreSQL).
+    pub fn shared(mut self, db: &Db) -> Self {
+        self.shared = (!crate::db::is_sqlite(db)).then(|| db.clone());
+        self
     }
 
     pub fn max(&self) -> u32 {
         self.max
     }
 
-    /// Records an attempt; `Err(seconds)` says how long until the next one is allowed.
-    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
-        let a = self.attempt(ip);
-        if a.allowed {
-            Ok(())
-        } else {
-            Err(a.wait.as_secs_f64().ceil().max(1.0) as u64)
+    /// Records an attempt, if allowed, and says how many are left and how long until the
+    /// oldest counted one no longer counts. A store that fails to count leaves it to this
+    /// process.
+    pub async fn attempt(&self, ip: IpAddr) -> Attempt {
+        if let Some(db) = &self.shared {
+            let key = format!("sign-in:{ip}");
+            match limits::sliding_window(db, &key, self.max, self.window).await {
+                Ok(c) => {
+                    return Attempt {
+                        allowed: c.allowed,
+                        remaining: self.max.saturating_sub(c.hits),
+                        wait: c.reset_after,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the store could not count a sign-in attempt; counting it here")
+                }
+            }
         }
+        self.attempt_here(ip)
     }
 
-    /// Records an attempt, if allowed, and says how many are left and how long until the
-    /// oldest counted one no longer counts.
-    pub fn attempt(&self, ip: IpAddr) -> Attempt {
+    /// Records an attempt in this process's windows.
+    fn attempt_here(&self, ip: IpAddr) -> Attempt {
         let now = Instant::now();
         let mut hits = self.hits.lock().expect("rate limiter poisoned");
         if hits.len() > 10_000 {
@@ -85,12 +108,14 @@ mod tests {
         let l = RateLimiter::new(3, Duration::from_secs(10));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(l.check(ip).is_ok());
+            assert!(l.attempt_here(ip).allowed);
         }
-        let wait = l.check(ip).unwrap_err();
+        let refused = l.attempt_here(ip);
+        assert!(!refused.allowed);
+        let wait = refused.wait.as_secs_f64().ceil() as u64;
         assert!((1..=10).contains(&wait), "{wait}");
         assert!(
-            l.check("10.0.0.1".parse().unwrap()).is_ok(),
+            l.attempt_here("10.0.0.1".parse().unwrap()).allowed,
             "other clients are not limited"
         );
     }

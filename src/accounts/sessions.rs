@@ -178,11 +178,17 @@ impl SessionStore for SqlSessionStore {
     }
 }
 
-/// Removes expired sessions every hour, until `stop`. A worker (see `workers.rs`).
+/// Removes expired sessions (and, on PostgreSQL, the rate limits' spent counts) every hour,
+/// until `stop`. A worker (see `workers.rs`).
 pub async fn expire(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
     loop {
         if let Err(e) = SqlSessionStore::delete_expired(&db).await {
             tracing::warn!(error = %e, "could not remove expired sessions");
+        }
+        if !crate::db::is_sqlite(&db) {
+            if let Err(e) = crate::cluster::limits::prune(&db).await {
+                tracing::warn!(error = %e, "could not remove spent rate-limit counts");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}

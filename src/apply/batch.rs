@@ -23,7 +23,7 @@ async fn in_savepoint(tx: &mut Tx, run: &mut Run) -> Result<Result<(), ()>, sqlx
 }
 
 /// A store failure, logged in full; the changes it stopped are told it happened.
-fn store_failed(what: &str, e: &dyn std::fmt::Display) -> Outcome {
+pub(super) fn store_failed(what: &str, e: &dyn std::fmt::Display) -> Outcome {
     tracing::error!(error = %e, "{what}");
     Outcome::Store(format!("{what}: {e}"))
 }

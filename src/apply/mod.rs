@@ -3,7 +3,9 @@
 //! while the proxy is busy are coalesced: written together (each in a savepoint), pushed once,
 //! committed together (`batch.rs`). If the proxy refuses a coalesced push, its changes are
 //! applied in halves down to the one it refuses, so each answer says what the proxy thought of
-//! that change. What the proxy last said is kept for `/api/status` (`status.rs`).
+//! that change. What the proxy last said is kept for `/api/status` (`status.rs`). Replicas on
+//! one PostgreSQL take turns (`cluster::Serializer`): a batch is tried, pushed and committed
+//! within one replica's turn, from what is committed when the turn begins.
 
 mod batch;
 mod status;
@@ -14,6 +16,7 @@ use sqlx::AnyConnection;
 use tokio::sync::{oneshot, Mutex};
 
 use crate::{
+    cluster::{Serializer, Turn},
     db::{Db, Tx},
     metrics::Metrics,
     proxy::{NodeReport, NodeSpec, Proxy, ProxyError, Site},
@@ -107,6 +110,8 @@ pub struct Applier {
     desired: Arc<dyn DesiredState>,
     /// Held while the store and the proxy are brought together (changes, drift repair).
     lock: Mutex<()>,
+    /// The same turn across replicas (taken after `lock`).
+    serializer: Serializer,
     /// Changes waiting, and whether a worker is taking them.
     queue: std::sync::Mutex<(Vec<Job>, bool)>,
     status: std::sync::Mutex<ProxyStatus>,
@@ -129,6 +134,7 @@ impl Applier {
             ..Default::default()
         };
         Self {
+            serializer: Serializer::new(&db),
             db,
             proxy,
             desired,
@@ -215,31 +221,67 @@ impl Applier {
     /// Takes waiting changes, all of them at a time, until none are left.
     async fn work(self: Arc<Self>) {
         loop {
-            // The turn first: what arrives while drift repair holds it joins this batch.
+            // The turn first: what arrives while drift repair or another replica holds it
+            // joins this batch.
             let _turn = self.lock.lock().await;
-            let jobs = {
+            {
                 let mut q = self.queue.lock().expect("change queue");
                 if q.0.is_empty() {
                     q.1 = false;
                     return;
                 }
-                std::mem::take(&mut q.0)
-            };
-            self.apply_batch(jobs).await;
+            }
+            // Only this worker takes jobs: they are still there, with what came meanwhile.
+            let shared = self.shared_turn().await;
+            let jobs = std::mem::take(&mut self.queue.lock().expect("change queue").0);
+            match shared {
+                Ok(turn) => {
+                    self.apply_batch(jobs).await;
+                    turn.release().await;
+                }
+                Err(e) => {
+                    let outcome =
+                        batch::store_failed("could not take the turn to change the proxy", &e);
+                    for job in jobs {
+                        let _ = job.done.send(Err(outcome.clone()));
+                    }
+                }
+            }
         }
+    }
+
+    /// This replica's turn among the replicas sharing the store. What each node runs is
+    /// read from the store (`DesiredState::nodes`) within the turn, so another replica's
+    /// push is never taken for drift, nor missed.
+    async fn shared_turn(&self) -> Result<Turn<'_>, sqlx::Error> {
+        self.serializer.turn().await
     }
 
     /// Makes the proxy run what the store holds when it runs something else; returns what
     /// it repaired, if it had to.
     pub async fn repair_drift(&self) -> Result<Option<String>, DriftError> {
         let _turn = self.lock.lock().await;
-        let mut conn = self.db.acquire().await?;
-        let sites = self.desired.sites(&mut conn).await?;
-        self.proxy.set_nodes(self.desired.nodes(&mut conn).await?);
-        drop(conn);
+        let shared = self.shared_turn().await?;
+        let read = async {
+            let mut conn = self.db.acquire().await?;
+            let sites = self.desired.sites(&mut conn).await?;
+            let nodes = self.desired.nodes(&mut conn).await?;
+            Ok::<_, sqlx::Error>((sites, nodes))
+        };
+        let sites = match read.await {
+            Ok((sites, nodes)) => {
+                self.proxy.set_nodes(nodes);
+                sites
+            }
+            Err(e) => {
+                shared.release().await;
+                return Err(e.into());
+            }
+        };
         let started = std::time::Instant::now();
         let result = self.proxy.repair_drift(&sites).await;
         self.keep_node_reports().await;
+        shared.release().await;
         match &result {
             Ok(Some(_)) => {
                 self.metrics.push(started.elapsed(), true);

@@ -94,8 +94,16 @@ pub async fn emit(conn: &mut AnyConnection, kind: Kind, data: Value) -> Result<(
         .bind(data.to_string())
         .bind(timestamps::iso(now))
         .bind((now.unix_timestamp_nanos() / 1000) as i64)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    if !crate::db::is_sqlite_conn(conn) {
+        // Every replica's feed wakes when the transaction commits (PostgreSQL delivers a
+        // notification then, once per transaction however many events it wrote).
+        sqlx::query("SELECT pg_notify($1, '')::text")
+            .bind(feed::CHANNEL)
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -105,7 +105,7 @@ pub async fn authenticate(
     let write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path();
     let quota = if write && AUTH_ATTEMPTS.contains(&path) {
-        let a = state.auth_limiter.attempt(address);
+        let a = state.auth_limiter.attempt(address).await;
         Quota {
             limit: state.auth_limiter.max(),
             remaining: a.remaining,
@@ -120,7 +120,7 @@ pub async fn authenticate(
             Identified::Session(_, id) => Caller::Session(id.clone()),
             Identified::Nobody | Identified::BadToken => Caller::Address(address),
         };
-        state.api_limiter.hit(caller, write)
+        state.api_limiter.hit(caller, write).await
     };
     let mut resp = if !quota.allowed {
         ApiError::rate_limited(quota.retry_after()).into_response()

@@ -68,6 +68,8 @@ pub struct AppState {
     pub certificates: Arc<crate::certs::Certificates>,
     /// What proxyhub's own probes found of each upstream (the `health` worker writes it).
     pub health: Arc<crate::health::Health>,
+    /// The work this replica may do for all replicas on one PostgreSQL (always on SQLite).
+    pub leases: Arc<crate::cluster::Leases>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

@@ -1,7 +1,9 @@
 //! The API's rate limits, as clients see them: requests a minute per API token, per session,
 //! and per client address for anonymous calls; reads and writes counted apart. Every answer
 //! says where its caller stands (`X-RateLimit-Limit`, `-Remaining`, `-Reset`: the Unix time
-//! the window ends); over the limit the answer is a 429 with `Retry-After`.
+//! the window ends); over the limit the answer is a 429 with `Retry-After`. On PostgreSQL the
+//! windows are counted in the store, so replicas share them (`cluster::limits`); on SQLite,
+//! in memory.
 
 use std::{
     collections::HashMap,
@@ -13,6 +15,8 @@ use axum::{
     http::{HeaderMap, HeaderName, HeaderValue},
     response::Response,
 };
+
+use crate::{cluster::limits, db::Db};
 
 /// Whom a request is counted against.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -67,6 +71,20 @@ pub struct ApiLimiter {
     writes: u32,
     window: Duration,
     windows: Mutex<HashMap<(Caller, bool), (Instant, u32)>>,
+    /// The store the replicas count in, on PostgreSQL.
+    shared: Option<Db>,
+}
+
+impl Caller {
+    /// The caller's key in the shared windows (hashed there).
+    fn key(&self, write: bool) -> String {
+        let kind = if write { "write" } else { "read" };
+        match self {
+            Caller::Token(id) => format!("api:{kind}:token:{id}"),
+            Caller::Session(id) => format!("api:{kind}:session:{id}"),
+            Caller::Address(ip) => format!("api:{kind}:address:{ip}"),
+        }
+    }
 }
 
 /// Windows kept before the idle ones are dropped (memory stays bounded under a flood of
@@ -80,11 +98,40 @@ impl ApiLimiter {
             writes,
             window: Duration::from_secs(60),
             windows: Mutex::new(HashMap::new()),
+            shared: None,
         }
     }
 
-    /// Counts a request (a `write` or a read) and says where its caller stands.
-    pub fn hit(&self, caller: Caller, write: bool) -> Quota {
+    /// Counts in `db` when replicas may share it (PostgreSQL).
+    pub fn shared(mut self, db: &Db) -> Self {
+        self.shared = (!crate::db::is_sqlite(db)).then(|| db.clone());
+        self
+    }
+
+    /// Counts a request (a `write` or a read) and says where its caller stands. A store
+    /// that fails to count leaves it to this process's own windows.
+    pub async fn hit(&self, caller: Caller, write: bool) -> Quota {
+        let limit = if write { self.writes } else { self.reads };
+        if let Some(db) = &self.shared {
+            match limits::fixed_window(db, &caller.key(write), limit, self.window).await {
+                Ok(c) => {
+                    return Quota {
+                        limit,
+                        remaining: limit - c.hits,
+                        reset_after: c.reset_after,
+                        allowed: c.allowed,
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the store could not count a request; counting it here")
+                }
+            }
+        }
+        self.hit_here(caller, write)
+    }
+
+    /// Counts a request in this process's windows.
+    fn hit_here(&self, caller: Caller, write: bool) -> Quota {
         let limit = if write { self.writes } else { self.reads };
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("rate limiter poisoned");
@@ -117,15 +164,15 @@ mod tests {
     fn counts_down_per_caller_and_kind_then_refuses() {
         let l = ApiLimiter::new(3, 1);
         let me = || Caller::Session("s1".into());
-        let q: Vec<u32> = (0..3).map(|_| l.hit(me(), false).remaining).collect();
+        let q: Vec<u32> = (0..3).map(|_| l.hit_here(me(), false).remaining).collect();
         assert_eq!(q, [2, 1, 0]);
-        let over = l.hit(me(), false);
+        let over = l.hit_here(me(), false);
         assert!(!over.allowed);
         assert!((1..=60).contains(&over.retry_after()));
-        assert!(l.hit(me(), true).allowed, "writes are counted apart");
-        assert!(!l.hit(me(), true).allowed);
+        assert!(l.hit_here(me(), true).allowed, "writes are counted apart");
+        assert!(!l.hit_here(me(), true).allowed);
         assert!(
-            l.hit(Caller::Token("t".into()), false).allowed,
+            l.hit_here(Caller::Token("t".into()), false).allowed,
             "other callers are not limited"
         );
     }

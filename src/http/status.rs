@@ -57,7 +57,8 @@ struct Readiness {
 ///
 /// Ready when the store answers, the proxy answered at the last check and runs the store's
 /// configuration, and every background worker runs. A readiness probe; `/api/health` is the
-/// liveness one. Details of a failure are in `/api/status` (signed in).
+/// liveness one. Details of a failure are in `/api/status` (signed in). A replica that does
+/// not lead the reconciler judges the proxy by its own last push only.
 #[utoipa::path(get, path = "/api/ready", tag = "status", operation_id = "ready",
     security(()),
     responses(
@@ -82,7 +83,10 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     checks.insert("database".to_string(), database);
     let p = state.applier.status();
     let at = p.checked_at.as_deref().unwrap_or("the last check");
+    let leader = state.leases.reconciler.held();
     let proxy = match (p.reachable, p.in_sync) {
+        // Another replica checks the proxy: this one knows only its own pushes.
+        (None | Some(true), _) if !leader => "ok".into(),
         (None, _) => format!("unknown: the {} was not checked yet", p.proxy),
         (Some(false), _) => format!("unreachable: the {} did not answer at {at}", p.proxy),
         (Some(true), Some(true)) => "ok".into(),
@@ -124,11 +128,24 @@ struct Status {
     #[serde(flatten)]
     proxy: ProxyStatus,
     workers: Vec<WorkerStatus>,
+    reconciler: Lead,
+    webhooks: Lead,
+}
+
+/// Whether this proxyhub does a piece of work for all the replicas sharing its store (always
+/// true on SQLite, which one proxyhub serves).
+#[derive(Serialize, ToSchema)]
+struct Lead {
+    /// This replica holds the work's lease: it repairs drift (`reconciler`) or sends the
+    /// webhooks' deliveries (`webhooks`).
+    leader: bool,
 }
 
 /// The proxy's and the workers' state
 ///
-/// `lastError` (of the proxy and of each worker) is `null` for viewers.
+/// `lastError` (of the proxy and of each worker) is `null` for viewers. With replicas on one
+/// PostgreSQL, `reconciler.leader` and `webhooks.leader` say whether this one repairs drift
+/// and sends webhooks; `inSync` is known only where `reconciler.leader` is true.
 #[utoipa::path(get, path = "/api/status", tag = "status", operation_id = "status",
     responses((status = 200, description = "The proxy's last known state and the workers'", body = Status)))]
 async fn status(State(state): State<AppState>, user: CurrentUser) -> Json<Status> {
@@ -140,5 +157,14 @@ async fn status(State(state): State<AppState>, user: CurrentUser) -> Json<Status
             w.last_error = None;
         }
     }
-    Json(Status { proxy, workers })
+    Json(Status {
+        proxy,
+        workers,
+        reconciler: Lead {
+            leader: state.leases.reconciler.held(),
+        },
+        webhooks: Lead {
+            leader: state.leases.webhooks.held(),
+        },
+    })
 }

@@ -4,5 +4,6 @@
 //! binaries, PostgreSQL.
 
 mod fleet;
+mod replicas;
 #[path = "../support/mod.rs"]
 mod support;

@@ -2,7 +2,8 @@
 //! server per test process (initdb'd into a directory of the temp dir on first use, listening
 //! on a free loopback port only, shut down when the test process exits; the next run removes
 //! directories no live run holds the lock of), and a database of its own for each test
-//! directory.
+//! directory. [`database_url`] starts the server whatever the backend: tests that need
+//! PostgreSQL itself (replicas) call it directly; a missing PostgreSQL fails them loudly.
 
 use std::{
     hash::{Hash, Hasher},
@@ -50,7 +51,7 @@ fn bin_dir() -> PathBuf {
     versions.sort();
     versions.pop().map(|v| v.1).unwrap_or_else(|| {
         panic!(
-            "PostgreSQL is not installed; PROXYHUB_TEST_BACKEND=postgres needs the real one: \
+            "PostgreSQL is not installed; these tests need the real one: \
              apt-get install -y postgresql"
         )
     })

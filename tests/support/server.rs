@@ -34,10 +34,30 @@ impl Server {
     /// Starts `proxyhub serve` against the Caddy admin API `caddy_admin`, with more
     /// `PROXYHUB_*` settings, and signs up an admin.
     pub async fn start_with(dir: &Path, caddy_admin: String, env: &[(&str, &str)]) -> Self {
+        let s = Self::replica(dir, database_url(dir).await, caddy_admin, env).await;
+        let r = s
+            .client
+            .post(format!("{}/api/auth/sign-up/email", s.base))
+            .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        s
+    }
+
+    /// Starts `proxyhub serve` on the store `database_url` (another proxyhub may serve it
+    /// too), with its access log in `dir`; signs nobody up.
+    pub async fn replica(
+        dir: &Path,
+        database_url: String,
+        caddy_admin: String,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let mut s = Self {
             log: dir.join("access.log"),
-            database_url: database_url(dir).await,
+            database_url,
             port,
             caddy_admin,
             env: env
@@ -49,14 +69,6 @@ impl Server {
             child: None,
         };
         s.boot().await;
-        let r = s
-            .client
-            .post(format!("{}/api/auth/sign-up/email", s.base))
-            .json(&json!({"name": "Ada", "email": "ada@example.com", "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
         s
     }
 

@@ -3,7 +3,9 @@
 //! up on), and until then it is retried with exponential backoff (1 s, doubling to an hour).
 //! Where a webhook stands is stored after each event, so a restart, or `kill -9`, resumes
 //! there: an event may be sent twice (at least once), never skipped. A slow or dead receiver
-//! holds up its own webhook only.
+//! holds up its own webhook only. With replicas on one PostgreSQL, one of them sends: the one
+//! holding the webhooks' lease (`cluster::Lease`); the others wait to take it over, so two
+//! replicas never send the same event each.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -11,6 +13,7 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use super::{advance, all, record, send, Delivery, SsrfPolicy, Step, Webhook};
 use crate::{
+    cluster::Lease,
     db::Db,
     events::{after, Feed},
     metrics::Metrics,
@@ -48,16 +51,58 @@ pub async fn run(
     feed: Arc<Feed>,
     metrics: Arc<Metrics>,
     policy: SsrfPolicy,
+    lease: Arc<Lease>,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut news = feed.subscribe();
     let mut walking = Walkers::default();
+    loop {
+        if lease.hold().await {
+            deliver(
+                &db,
+                &mut news,
+                &mut walking,
+                &metrics,
+                policy,
+                &lease,
+                &mut stop,
+            )
+            .await?;
+            if *stop.borrow() {
+                return Ok(());
+            }
+            tracing::warn!("the webhooks' lease is lost: another replica sends them now");
+        }
+        // Not (or no longer) the sender: nothing of ours is sending.
+        walking.0.values().for_each(JoinHandle::abort);
+        walking.0.clear();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return Ok(()),
+        }
+    }
+}
+
+/// Keeps every webhook walking the outbox while this replica holds `lease`; returns when it
+/// loses it or is told to stop.
+async fn deliver(
+    db: &Db,
+    news: &mut tokio::sync::broadcast::Receiver<Arc<crate::events::Event>>,
+    walking: &mut Walkers,
+    metrics: &Arc<Metrics>,
+    policy: SsrfPolicy,
+    lease: &Lease,
+    stop: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     // Events a week old that every webhook is past are forgotten, at start and hourly.
     let mut pruned: Option<std::time::Instant> = None;
     loop {
+        if !lease.hold().await {
+            return Ok(());
+        }
         if pruned.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
             pruned = Some(std::time::Instant::now());
-            match crate::events::prune(&db, 7).await {
+            match crate::events::prune(db, 7).await {
                 Ok(n) if n > 0 => tracing::info!(events = n, "old events forgotten"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "old events could not be forgotten"),
@@ -65,7 +110,7 @@ pub async fn run(
         }
         walking.0.retain(|_, h| !h.is_finished());
         let mut next_retry = i64::MAX;
-        for hook in all(&db).await? {
+        for hook in all(db).await? {
             if walking.0.contains_key(&hook.id) {
                 continue;
             }
