@@ -4,6 +4,7 @@
 //! binaries, PostgreSQL.
 
 mod fleet;
+mod fleet_replicas;
 mod replicas;
 #[path = "../support/mod.rs"]
 mod support;
