@@ -16,6 +16,8 @@ CREATE TABLE nodes (
     config_hash TEXT,
     etag TEXT,
     last_apply_at TEXT,
+    -- When the reconciler last found it drifted (restarted, edited by hand) and reloaded it.
+    last_repair_at TEXT,
     last_error TEXT,
     created_at TEXT NOT NULL
 );

@@ -35,13 +35,16 @@ pub struct Node {
     pub etag: Option<String>,
     /// When a change was last loaded onto it and kept.
     pub last_apply_at: Option<String>,
+    /// When the reconciler last found it running something else (restarted, edited by
+    /// hand) and loaded the store's config onto it.
+    pub last_repair_at: Option<String>,
     /// What went wrong with it last, until it is over.
     pub last_error: Option<String>,
     pub created_at: String,
 }
 
 const COLUMNS: &str = "id, name, admin_url, admin_listen, bind, access_log, state, seeded, \
-                       config_hash, etag, last_apply_at, last_error, created_at";
+                       config_hash, etag, last_apply_at, last_repair_at, last_error, created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
     let url: String = r.try_get("admin_url")?;
@@ -57,6 +60,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
         seeded: r.try_get::<i64, _>("seeded")? != 0,
         etag: r.try_get("etag")?,
         last_apply_at: r.try_get("last_apply_at")?,
+        last_repair_at: r.try_get("last_repair_at")?,
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
     })
@@ -117,7 +121,12 @@ pub async fn active_specs(conn: &mut AnyConnection) -> Result<Vec<NodeSpec>, sql
 pub async fn record(conn: &mut AnyConnection, reports: &[NodeReport]) -> Result<(), sqlx::Error> {
     let now = timestamps::now();
     for r in reports {
-        let q = if r.applied {
+        let q = if r.repaired {
+            sqlx::query(
+                "UPDATE nodes SET config_hash = $1, etag = $2, last_error = $3, \
+                 last_apply_at = $4, last_repair_at = $4 WHERE name = $5",
+            )
+        } else if r.applied {
             sqlx::query(
                 "UPDATE nodes SET config_hash = $1, etag = $2, last_error = $3, \
                  last_apply_at = $4 WHERE name = $5",

@@ -36,6 +36,8 @@ pub struct NodeReport {
     pub etag: Option<String>,
     /// Whether a configuration was loaded onto it and kept.
     pub applied: bool,
+    /// Whether that load repaired drift (the node ran something else).
+    pub repaired: bool,
     /// What went wrong with it, if anything.
     pub error: Option<String>,
 }

@@ -131,6 +131,8 @@ async fn concurrent_changes_land_on_every_node_and_the_status_says_so() {
         assert_eq!(n["etag"], n["runningEtag"], "{n}");
         assert!(n["lastApplyAt"].is_string(), "{n}");
         assert!(n["lastError"].is_null(), "{n}");
+        // Nothing was taken for drift: no node was loaded twice.
+        assert!(n["lastRepairAt"].is_null(), "{n}");
     }
 }
 
@@ -308,6 +310,16 @@ async fn a_node_restarted_empty_or_edited_by_hand_is_repaired_within_seconds() {
             .serves(0, "kept.example.com"))
         .await,
         "edge-a repaired"
+    );
+    // Reported in the status.
+    let status = fleet.status().await;
+    assert!(
+        node(&status, "edge-a")["lastRepairAt"].is_string(),
+        "{status}"
+    );
+    assert!(
+        node(&status, "edge-c")["lastRepairAt"].is_null(),
+        "{status}"
     );
     // A hand edit through node B's admin API (a route put first): noticed (its ETag moved)
     // and undone.

@@ -99,6 +99,7 @@ impl Fleet {
                 config_hash: None,
                 etag: None,
                 applied: false,
+                repaired: false,
                 error: None,
             });
         }
@@ -157,6 +158,7 @@ impl Fleet {
                     config_hash: etag.is_some().then(|| parts.hash.clone()),
                     etag,
                     applied: true,
+                    repaired: only.is_some(),
                     error: None,
                 }),
                 Ok(_) => to_put_back.push(node.clone()),
@@ -170,6 +172,7 @@ impl Fleet {
                         config_hash: kept.then(|| node.spec.config_hash.clone()).flatten(),
                         etag: kept.then(|| node.spec.etag.clone()).flatten(),
                         applied: false,
+                        repaired: false,
                         error: Some(e.to_string()),
                     });
                     let better = match (&first_error, &e) {
@@ -245,6 +248,7 @@ impl Fleet {
                     config_hash: Some(last.hash.clone()),
                     etag: Some(etag),
                     applied: false,
+                    repaired: false,
                     error: None,
                 },
                 Ok(None) => unknown(n, "put back, but its config could not be read after"),
@@ -297,6 +301,7 @@ impl Fleet {
                             config_hash: n.spec.config_hash.clone(),
                             etag: n.spec.etag.clone(),
                             applied: false,
+                            repaired: false,
                             error: None,
                         });
                     }
@@ -313,6 +318,7 @@ impl Fleet {
                 config_hash: n.spec.config_hash.clone(),
                 etag: n.spec.etag.clone(),
                 applied: false,
+                repaired: false,
                 error: Some(e.to_string()),
             })
             .collect();
@@ -396,6 +402,7 @@ fn unknown(node: &Node, why: &str) -> NodeReport {
         config_hash: None,
         etag: None,
         applied: false,
+        repaired: false,
         error: Some(format!("node {}: {why}", node.spec.name)),
     }
 }
