@@ -15,6 +15,7 @@ pub mod extract;
 pub mod guard;
 mod idempotent;
 mod lists;
+mod log_shipping;
 mod logs;
 pub mod metrics;
 pub mod openapi;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub certificates: Arc<crate::certs::Certificates>,
     /// What proxyhub's own probes found of each upstream (the `health` worker writes it).
     pub health: Arc<crate::health::Health>,
+    /// Where the batches of `proxyhub logs ship` are stored (`/api/logs/ship`).
+    pub shipped: Arc<crate::logs::ship::receive::Receiver>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
@@ -111,6 +114,7 @@ fn api(
         .merge(users::router())
         .merge(status::router())
         .merge(logs::router())
+        .merge(log_shipping::router())
         .merge(tokens::router())
         .merge(state::router())
         .merge(webhooks::router())
