@@ -118,11 +118,13 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(newest, 7);
+        assert_eq!(newest, 9);
         for stmt in [
-            "DELETE FROM _sqlx_migrations WHERE version = 7",
-            "DROP TABLE vhost_names",
-            "ALTER TABLE vhosts DROP COLUMN options",
+            "DELETE FROM _sqlx_migrations WHERE version = 9",
+            "DROP TABLE access_log_node_files",
+            "DROP INDEX access_log_blocks_node",
+            "ALTER TABLE access_log_blocks DROP COLUMN node_id",
+            "DROP TABLE access_log_nodes",
         ] {
             sqlx::query(stmt).execute(&db).await.unwrap();
         }
@@ -137,7 +139,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0006-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0007-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.
@@ -148,7 +150,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .fetch_one(&old)
         .await
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     // Started again with nothing to migrate: no new copy.
     app.stop().await;
     let again = TestApp::spawn_without_proxy_on(tempfile::tempdir().unwrap(), url).await;
