@@ -118,6 +118,9 @@ pub async fn commit(
     let mut skipped = chunk.skipped;
     for line in chunk.each_line() {
         match parse_line(line) {
+            // A NUL (`\u0000` in the JSON) cannot be in PostgreSQL's text: such a host would
+            // stop the batch, and every batch after it, forever.
+            Ok(e) if e.domain.contains('\0') => skipped += 1,
             Ok(e) => entries.push(e),
             Err(_) => skipped += 1,
         }
