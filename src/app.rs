@@ -13,7 +13,10 @@ use crate::{
     db,
     health::{self, Health},
     http::{self, AppState},
-    logs::{self, ingest::addresses::Addresses},
+    logs::{
+        self,
+        ingest::{addresses::Addresses, batch::Intake, counts::Counting},
+    },
     metrics::Metrics,
     proxy::{caddy::Caddy, nginx::Nginx, Proxy},
     reconcile, vhosts,
@@ -36,6 +39,8 @@ pub struct Application {
     state: AppState,
     /// The access-log writers' own pool (see `db::connect_writer`).
     log_writer: db::Db,
+    /// How client addresses are stored, with the day's secret.
+    addresses: Addresses,
     /// A SQLite store is served by one proxyhub at a time (and not restored under it).
     _lock: Option<db::backup::ServeLock>,
 }
@@ -69,6 +74,13 @@ impl Application {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
+        // One day's secret for the tailer and the shipped batches: a client's hash is the
+        // same whichever node logged it.
+        let addresses = Addresses::new(config.log_client_ip);
+        let shipped = logs::ship::receive::Receiver::new(
+            log_writer.clone(),
+            Intake::new(addresses.clone(), Some(Counting::new(metrics.clone()))),
+        );
         let state = AppState {
             certificates: Arc::default(),
             applier: Arc::new(Applier::new(
@@ -95,12 +107,14 @@ impl Application {
             health: Arc::new(Health::default()),
             leases: Arc::new(cluster::Leases::new(&db)),
             db,
+            shipped: Arc::new(shipped),
         };
         Ok(Self {
             listener,
             metrics_listener,
             state,
             log_writer,
+            addresses,
             _lock: lock,
         })
     }
@@ -137,7 +151,7 @@ impl Application {
         );
         let (db, log) = (self.log_writer.clone(), s.config.access_log_absolute());
         // One day's secret for every start of the tailer.
-        let addresses = Addresses::new(s.config.log_client_ip);
+        let addresses = self.addresses.clone();
         let retention = logs::store::retention::Retention {
             days: s.config.log_retention_days,
             max_rows: s.config.log_max_rows,

@@ -145,6 +145,31 @@ enum LogsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Follow this node's access log (as proxyhub follows its own: rotation, copytruncate)
+    /// and send its lines to a hub (a proxyhub), where each request is stored once with the
+    /// node's name. Where each file stands is the hub's word: nothing is kept here, and a
+    /// restart resumes where the hub stands. While the hub is down it waits and sends again.
+    Ship {
+        /// The hub's URL, like https://hub.example.com.
+        #[arg(long, env = "PROXYHUB_HUB")]
+        hub: String,
+        /// An API token with the `write:logs` scope. Prefer the PROXYHUB_TOKEN environment
+        /// variable: a flag shows in `ps`.
+        #[arg(long, env = "PROXYHUB_TOKEN", hide_env_values = true)]
+        token: String,
+        /// This node's name, shown with each of its requests: letters, digits, '.', '-',
+        /// '_' (default: the machine's host name).
+        #[arg(long)]
+        node: Option<String>,
+        /// Lines per batch at most (1 to 10000).
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_lines: u32,
+        /// Bytes of log per batch at most (4096 to 1048576); a longer line is skipped.
+        #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(4096..=1_048_576))]
+        batch_bytes: u32,
+        /// The access log to follow (Caddy's JSON log, or proxyhub's nginx format).
+        file: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -246,6 +271,29 @@ async fn run() -> anyhow::Result<()> {
             let doc = proxyhub::http::openapi();
             println!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
+        }
+        Command::Logs(LogsCommand::Ship {
+            hub,
+            token,
+            node,
+            batch_lines,
+            batch_bytes,
+            file,
+        }) => {
+            let (stop_tx, stop) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            let options = proxyhub::logs::ship::shipper::Options {
+                hub,
+                token,
+                node,
+                file,
+                batch_lines: batch_lines as usize,
+                batch_bytes: batch_bytes as usize,
+            };
+            proxyhub::logs::ship::shipper::run(options, stop).await
         }
         Command::Logs(LogsCommand::Import {
             database_url,

@@ -3,7 +3,7 @@
 (() => {
   const { api, el, showError, hide, formatTime } = PH;
   const $ = (id) => document.getElementById(id);
-  const FIELDS = ['domain', 'status', 'method', 'q', 'from', 'to'];
+  const FIELDS = ['domain', 'status', 'method', 'q', 'node', 'from', 'to'];
   // Rows a live view keeps on screen.
   const LIVE_ROWS = 500;
   let stream = null;
@@ -22,6 +22,8 @@
     return el('tr', {},
       el('td', {}, el('time', { datetime: l.timestamp }, formatTime(l.timestamp))),
       el('td', { class: 'domain' }, l.domain),
+      // Requests of proxyhub's own access log have no node.
+      l.node ? el('td', { class: 'code' }, l.node) : el('td', { class: 'muted' }, 'this hub'),
       el('td', {}, l.method),
       el('td', { class: 'code path' }, l.path),
       statusCell(l.status),
@@ -66,7 +68,7 @@
   }
 
   // Live mode: the server's event stream carries each stored request matching the domain and
-  // status filters; the method and path filters are applied here. Newest on top.
+  // status filters; the method, path and node filters are applied here. Newest on top.
   function follow(on) {
     if (stream) { stream.close(); stream = null; }
     $('live-state').textContent = '';
@@ -76,6 +78,7 @@
     for (const f of ['domain', 'status']) if (params.get(f)) query.set(f, params.get(f));
     const method = params.get('method');
     const q = (params.get('q') || '').toLowerCase();
+    const node = (params.get('node') || '').toLowerCase();
     stream = new EventSource(`/api/events?${query}`);
     stream.addEventListener('open', () => { $('live-state').textContent = 'Live: following new requests.'; });
     stream.addEventListener('error', () => { $('live-state').textContent = 'Live: reconnecting…'; });
@@ -86,6 +89,7 @@
       const l = JSON.parse(ev.data);
       if (method && l.method !== method) return;
       if (q && !l.path.toLowerCase().includes(q)) return;
+      if (node && l.node !== node) return;
       const body = $('logs-table').tBodies[0];
       body.prepend(row(l));
       while (body.rows.length > LIVE_ROWS) body.deleteRow(-1);

@@ -8,7 +8,10 @@ use proxyhub::{
     config::{Config, ProxyKind, TlsMode},
     db::{self, Db},
     logs::{
-        ingest::batch::{ingest, Quiet},
+        ingest::{
+            batch::{ingest, Quiet},
+            sink::Local,
+        },
         store::files::Source,
     },
 };
@@ -58,8 +61,7 @@ pub async fn serve(
     };
     let t = std::time::Instant::now();
     ingest(
-        &db,
-        &mut Default::default(),
+        &mut Local::new(db.clone(), Default::default()),
         &source,
         &mut gen::Lines::new(rows, end, span),
         0,

@@ -64,6 +64,9 @@ pub struct LogEntry {
     pub size: i64,
     pub protocol: String,
     pub user_agent: String,
+    /// The node whose log it came from (`proxyhub logs ship --node`); `null` for the access
+    /// log proxyhub follows itself.
+    pub node: Option<String>,
 }
 
 /// The answer of `GET /api/logs`.
@@ -130,6 +133,7 @@ pub(super) fn entry(r: Request) -> LogEntry {
         size: r.size,
         protocol: r.protocol,
         user_agent: r.user_agent,
+        node: r.node,
     }
 }
 
@@ -162,6 +166,9 @@ struct RawQuery {
     /// Paths containing this text (case-insensitive).
     #[param(max_length = 512)]
     q: Option<String>,
+    /// Only the requests shipped by this node (case-insensitive; `proxyhub logs ship --node`).
+    #[param(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$", example = "edge-1")]
+    node: Option<String>,
 }
 
 /// The validated query string: filters, page (from 1) and page size.
@@ -181,6 +188,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LogsQuery {
             to: raw.to,
             method: raw.method,
             q: raw.q,
+            node: raw.node,
         })?;
         Ok(LogsQuery(f, page, limit))
     }

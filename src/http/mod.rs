@@ -15,6 +15,7 @@ pub mod extract;
 pub mod guard;
 mod idempotent;
 mod lists;
+mod log_shipping;
 mod logs;
 pub mod metrics;
 mod nodes;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub health: Arc<crate::health::Health>,
     /// The work this replica may do for all replicas on one PostgreSQL (always on SQLite).
     pub leases: Arc<crate::cluster::Leases>,
+    /// Where the batches of `proxyhub logs ship` are stored (`/api/logs/ship`).
+    pub shipped: Arc<crate::logs::ship::receive::Receiver>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
@@ -114,6 +117,7 @@ fn api(
         .merge(users::router())
         .merge(status::router())
         .merge(logs::router())
+        .merge(log_shipping::router())
         .merge(tokens::router())
         .merge(state::router())
         .merge(webhooks::router())

@@ -7,11 +7,15 @@
 //!   and retention.
 //! - `query/`: stored requests newest first under filters, a page at a time.
 //! - `traffic/`: the traffic counts of the dashboard's chart and of each vhost's days.
+//! - `ship/`: access logs of other nodes: `proxyhub logs ship` (the shipper) and the hub's
+//!   side, each batch stored once.
 //!
-//! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs.rs`.
+//! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs.rs`;
+//! the hub's routes for shippers (`/api/logs/ship...`) are `http/log_shipping.rs`.
 
 pub mod ingest;
 pub mod parse;
 pub mod query;
+pub mod ship;
 pub mod store;
 pub mod traffic;

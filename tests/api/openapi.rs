@@ -89,6 +89,8 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "GET /api/export",
             "GET /api/health",
             "GET /api/logs",
+            "GET /api/logs/ship/position",
+            "GET /api/logs/ship/progress",
             "GET /api/logs/stats",
             "GET /api/logs/status",
             "GET /api/nodes",
@@ -125,6 +127,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "POST /api/import",
             "POST /api/import/caddyfile",
             "POST /api/import/nginx",
+            "POST /api/logs/ship",
             "POST /api/nodes",
             "POST /api/tokens",
             "POST /api/users",
@@ -252,7 +255,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_the_document_does_not_
     let r = app
         .post(
             "/api/tokens",
-            serde_json::json!({"name": "schemathesis", "scopes": ["read:vhosts", "write:vhosts", "read:logs", "read:changelog", "admin"]}),
+            serde_json::json!({"name": "schemathesis", "scopes": ["read:vhosts", "write:vhosts", "read:logs", "write:logs", "read:changelog", "admin"]}),
         )
         .await;
     assert_eq!(r.status(), 201);

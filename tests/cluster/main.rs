@@ -6,5 +6,6 @@
 mod fleet;
 mod fleet_replicas;
 mod replicas;
+mod ship;
 #[path = "../support/mod.rs"]
 mod support;

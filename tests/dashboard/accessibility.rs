@@ -128,6 +128,16 @@ async fn seed(app: &TestApp, up: &Upstream) {
     .await;
     let logs: Value = app.get("/api/logs").await.json().await.unwrap();
     assert!(stored, "the tailer did not store the 7 requests: {logs}");
+    // And one shipped from another node (`proxyhub logs ship`), shown with its node's name.
+    let shipped = line.replace("/socket", "/shipped").replace("101", "200");
+    let r = app
+        .post(
+            "/api/logs/ship",
+            json!({"node": "edge-1", "fingerprint": "ab".repeat(32), "path": "/var/log/caddy/access.log",
+                   "from": 0, "to": shipped.len() + 1, "lines": [shipped]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 
     for (name, email, role) in [
         ("Vera Viewer", "vera@example.com", "viewer"),
@@ -255,6 +265,7 @@ async fn every_page_passes_axe_in_both_schemes_at_both_widths() {
 
     b.goto(&app.url("/logs")).await;
     b.wait_text("#logs-table tbody", "/socket").await;
+    b.wait_text("#logs-table tbody", "edge-1").await;
     audit.check("/logs").await;
 
     b.goto(&app.url("/traffic")).await;

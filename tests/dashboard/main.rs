@@ -486,6 +486,34 @@ async fn requests_show_up_in_the_logs_and_traffic_pages() {
         b.client.find(Locator::Css("#xss")).await.is_err(),
         "a logged path is never parsed as HTML"
     );
+
+    // A request shipped from another node: its node in the table, and a filter for it.
+    let shipped = r#"{"level":"info","ts":TS,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"10.0.0.9","proto":"HTTP/1.1","method":"GET","host":"edge.example.com","uri":"/from-edge","headers":{}},"duration":0.001,"size":1,"status":200}"#
+        .replace("TS", &format!("{}.5", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()));
+    let r = app
+        .post(
+            "/api/logs/ship",
+            json!({"node": "edge-1", "fingerprint": "cd".repeat(32), "path": "/var/log/caddy/access.log",
+                   "from": 0, "to": shipped.len() + 1, "lines": [shipped]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    b.goto(&app.url("/logs")).await;
+    b.fill("#f-node", "edge-1").await;
+    b.click("#log-filters button[type=submit]").await;
+    b.wait_path("/logs?node=edge-1").await;
+    b.wait_text("#logs-summary", "1 requests").await;
+    let table = b.wait_text("#logs-table tbody", "/from-edge").await;
+    assert!(
+        table.contains("edge-1") && !table.contains("/item/0"),
+        "{table}"
+    );
+    b.goto(&app.url("/logs?domain=shop.example.com")).await;
+    let table = b.wait_text("#logs-table tbody", "/item/0").await;
+    assert!(
+        table.contains("this hub") && !table.contains("edge-1"),
+        "local requests have no node: {table}"
+    );
     assert_eq!(
         b.find("#f-domain")
             .await
@@ -531,7 +559,8 @@ async fn requests_show_up_in_the_logs_and_traffic_pages() {
         .unwrap();
     let all = support::eventually(std::time::Duration::from_secs(15), || async {
         let r: Value = app.get("/api/logs").await.json().await.unwrap();
-        r["total"].as_i64() == Some(10_114)
+        // And the one shipped from edge-1.
+        r["total"].as_i64() == Some(10_115)
     })
     .await;
     assert!(all, "the tailer did not store the busy log");

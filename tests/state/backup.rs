@@ -137,7 +137,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0008-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0009-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.
@@ -148,7 +148,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .fetch_one(&old)
         .await
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
     // Started again with nothing to migrate: no new copy.
     app.stop().await;
     let again = TestApp::spawn_without_proxy_on(tempfile::tempdir().unwrap(), url).await;

@@ -15,6 +15,9 @@ pub enum Scope {
     WriteVhosts,
     #[serde(rename = "read:logs")]
     ReadLogs,
+    /// Ship access logs from another node (`proxyhub logs ship`).
+    #[serde(rename = "write:logs")]
+    WriteLogs,
     #[serde(rename = "read:changelog")]
     ReadChangelog,
     #[serde(rename = "admin")]
@@ -22,10 +25,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::ReadVhosts,
         Scope::WriteVhosts,
         Scope::ReadLogs,
+        Scope::WriteLogs,
         Scope::ReadChangelog,
         Scope::Admin,
     ];
@@ -35,6 +39,7 @@ impl Scope {
             Scope::ReadVhosts => "read:vhosts",
             Scope::WriteVhosts => "write:vhosts",
             Scope::ReadLogs => "read:logs",
+            Scope::WriteLogs => "write:logs",
             Scope::ReadChangelog => "read:changelog",
             Scope::Admin => "admin",
         }
@@ -48,7 +53,7 @@ impl Scope {
     pub fn role(self) -> Role {
         match self {
             Scope::ReadVhosts | Scope::ReadLogs | Scope::ReadChangelog => Role::Viewer,
-            Scope::WriteVhosts => Role::Editor,
+            Scope::WriteVhosts | Scope::WriteLogs => Role::Editor,
             Scope::Admin => Role::Admin,
         }
     }

@@ -3,18 +3,12 @@
 
 use std::io::{self, Read};
 
-use super::{addresses::Addresses, counts::Counting};
-use crate::{
-    db::Db,
-    logs::{
-        parse::{parse_line, Entry},
-        store::{
-            domains::Domains,
-            files::Source,
-            write::{self, Batch, Committed},
-        },
-    },
+use super::{
+    addresses::Addresses,
+    counts::Counting,
+    sink::{Chunk, Sink, Stored},
 };
+use crate::logs::store::{domains::Domains, files::Source};
 
 /// Bytes read per batch at most (about 70,000 Caddy lines); one transaction each. Big
 /// batches write each hot index page once for many rows.
@@ -28,6 +22,9 @@ pub enum IngestError {
     Io(#[from] io::Error),
     #[error("storing log rows: {0}")]
     Db(#[from] sqlx::Error),
+    /// The hub `proxyhub logs ship` sends to refused a batch (it retries what may pass).
+    #[error("the hub: {0}")]
+    Hub(String),
 }
 
 /// Counts of one [`ingest`] call.
@@ -101,15 +98,16 @@ impl Intake {
 pub struct Quiet;
 impl Watch for Quiet {}
 
-/// Reads `reader`, which stands at byte `start` of `source`, to its end.
+/// Reads `reader`, which stands at byte `start` of `source`, to its end, and hands its
+/// complete lines to `sink` a chunk at a time.
 pub async fn ingest(
-    db: &Db,
-    intake: &mut Intake,
+    sink: &mut dyn Sink,
     source: &Source,
     reader: &mut (dyn Read + Send),
     start: u64,
     watch: &mut dyn Watch,
 ) -> Result<Outcome, IngestError> {
+    let size = sink.chunk_size();
     let mut progress = Progress {
         position: start,
         ..Progress::default()
@@ -118,40 +116,42 @@ pub async fn ingest(
     // Inside an over-long line (longer than a chunk): already counted, dropped to its end.
     let mut discarding = false;
     loop {
-        let filled = fill(reader, &mut buf)?;
+        let filled = fill(reader, &mut buf, size)?;
         if !watch.unchanged() {
             return Ok(Outcome::End(progress));
         }
         let Some(last_nl) = buf.iter().rposition(|&b| b == b'\n') else {
-            if buf.len() < CHUNK {
+            if buf.len() < size {
                 return Ok(Outcome::End(progress));
             }
             let skipped = u64::from(!discarding);
             discarding = true;
-            let len = buf.len() as u64;
-            match save(db, intake, source, &mut progress, len, &[], skipped).await? {
-                None => buf.clear(),
-                Some(at) => return Ok(Outcome::Moved(progress, at)),
+            let chunk = Chunk {
+                from: progress.position,
+                to: progress.position + buf.len() as u64,
+                lines: &[],
+                skipped,
+            };
+            if let Some(at) = save(sink, source, &mut progress, chunk).await? {
+                return Ok(Outcome::Moved(progress, at));
             }
+            buf.clear();
             continue;
         };
-        let mut entries: Vec<Entry> = Vec::with_capacity(last_nl / 256 + 1);
-        let mut skipped = 0;
-        for (i, line) in buf[..last_nl].split(|&b| b == b'\n').enumerate() {
-            if i == 0 && std::mem::take(&mut discarding) {
-                continue;
-            }
-            match parse_line(line) {
-                Ok(e) => entries.push(e),
-                Err(_) => skipped += 1,
-            }
+        let mut lines = &buf[..=last_nl];
+        if std::mem::take(&mut discarding) {
+            let end = lines.iter().position(|&b| b == b'\n').unwrap_or(last_nl);
+            lines = &lines[end + 1..];
         }
-        intake.addresses.apply(&mut entries);
-        let used = (last_nl + 1) as u64;
-        if let Some(at) = save(db, intake, source, &mut progress, used, &entries, skipped).await? {
+        let chunk = Chunk {
+            from: progress.position,
+            to: progress.position + (last_nl + 1) as u64,
+            lines,
+            skipped: 0,
+        };
+        if let Some(at) = save(sink, source, &mut progress, chunk).await? {
             return Ok(Outcome::Moved(progress, at));
         }
-        drop(entries);
         watch.committed(&progress);
         buf.drain(..=last_nl);
         if !filled && !buf.contains(&b'\n') {
@@ -160,43 +160,29 @@ pub async fn ingest(
     }
 }
 
-/// Commits a batch of `used` bytes; `Some(position)` when another reader had moved it.
+/// Stores a chunk; `Some(position)` when the position had moved elsewhere.
 async fn save(
-    db: &Db,
-    intake: &mut Intake,
+    sink: &mut dyn Sink,
     source: &Source,
     progress: &mut Progress,
-    used: u64,
-    entries: &[Entry<'_>],
-    skipped: u64,
-) -> Result<Option<u64>, sqlx::Error> {
-    let batch = Batch {
-        from: progress.position,
-        to: progress.position + used,
-        entries,
-        skipped,
-    };
-    match write::commit(db, &mut intake.domains, source, &batch).await? {
-        Committed::Moved(at) => Ok(Some(at)),
-        Committed::Yes(tallies) => {
-            progress.position = batch.to;
-            progress.rows += entries.len() as u64;
+    chunk: Chunk<'_>,
+) -> Result<Option<u64>, IngestError> {
+    match sink.store(source, chunk).await? {
+        Stored::Moved(at) => Ok(Some(at)),
+        Stored::Yes { rows, skipped } => {
+            progress.position = chunk.to;
+            progress.rows += rows;
             progress.skipped += skipped;
-            if let Some(counting) = &mut intake.counting {
-                counting
-                    .committed(db, &tallies, entries.len() as u64, skipped)
-                    .await;
-            }
             Ok(None)
         }
     }
 }
 
-/// Reads until `buf` holds a chunk or the reader is exhausted; whether the chunk is full.
-fn fill(reader: &mut (dyn Read + Send), buf: &mut Vec<u8>) -> io::Result<bool> {
-    while buf.len() < CHUNK {
+/// Reads until `buf` holds `size` bytes or the reader is exhausted; whether it is full.
+fn fill(reader: &mut (dyn Read + Send), buf: &mut Vec<u8>, size: usize) -> io::Result<bool> {
+    while buf.len() < size {
         let had = buf.len();
-        let n = (&mut *reader).take((CHUNK - had) as u64).read_to_end(buf)?;
+        let n = (&mut *reader).take((size - had) as u64).read_to_end(buf)?;
         if n == 0 {
             return Ok(false);
         }

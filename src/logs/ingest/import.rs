@@ -13,9 +13,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{
     addresses::Addresses,
     batch::{ingest, IngestError, Intake, Outcome, Progress, Watch},
+    sink::{Local, Sink},
     source,
 };
-use crate::{db::Db, logs::store::files};
+use crate::db::Db;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,15 +44,9 @@ pub async fn import(
 ) -> Result<Report, IngestError> {
     let started = Instant::now();
     let mut total = Report::default();
-    let mut intake = Intake::new(addresses, None);
+    let mut sink = Local::new(db.clone(), Intake::new(addresses, None));
     for path in files {
-        let r = import_one(
-            db,
-            &mut intake,
-            path,
-            progress && std::io::stderr().is_terminal(),
-        )
-        .await?;
+        let r = import_one(&mut sink, path, progress && std::io::stderr().is_terminal()).await?;
         if progress {
             println!(
                 "{}: {} rows stored, {} lines skipped{}",
@@ -73,18 +68,13 @@ pub async fn import(
     Ok(total)
 }
 
-async fn import_one(
-    db: &Db,
-    intake: &mut Intake,
-    path: &Path,
-    bar: bool,
-) -> Result<Report, IngestError> {
+async fn import_one(sink: &mut dyn Sink, path: &Path, bar: bool) -> Result<Report, IngestError> {
     let mut report = Report::default();
     let Some(first) = source::open(path)? else {
         return Ok(report); // no complete line: nothing to store
     };
     let size = first.size;
-    let mut start = files::position(db, &first.source.fingerprint).await?;
+    let mut start = sink.position(&first.source.fingerprint).await?;
     report.already = start;
     let bar = if bar {
         let b = ProgressBar::new(if first.gzipped { 0 } else { size });
@@ -108,8 +98,7 @@ async fn import_one(
         file.skip_to(start)?;
         bar.set_position(start);
         let outcome = ingest(
-            db,
-            intake,
+            sink,
             &file.source,
             &mut file.reader,
             start,

@@ -4,25 +4,23 @@
 
 use std::{io, os::unix::fs::MetadataExt, path::Path};
 
-use sqlx::Row;
-
 use super::{
-    batch::{ingest, IngestError, Intake, Outcome, Quiet},
+    batch::{ingest, IngestError, Outcome, Quiet},
+    sink::Sink,
     source,
 };
-use crate::db::Db;
 
 /// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
 /// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not
 /// finished, or a file written after its last progress on `followed`. Returns the rows stored.
-pub async fn recover(db: &Db, followed: &Path, intake: &mut Intake) -> Result<u64, IngestError> {
-    let Some(since) = last_progress(db, followed).await? else {
+pub async fn recover(sink: &mut dyn Sink, followed: &Path) -> Result<u64, IngestError> {
+    let Some(since) = sink.last_progress(&source::absolute(followed)).await? else {
         return Ok(0); // never followed before: older files are for `proxyhub logs import`
     };
     let mut rows = 0;
     for (path, mtime) in siblings(followed)? {
         // One unreadable file (a corrupt or half-written .gz) must not stop the others.
-        match finish(db, &path, mtime >= since, intake).await {
+        match finish(sink, &path, mtime >= since).await {
             Ok(n) => rows += n,
             Err(IngestError::Io(e)) => {
                 tracing::warn!(file = %path.display(), error = %e, "cannot read a rotated log")
@@ -34,15 +32,15 @@ pub async fn recover(db: &Db, followed: &Path, intake: &mut Intake) -> Result<u6
 }
 
 /// Stores what `path` holds beyond its known position; a file never seen only if `new`.
-async fn finish(db: &Db, path: &Path, new: bool, intake: &mut Intake) -> Result<u64, IngestError> {
+async fn finish(sink: &mut dyn Sink, path: &Path, new: bool) -> Result<u64, IngestError> {
     let Some(mut opened) = source::open(path)? else {
         return Ok(0);
     };
-    let known = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
-        .bind(&opened.source.fingerprint)
-        .fetch_optional(db)
-        .await?
-        .map(|r| r.get::<i64, _>(0) as u64);
+    // A file is known once a batch of it was stored (its position is then past 0).
+    let known = match sink.position(&opened.source.fingerprint).await? {
+        0 => None,
+        at => Some(at),
+    };
     let start = match known {
         Some(at) if finished(&opened, path, at) => return Ok(0),
         Some(at) => at,
@@ -51,15 +49,8 @@ async fn finish(db: &Db, path: &Path, new: bool, intake: &mut Intake) -> Result<
     };
     tracing::info!(file = %path.display(), from = start, "reading the rest of a rotated log");
     opened.skip_to(start)?;
-    let (Outcome::End(p) | Outcome::Moved(p, _)) = ingest(
-        db,
-        intake,
-        &opened.source,
-        &mut opened.reader,
-        start,
-        &mut Quiet,
-    )
-    .await?;
+    let (Outcome::End(p) | Outcome::Moved(p, _)) =
+        ingest(sink, &opened.source, &mut opened.reader, start, &mut Quiet).await?;
     Ok(p.rows)
 }
 
@@ -69,15 +60,6 @@ fn finished(opened: &source::Opened, path: &Path, position: u64) -> bool {
     } else {
         position >= opened.size
     }
-}
-
-/// When proxyhub last stored progress on `followed` (epoch seconds), if ever.
-async fn last_progress(db: &Db, followed: &Path) -> Result<Option<i64>, sqlx::Error> {
-    let row = sqlx::query("SELECT MAX(updated_at) FROM access_log_files WHERE path = $1")
-        .bind(source::absolute(followed))
-        .fetch_one(db)
-        .await?;
-    row.try_get::<Option<i64>, _>(0)
 }
 
 /// Regular files next to `followed` whose name starts like its own, oldest first.

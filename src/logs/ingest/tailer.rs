@@ -18,12 +18,9 @@ use super::{
     batch::{self, ingest, IngestError, Intake, Outcome, Watch},
     counts::Counting,
     rotated,
+    sink::{Local, Sink},
 };
-use crate::{
-    db::Db,
-    logs::store::files::{self, Source},
-    metrics::Metrics,
-};
+use crate::{db::Db, logs::store::files::Source, metrics::Metrics};
 
 /// How often the file is checked when no event arrives.
 const POLL: Duration = Duration::from_millis(500);
@@ -39,24 +36,34 @@ pub async fn run(
     path: PathBuf,
     addresses: Addresses,
     metrics: Arc<Metrics>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let intake = Intake::new(addresses, Some(Counting::new(metrics)));
+    follow(Local::new(db, intake), path, stop).await
+}
+
+/// Follows `path` until `stop` changes, handing its lines to `sink`: proxyhub's own store,
+/// or a hub (`proxyhub logs ship`). Errors reading or storing are logged and tried again on
+/// the next tick.
+pub async fn follow<S: Sink>(
+    sink: S,
+    path: PathBuf,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let wake = Arc::new(Notify::new());
     let mut watcher = None;
     let mut tailer = Tailer {
-        db,
+        sink,
         path,
         current: None,
         draining: Vec::new(),
         recovered: false,
-        intake: Intake::new(addresses, Some(Counting::new(metrics))),
     };
     while !*stop.borrow() {
         if watcher.is_none() {
             watcher = watch_dir(&tailer.path, wake.clone());
         }
-        // A day's secret for hashed addresses goes with its day, requests or not.
-        tailer.intake.addresses.forget_past_days();
+        tailer.sink.tick();
         tokio::select! {
             r = tailer.tick() => if let Err(e) = r {
                 tracing::warn!(error = %e, file = %tailer.path.display(), "access log: will retry");
@@ -92,17 +99,16 @@ fn watch_dir(path: &Path, wake: Arc<Notify>) -> Option<notify::RecommendedWatche
     Some(w)
 }
 
-struct Tailer {
-    db: Db,
+struct Tailer<S> {
+    sink: S,
     path: PathBuf,
     current: Option<Followed>,
     /// Files renamed or deleted under us, read until they have been quiet for [`GRACE`].
     draining: Vec<Followed>,
     recovered: bool,
-    intake: Intake,
 }
 
-impl Tailer {
+impl<S: Sink> Tailer<S> {
     async fn tick(&mut self) -> Result<(), IngestError> {
         let read = self.read().await;
         let lag = self
@@ -111,15 +117,13 @@ impl Tailer {
             .chain(&self.draining)
             .map(Followed::lag)
             .sum();
-        if let Some(counting) = &self.intake.counting {
-            counting.lag(lag);
-        }
+        self.sink.lag(lag);
         read
     }
 
     async fn read(&mut self) -> Result<(), IngestError> {
         if !self.recovered {
-            rotated::recover(&self.db, &self.path, &mut self.intake).await?;
+            rotated::recover(&mut self.sink, &self.path).await?;
             self.recovered = true;
         }
         let on_disk = match std::fs::metadata(&self.path) {
@@ -131,7 +135,7 @@ impl Tailer {
             self.draining.push(cur);
         }
         for f in &mut self.draining {
-            match f.read(&self.db, &mut self.intake).await {
+            match f.read(&mut self.sink).await {
                 Ok(_) => {}
                 Err(IngestError::Io(e)) => {
                     tracing::warn!(error = %e, "cannot read a rotated access log; leaving it");
@@ -153,9 +157,9 @@ impl Tailer {
             }
         }
         let cur = self.current.as_mut().expect("opened above");
-        if cur.read(&self.db, &mut self.intake).await? {
+        if cur.read(&mut self.sink).await? {
             // Replaced in place (copytruncate): a copy may hold what we had not read yet.
-            rotated::recover(&self.db, &self.path, &mut self.intake).await?;
+            rotated::recover(&mut self.sink, &self.path).await?;
         }
         Ok(())
     }
@@ -192,7 +196,7 @@ impl Followed {
 
     /// Stores the complete lines added since the last call. Returns whether the content was
     /// replaced (the file was truncated and written anew) since then.
-    async fn read(&mut self, db: &Db, intake: &mut Intake) -> Result<bool, IngestError> {
+    async fn read(&mut self, sink: &mut dyn Sink) -> Result<bool, IngestError> {
         let size = self.file.metadata()?.len();
         let mut replaced = false;
         // The first line is looked at every time: a truncated file can regrow to the very
@@ -208,7 +212,7 @@ impl Followed {
                 ino: self.ino,
             });
             if let Some(s) = &self.source {
-                self.position = files::position(db, &s.fingerprint).await?;
+                self.position = sink.position(&s.fingerprint).await?;
             }
         }
         if size != self.size {
@@ -222,7 +226,7 @@ impl Followed {
             let mut reader = &self.file;
             reader.seek(SeekFrom::Start(self.position))?;
             let mut same = SameContent(&self.file, &source.fingerprint);
-            match ingest(db, intake, source, &mut reader, self.position, &mut same).await? {
+            match ingest(sink, source, &mut reader, self.position, &mut same).await? {
                 Outcome::End(p) if p.position == self.position => break,
                 Outcome::End(p) => self.position = p.position,
                 Outcome::Moved(_, at) => self.position = at,

@@ -2,7 +2,7 @@
 //! them: checked, with the page and page size.
 
 use super::WINDOW;
-use crate::timestamps;
+use crate::{logs::store::nodes, timestamps};
 
 /// Validated filters.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -18,6 +18,8 @@ pub struct Filter {
     pub method: Option<String>,
     /// Case-insensitive (ASCII) substring of the path.
     pub q: Option<String>,
+    /// Only the requests shipped by this node (`proxyhub logs ship --node`).
+    pub node: Option<String>,
 }
 
 impl Filter {
@@ -39,6 +41,7 @@ pub struct RawFilter {
     pub to: Option<String>,
     pub method: Option<String>,
     pub q: Option<String>,
+    pub node: Option<String>,
 }
 
 /// A query string value that is not valid; the message says which and why.
@@ -93,6 +96,10 @@ pub fn validate(raw: RawFilter) -> Result<(Filter, i64, i64), InvalidQuery> {
         to_us: time("to", raw.to)?,
         method: present(raw.method).map(|m| m.to_ascii_uppercase()),
         q: present(raw.q),
+        node: present(raw.node)
+            .map(|n| nodes::node_name(&n))
+            .transpose()
+            .map_err(|e| InvalidQuery(format!("node: {e}")))?,
     };
     if let (Some(from), Some(to)) = (filter.from_us, filter.to_us) {
         if from > to {

@@ -22,8 +22,14 @@ pub(super) struct Blocks {
 }
 
 impl Blocks {
-    /// `span`: the longest time a stored block spans.
-    pub(super) fn new(f: &Filter, domain_id: Option<i64>, paths: bool, span: i64) -> Self {
+    /// `ids`: the filter's domain and node as stored; `span`: the longest time a stored
+    /// block spans.
+    pub(super) fn new(
+        f: &Filter,
+        (domain_id, node_id): (Option<i64>, Option<i64>),
+        paths: bool,
+        span: i64,
+    ) -> Self {
         let mut binds = Vec::new();
         let mut cond = Vec::new();
         let bind = |binds: &mut Vec<i64>, v: i64| {
@@ -41,7 +47,8 @@ impl Blocks {
         };
         // `hits`: the block's requests passing the status filter.
         let mut cols = format!(
-            "b.id, b.domain_id, b.min_ts, b.max_ts, b.n, {t}.n AS hits, b.ts_data, b.status_data"
+            "b.id, b.domain_id, b.node_id, b.min_ts, b.max_ts, b.n, {t}.n AS hits, b.ts_data, \
+             b.status_data"
         );
         if f.method.is_some() {
             cols += ", b.method_data";
@@ -51,6 +58,10 @@ impl Blocks {
         }
         if let Some(d) = domain_id {
             cond.push(format!("{t}.domain_id = {}", bind(&mut binds, d)));
+        }
+        // The node is the block's (postings have none: with a status, checked on the join).
+        if let Some(n) = node_id {
+            cond.push(format!("b.node_id = {}", bind(&mut binds, n)));
         }
         if let Some(v) = f.from_us {
             cond.push(format!("{t}.max_ts >= {}", bind(&mut binds, v)));
@@ -76,9 +87,13 @@ impl Blocks {
             k + 4
         );
         let (sql, count_sql) = if t == "s" {
+            let join = match node_id {
+                Some(_) => " JOIN access_log_blocks b ON b.id = s.block_id",
+                None => "",
+            };
             (
                 format!("SELECT {cols} FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = s.block_id {order}"),
-                format!("SELECT s.block_id AS id, s.min_ts, s.max_ts, s.n FROM access_log_block_statuses s {order}"),
+                format!("SELECT s.block_id AS id, s.min_ts, s.max_ts, s.n FROM access_log_block_statuses s{join} {order}"),
             )
         } else {
             (
@@ -146,17 +161,17 @@ mod tests {
             method: Some("GET' OR 1=1".into()),
             ..Filter::default()
         };
-        let b = Blocks::new(&f, None, false, DAY_US);
+        let b = Blocks::new(&f, (None, None), false, DAY_US);
         assert_eq!(
             b.sql,
-            "SELECT b.id, b.domain_id, b.min_ts, b.max_ts, b.n, s.n AS hits, b.ts_data, b.status_data, \
+            "SELECT b.id, b.domain_id, b.node_id, b.min_ts, b.max_ts, b.n, s.n AS hits, b.ts_data, b.status_data, \
              b.method_data FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = \
              s.block_id WHERE s.status = $1 AND s.max_ts >= $2 AND s.max_ts <= $3 AND s.min_ts \
              <= $4 AND (s.max_ts, s.min_ts, s.block_id) < ($5, $6, $7) ORDER BY s.max_ts DESC, \
              s.min_ts DESC, s.block_id DESC LIMIT $8"
         );
         assert_eq!(b.binds, [500, 10, 20 + DAY_US, 20]);
-        let ds = Blocks::new(&f, Some(7), false, DAY_US);
+        let ds = Blocks::new(&f, (Some(7), None), false, DAY_US);
         assert!(
             ds.sql
                 .contains("WHERE s.status = $1 AND s.domain_id = $2 AND"),
@@ -167,7 +182,7 @@ mod tests {
             status: None,
             ..f.clone()
         };
-        let d = Blocks::new(&unfiltered_status, Some(7), true, DAY_US);
+        let d = Blocks::new(&unfiltered_status, (Some(7), None), true, DAY_US);
         assert!(
             d.sql
                 .contains("FROM access_log_blocks b WHERE b.domain_id = $1 AND b.max_ts >= $2"),
@@ -180,5 +195,23 @@ mod tests {
             "counting reads the index only: {}",
             d.count_sql
         );
+        // A node picks blocks by its index; with a status, on the postings' blocks.
+        let n = Blocks::new(&unfiltered_status, (None, Some(3)), false, DAY_US);
+        assert!(
+            n.sql
+                .contains("FROM access_log_blocks b WHERE b.node_id = $1 AND b.max_ts >= $2"),
+            "{}",
+            n.sql
+        );
+        let ns = Blocks::new(&f, (None, Some(3)), false, DAY_US);
+        assert!(
+            ns.count_sql.contains(
+                "FROM access_log_block_statuses s JOIN access_log_blocks b ON b.id = s.block_id \
+                 WHERE s.status = $1 AND b.node_id = $2"
+            ),
+            "{}",
+            ns.count_sql
+        );
+        assert_eq!(ns.binds, [500, 3, 10, 20 + DAY_US, 20]);
     }
 }

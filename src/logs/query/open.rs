@@ -15,6 +15,7 @@ pub(super) type Key = (i64, i64, std::cmp::Reverse<usize>);
 pub(super) struct Open {
     pub(super) id: i64,
     pub(super) domain_id: i64,
+    pub(super) node_id: Option<i64>,
     rows: usize,
     pub(super) ts: block::IntCursor<Vec<u8>>,
     pub(super) status: block::IntCursor<Vec<u8>>,
@@ -123,6 +124,7 @@ pub(super) fn open_block(r: AnyRow, f: &Filter, paths: bool) -> Result<Open, sql
     let mut open = Open {
         id: r.try_get("id")?,
         domain_id: r.try_get("domain_id")?,
+        node_id: r.try_get("node_id")?,
         rows,
         ts: block::IntCursor::timestamps(r.try_get("ts_data")?, rows),
         status: block::IntCursor::ints(r.try_get("status_data")?, rows),

@@ -8,7 +8,7 @@ use crate::{
     db::{self, Db, Tx},
     logs::store::{
         block::{self, Decoded},
-        domains,
+        domains, nodes,
         table::{self, StoredBlock},
     },
 };
@@ -26,6 +26,8 @@ pub struct Request {
     pub size: i64,
     pub protocol: String,
     pub user_agent: String,
+    /// The node that shipped it; `None` for proxyhub's own access log.
+    pub node: Option<String>,
 }
 
 /// A page of requests and the total as far as the window reaches.
@@ -129,6 +131,13 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
         .map(StoredBlock::from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let names = domains::names(tx, &domain_ids).await?;
+    let mut node_ids: Vec<i64> = hits.iter().filter_map(|h| h.node_id).collect();
+    node_ids.sort_unstable();
+    node_ids.dedup();
+    let node_names = match node_ids.is_empty() {
+        true => HashMap::default(),
+        false => nodes::names(tx, &node_ids).await?,
+    };
     let by_id: HashMap<i64, &StoredBlock> = stored.iter().map(|b| (b.id, b)).collect();
     // A block that shows many rows is decoded once; one that shows a few, row by row.
     let mut shown: HashMap<i64, usize> = HashMap::default();
@@ -163,6 +172,7 @@ async fn fetch(tx: &mut Tx, hits: &[Hit]) -> Result<Vec<Request>, sqlx::Error> {
             size: r.size,
             protocol: r.protocol.to_string(),
             user_agent: r.user_agent.to_string(),
+            node: h.node_id.and_then(|n| node_names.get(&n).cloned()),
         });
     }
     Ok(out)

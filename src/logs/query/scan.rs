@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     db::Tx,
-    logs::store::{block::DAY_US, counters, table},
+    logs::store::{block::DAY_US, counters, nodes, table},
 };
 
 /// One request the scan met: where it is stored, and what the scan decoded of it.
@@ -22,6 +22,8 @@ pub struct Hit {
     pub pos: u32,
     pub ts_us: i64,
     pub domain_id: i64,
+    /// The node that shipped it; `None`: proxyhub's own tailer stored it.
+    pub node_id: Option<i64>,
     pub status: i64,
     /// Filled when the scan was asked for paths.
     pub path: Option<String>,
@@ -66,6 +68,13 @@ impl Scan {
                 None => none = true,
             }
         }
+        let mut node_id = None;
+        if let Some(n) = &f.node {
+            match nodes::find(&mut **tx, n).await? {
+                Some(id) => node_id = Some(id),
+                None => none = true,
+            }
+        }
         let q = f.q.as_ref().map(|q| q.to_ascii_lowercase());
         // How long after `to` a block holding a request of the range may end.
         let span = match f.to_us {
@@ -73,7 +82,7 @@ impl Scan {
             None => DAY_US,
         };
         Ok(Scan {
-            blocks: Blocks::new(f, domain_id, paths || q.is_some(), span),
+            blocks: Blocks::new(f, (domain_id, node_id), paths || q.is_some(), span),
             f: f.clone(),
             q,
             paths,
@@ -127,6 +136,7 @@ impl Scan {
             pos: i as u32,
             ts_us: top.ts.get(i)?,
             domain_id: top.domain_id,
+            node_id: top.node_id,
             status,
             path: match self.paths {
                 true => path.map(str::to_string),
@@ -210,7 +220,7 @@ impl Scan {
     async fn count_in_blocks(&self, tx: &mut Tx, ids: &[i64]) -> Result<i64, sqlx::Error> {
         let mut n = 0;
         // Not inside the range: their `hits` are never read.
-        let columns = "id, domain_id, min_ts, max_ts, n, n AS hits, ts_data, status_data";
+        let columns = "id, domain_id, node_id, min_ts, max_ts, n, n AS hits, ts_data, status_data";
         for r in table::blocks_by_id(tx, columns, ids).await? {
             n += open_block(r, &self.f, false)?.remaining(&self.f)?;
         }

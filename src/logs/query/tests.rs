@@ -12,7 +12,8 @@ use crate::{
     },
 };
 
-/// A fresh store knowing domains 1, 2 and 3: a, b and c.example.com.
+/// A fresh store knowing domains 1, 2 and 3: a, b and c.example.com, and nodes 1 and 2:
+/// edge-1 and edge-2.
 async fn store_of_three_domains() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
     let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
@@ -30,16 +31,26 @@ async fn store_of_three_domains() -> (tempfile::TempDir, Db) {
             .await
             .unwrap();
     }
+    for (id, name) in [(1, "edge-1"), (2, "edge-2")] {
+        sqlx::query("INSERT INTO access_log_nodes (id, name) VALUES ($1, $2)")
+            .bind(id)
+            .bind(name)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
     (dir, db)
 }
 
 /// Pages and totals from blocks equal a brute-force filter of every request, for random
-/// filters over blocks of every kind: several domains and days, full, chunked and merged
-/// small blocks, ranges inside, straddling and between blocks.
+/// filters over blocks of every kind: several domains, nodes and days, full, chunked and
+/// merged small blocks, ranges inside, straddling and between blocks.
 #[tokio::test]
 async fn pages_and_totals_equal_filtering_every_request() {
     let (_dir, db) = store_of_three_domains().await;
     let mut r = StdRng::seed_from_u64(3);
+    // Nodes are drawn apart: the other draws stay as they were before there were nodes.
+    let mut rn = StdRng::seed_from_u64(5);
     // Two days and a bit from 2025-01-15T00:00:00Z; distinct microseconds (no ties: their
     // order is another test's); more requests than the window.
     let start = 1_736_899_200_000_000i64;
@@ -66,7 +77,9 @@ async fn pages_and_totals_equal_filtering_every_request() {
         })
         .collect();
     // Batches in time order of every size: single requests (merged into small blocks),
-    // hundreds, and groups bigger than a block (stored in chunks).
+    // hundreds, and groups bigger than a block (stored in chunks); each the local tailer's
+    // or a node's.
+    let mut node_of: Vec<Option<i64>> = Vec::with_capacity(all.len());
     let mut at = 0;
     while at < all.len() {
         let size = match r.gen_range(0..4) {
@@ -78,8 +91,10 @@ async fn pages_and_totals_equal_filtering_every_request() {
         let batch = &all[at..(at + size).min(all.len())];
         let rows: Vec<Row> = batch.iter().map(|b| b.0).collect();
         let ids: Vec<i64> = batch.iter().map(|b| b.1).collect();
+        let node = [None, Some(1), Some(2)][rn.gen_range(0..3)];
+        node_of.extend(std::iter::repeat_n(node, rows.len()));
         let mut tx = db::begin_write(&db).await.unwrap();
-        write::write_rows(&mut tx, &rows, &ids).await.unwrap();
+        write::write_rows(&mut tx, &rows, &ids, node).await.unwrap();
         tx.commit().await.unwrap();
         at += size;
     }
@@ -87,7 +102,8 @@ async fn pages_and_totals_equal_filtering_every_request() {
     // What the rounds covered: past the window, classes of several codes, an empty
     // class, deep pages.
     let (mut over, mut several, mut empty, mut deep, mut limited) = (0, 0, 0, 0, 0);
-    for round in 0..200 {
+    let mut by_node = 0;
+    for round in 0..400 {
         let from = start + r.gen_range(0..2 * DAY_US);
         let mut f = Filter {
             domain: r
@@ -102,6 +118,9 @@ async fn pages_and_totals_equal_filtering_every_request() {
                 .then(|| methods[r.gen_range(0..3)].to_string()),
             q: r.gen_bool(0.1)
                 .then(|| format!("/p/{}", r.gen_range(0..20))),
+            node: rn
+                .gen_bool(0.25)
+                .then(|| ["edge-1", "edge-2", "edge-9"][rn.gen_range(0..3)].to_string()),
         };
         match r.gen_range(0..6) {
             0 | 1 => f.status = Some(statuses[r.gen_range(0..statuses.len())]),
@@ -123,10 +142,19 @@ async fn pages_and_totals_equal_filtering_every_request() {
             "c.example.com" => 3,
             _ => 0,
         });
-        // The newest WINDOW requests passing domain/status/time, then the residual filters.
+        let node_id = f.node.as_deref().map(|n| match n {
+            "edge-1" => Some(1),
+            "edge-2" => Some(2),
+            _ => Some(0),
+        });
+        // The newest WINDOW requests passing domain/node/status/time, then the residual
+        // filters.
         let candidates: Vec<&(Row, i64)> = all
             .iter()
+            .zip(&node_of)
             .rev()
+            .filter(|(_, n)| node_id.is_none_or(|x| x == **n))
+            .map(|(row, _)| row)
             .filter(|(row, d)| {
                 domain_id.is_none_or(|x| x == *d)
                     && f.status.is_none_or(|s| s == row.status)
@@ -161,6 +189,12 @@ async fn pages_and_totals_equal_filtering_every_request() {
             paths, want,
             "round {round}: {f:?} limit {limit} offset {offset}"
         );
+        // Each request shows the node that shipped it (none: the local tailer's).
+        for x in &got.rows {
+            let i: usize = x.path["/p/".len()..].parse().unwrap();
+            let node = node_of[i].map(|n| format!("edge-{n}"));
+            assert_eq!(x.node, node, "round {round}: {}", x.path);
+        }
         // Without filters the total is the store's counter; method/q search the window
         // and say how far back.
         let w = WINDOW as usize;
@@ -181,10 +215,11 @@ async fn pages_and_totals_equal_filtering_every_request() {
         several += usize::from(matches!(class, Some(3 | 5)));
         empty += usize::from(class == Some(1));
         deep += usize::from(offset > 5_000 && !want.is_empty());
+        by_node += usize::from(node_id.is_some_and(|n| n != Some(0)) && !want.is_empty());
     }
     assert!(
-        over >= 10 && several >= 10 && empty >= 3 && deep >= 3 && limited >= 3,
-        "{over} {several} {empty} {deep} {limited}"
+        over >= 10 && several >= 10 && empty >= 3 && deep >= 3 && limited >= 3 && by_node >= 10,
+        "{over} {several} {empty} {deep} {limited} {by_node}"
     );
 }
 
@@ -202,7 +237,7 @@ async fn equal_times_come_newer_block_first() {
         (3, [row(t, "/g0"), row(t - 5, "/g1")]),
     ] {
         let mut tx = db::begin_write(&db).await.unwrap();
-        write::write_rows(&mut tx, &rows, &[domain; 2])
+        write::write_rows(&mut tx, &rows, &[domain; 2], None)
             .await
             .unwrap();
         tx.commit().await.unwrap();

@@ -16,16 +16,18 @@ pub async fn max_span(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error
     Ok(span.clamp(0, block::DAY_US))
 }
 
-/// Rows stored, and lines skipped over all files.
+/// Rows stored, and lines skipped over all files (proxyhub's own and the nodes').
 pub async fn counts(db: &Db) -> Result<(i64, i64), sqlx::Error> {
     let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
         .fetch_one(db)
         .await?
         .get(0);
-    let skipped: i64 =
-        sqlx::query("SELECT CAST(COALESCE(SUM(skipped), 0) AS BIGINT) FROM access_log_files")
-            .fetch_one(db)
-            .await?
-            .get(0);
+    let skipped: i64 = sqlx::query(
+        "SELECT CAST((SELECT COALESCE(SUM(skipped), 0) FROM access_log_files) \
+         + (SELECT COALESCE(SUM(skipped), 0) FROM access_log_node_files) AS BIGINT)",
+    )
+    .fetch_one(db)
+    .await?
+    .get(0);
     Ok((rows, skipped))
 }

@@ -25,6 +25,15 @@ pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
     Ok(row.map_or(0, |r| r.get::<i64, _>(0) as u64))
 }
 
+/// When proxyhub last stored progress on a file it read at `path` (epoch seconds), if ever.
+pub async fn last_progress(db: &Db, path: &str) -> Result<Option<i64>, sqlx::Error> {
+    let row = sqlx::query("SELECT MAX(updated_at) FROM access_log_files WHERE path = $1")
+        .bind(path)
+        .fetch_one(db)
+        .await?;
+    row.try_get::<Option<i64>, _>(0)
+}
+
 /// Moves the position from `batch.from` to `batch.to`; `Some(actual)` when it was not at `from`.
 pub(super) async fn advance(
     tx: &mut Tx,

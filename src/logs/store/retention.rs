@@ -103,7 +103,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             break;
         }
         let sql = format!(
-            "SELECT domain_id, day, hist, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
+            "SELECT domain_id, node_id, day, hist, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
             StoredBlock::COLUMNS
         );
         let Some(oldest) = sqlx::query(&sql).fetch_optional(&mut *tx).await? else {
@@ -129,7 +129,12 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
             match table::delete_block(&mut tx, key, &decoded.statuses()).await? {
                 true => {
                     let e = block::encode(&kept);
-                    table::insert_block_indexed(&mut tx, domain_id, day, &e).await?;
+                    let key = table::BlockKey {
+                        domain_id,
+                        node: oldest.try_get("node_id")?,
+                        day,
+                    };
+                    table::insert_block_indexed(&mut tx, key, &e).await?;
                     Some(excess as u64)
                 }
                 false => None,

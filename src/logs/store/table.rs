@@ -72,20 +72,24 @@ pub async fn blocks_by_id(
     Ok(rows)
 }
 
+/// Where a block's requests belong: their domain, the node that shipped them (`None`: the
+/// local tailer's) and their UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlockKey {
+    pub domain_id: i64,
+    pub node: Option<i64>,
+    pub day: i64,
+}
+
 /// Stores one encoded block (its status postings are the caller's); returns its id.
-pub async fn insert_block(
-    tx: &mut Tx,
-    domain_id: i64,
-    day: i64,
-    e: &Encoded,
-) -> Result<i64, sqlx::Error> {
+pub async fn insert_block(tx: &mut Tx, key: BlockKey, e: &Encoded) -> Result<i64, sqlx::Error> {
     let id: i64 = sqlx::query(
         "INSERT INTO access_log_blocks (domain_id, day, min_ts, max_ts, n, hist, ts_data, \
-         status_data, method_data, path_data, rest_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         status_data, method_data, path_data, rest_data, node_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
     )
-    .bind(domain_id)
-    .bind(day)
+    .bind(key.domain_id)
+    .bind(key.day)
     .bind(e.min_ts)
     .bind(e.max_ts)
     .bind(e.rows as i64)
@@ -95,6 +99,7 @@ pub async fn insert_block(
     .bind(&e.method[..])
     .bind(&e.path[..])
     .bind(&e.rest[..])
+    .bind(key.node)
     .fetch_one(&mut **tx)
     .await?
     .try_get(0)?;
@@ -104,12 +109,11 @@ pub async fn insert_block(
 /// Stores a block with its status postings; returns its id.
 pub async fn insert_block_indexed(
     tx: &mut Tx,
-    domain_id: i64,
-    day: i64,
+    key: BlockKey,
     e: &Encoded,
 ) -> Result<i64, sqlx::Error> {
-    let id = insert_block(tx, domain_id, day, e).await?;
-    let postings: Vec<[i64; 6]> = postings_of(e, domain_id, id).collect();
+    let id = insert_block(tx, key, e).await?;
+    let postings: Vec<[i64; 6]> = postings_of(e, key.domain_id, id).collect();
     insert_postings(tx, &postings).await?;
     Ok(id)
 }

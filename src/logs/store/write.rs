@@ -8,7 +8,8 @@ use super::{
     block::{self, Decoded, Row, BLOCK_ROWS},
     domains::Domains,
     files::{self, Source},
-    table::{self, StoredBlock},
+    nodes,
+    table::{self, BlockKey, StoredBlock},
 };
 use crate::{
     db::{self, Db, Tx},
@@ -42,21 +43,35 @@ pub struct Tally<'b> {
     pub by_class: [u64; 6],
 }
 
+/// Where a batch's position is kept: proxyhub's own files (`access_log_files`), or a node's
+/// (`access_log_node_files`, for `proxyhub logs ship`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Local,
+    /// A node's id (see [`nodes`](super::nodes)).
+    Node(i64),
+}
+
 /// Stores a batch's rows and moves the source's position to `batch.to`, all or nothing.
 pub async fn commit<'b>(
     db: &Db,
     domains: &mut Domains,
+    origin: Origin,
     source: &Source,
     batch: &Batch<'_, 'b>,
 ) -> Result<Committed<'b>, sqlx::Error> {
     let mut tx = db::begin_write(db).await?;
-    if let Some(at) = files::advance(&mut tx, source, batch).await? {
+    let (moved, node) = match origin {
+        Origin::Local => (files::advance(&mut tx, source, batch).await?, None),
+        Origin::Node(id) => (nodes::advance(&mut tx, id, source, batch).await?, Some(id)),
+    };
+    if let Some(at) = moved {
         tx.rollback().await?;
         return Ok(Committed::Moved(at));
     }
     let resolved = domains.resolve(&mut tx, batch.entries).await?;
     let rows: Vec<Row> = batch.entries.iter().map(Entry::row).collect();
-    let counts = write_rows(&mut tx, &rows, &resolved.ids).await?;
+    let counts = write_rows(&mut tx, &rows, &resolved.ids, node).await?;
     let mut hours = Vec::new();
     let entries: &'b [Entry] = batch.entries;
     let tallies = counts
@@ -98,13 +113,15 @@ pub struct GroupCount {
 }
 
 /// Stores requests as blocks: grouped by domain and UTC day, newest first, at most
-/// [`BLOCK_ROWS`] a block. A small group (fewer than [`block::SMALL`] requests: a quiet
-/// proxy's batch) is merged into a small block of its domain and day when there is one
-/// (the block is rewritten), so a quiet proxy does not leave a block per request.
+/// [`BLOCK_ROWS`] a block, in blocks of `node` (the node that shipped them; `None`: the local
+/// tailer's). A small group (fewer than [`block::SMALL`] requests: a quiet proxy's batch)
+/// is merged into a small block of its domain, node and day when there is one (the block is
+/// rewritten), so a quiet proxy does not leave a block per request.
 pub async fn write_rows(
     tx: &mut Tx,
     rows: &[Row<'_>],
     domain_ids: &[i64],
+    node: Option<i64>,
 ) -> Result<Vec<GroupCount>, sqlx::Error> {
     let mut groups: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
     for (i, (r, &d)) in rows.iter().zip(domain_ids).enumerate() {
@@ -120,10 +137,15 @@ pub async fn write_rows(
         .filter(|g| g.1.len() < block::SMALL)
         .map(|g| g.0)
         .collect();
-    let mut small = small_blocks(tx, &wanted).await?;
+    let mut small = small_blocks(tx, &wanted, node).await?;
     let mut counts = Vec::with_capacity(groups.len());
     let mut postings = Vec::new();
     for ((domain_id, day), mut idx) in groups {
+        let key = BlockKey {
+            domain_id,
+            node,
+            day,
+        };
         // Newest first; of two requests logged at the same microsecond, the later line first.
         idx.sort_unstable_by(|&a, &b| {
             rows[b as usize]
@@ -169,20 +191,20 @@ pub async fn write_rows(
                 // orders requests of the same microsecond across chunks.
                 for chunk in fresh.chunks(BLOCK_ROWS).rev() {
                     let e = block::encode(chunk);
-                    let id = table::insert_block(tx, domain_id, day, &e).await?;
+                    let id = table::insert_block(tx, key, &e).await?;
                     postings.extend(table::postings_of(&e, domain_id, id));
                 }
             }
             Some(old) => {
                 let decoded = Decoded::decode(&old.columns())?;
-                let key = (old.id, old.min_ts, old.max_ts);
+                let old_key = (old.id, old.min_ts, old.max_ts);
                 // Pruned meanwhile: its requests must not come back.
-                let merged = match table::delete_block(tx, key, &decoded.statuses()).await? {
+                let merged = match table::delete_block(tx, old_key, &decoded.statuses()).await? {
                     true => merge_newest_first(&fresh, decoded.rows()),
                     false => fresh,
                 };
                 let e = block::encode(&merged);
-                let id = table::insert_block(tx, domain_id, day, &e).await?;
+                let id = table::insert_block(tx, key, &e).await?;
                 postings.extend(table::postings_of(&e, domain_id, id));
             }
         }
@@ -211,12 +233,13 @@ fn merge_newest_first<'a>(fresh: &[Row<'a>], old: impl Iterator<Item = Row<'a>>)
     out
 }
 
-/// The newest small block (fewer than [`block::SMALL`] requests) of each wanted domain and
-/// day that has one. A batch from a tailed log spans seconds: one query over its days finds
-/// them all; a batch of old lines may span months: then one lookup per group.
+/// The newest small block (fewer than [`block::SMALL`] requests) of `node` for each wanted
+/// domain and day that has one. A batch from a tailed log spans seconds: one query over its
+/// days finds them all; a batch of old lines may span months: then one lookup per group.
 async fn small_blocks(
     tx: &mut Tx,
     wanted: &[(i64, i64)],
+    node: Option<i64>,
 ) -> Result<HashMap<(i64, i64), StoredBlock>, sqlx::Error> {
     let mut small = HashMap::with_capacity(wanted.len());
     let (Some(first), Some(last)) = (
@@ -229,7 +252,7 @@ async fn small_blocks(
     if last - first <= 2 * block::DAY_US {
         let wanted: HashSet<(i64, i64)> = wanted.iter().copied().collect();
         let found = sqlx::query(
-            "SELECT id, domain_id, day FROM access_log_blocks \
+            "SELECT id, domain_id, day, node_id FROM access_log_blocks \
              WHERE max_ts >= $1 AND max_ts < $2 AND n < $3 ORDER BY max_ts DESC, id DESC",
         )
         .bind(first)
@@ -240,22 +263,31 @@ async fn small_blocks(
         let mut seen = HashSet::new();
         for r in &found {
             let key = (r.try_get("domain_id")?, r.try_get("day")?);
-            if wanted.contains(&key) && seen.insert(key) {
+            let theirs: Option<i64> = r.try_get("node_id")?;
+            if theirs == node && wanted.contains(&key) && seen.insert(key) {
                 ids.push(r.try_get::<i64, _>("id")?);
             }
         }
     } else {
+        // Written out for each: `node_id = NULL` is never true.
+        let of_node = match node {
+            None => "node_id IS NULL",
+            Some(_) => "node_id = $5",
+        };
+        let sql = format!(
+            "SELECT id FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
+             AND max_ts < $3 AND n < $4 AND {of_node} ORDER BY max_ts DESC, id DESC LIMIT 1"
+        );
         for &(domain_id, day) in wanted {
-            let id = sqlx::query(
-                "SELECT id FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
-                 AND max_ts < $3 AND n < $4 ORDER BY max_ts DESC, id DESC LIMIT 1",
-            )
-            .bind(domain_id)
-            .bind(day)
-            .bind(day + block::DAY_US)
-            .bind(block::SMALL as i64)
-            .fetch_optional(&mut **tx)
-            .await?;
+            let mut q = sqlx::query(&sql)
+                .bind(domain_id)
+                .bind(day)
+                .bind(day + block::DAY_US)
+                .bind(block::SMALL as i64);
+            if let Some(n) = node {
+                q = q.bind(n);
+            }
+            let id = q.fetch_optional(&mut **tx).await?;
             if let Some(r) = id {
                 ids.push(r.try_get::<i64, _>(0)?);
             }
@@ -298,7 +330,7 @@ mod tests {
                 .map(|k| request(ts(k), &paths[k]))
                 .collect();
             let mut tx = db::begin_write(&db).await.unwrap();
-            write_rows(&mut tx, &rows, &vec![1; rows.len()])
+            write_rows(&mut tx, &rows, &vec![1; rows.len()], None)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
