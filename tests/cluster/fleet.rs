@@ -311,16 +311,18 @@ async fn a_node_restarted_empty_or_edited_by_hand_is_repaired_within_seconds() {
         .await,
         "edge-a repaired"
     );
-    // Reported in the status.
-    let status = fleet.status().await;
+    // Reported in the status, and in sync again.
     assert!(
-        node(&status, "edge-a")["lastRepairAt"].is_string(),
-        "{status}"
+        eventually(Duration::from_secs(10), || async {
+            let status = fleet.status().await;
+            node(&status, "edge-a")["lastRepairAt"].is_string()
+                && node(&status, "edge-a")["inSync"] == true
+        })
+        .await,
+        "{}",
+        fleet.status().await
     );
-    assert!(
-        node(&status, "edge-c")["lastRepairAt"].is_null(),
-        "{status}"
-    );
+    assert!(node(&fleet.status().await, "edge-c")["lastRepairAt"].is_null());
     // A hand edit through node B's admin API (a route put first): noticed (its ETag moved)
     // and undone.
     let admin = fleet.nodes[1].admin_url();

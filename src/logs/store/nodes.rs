@@ -150,9 +150,10 @@ pub(super) async fn advance(
     if b.from != 0 {
         return Ok(Some(0));
     }
-    // Two first batches of one file at once: the second one's insert fails on the key and
-    // its transaction (rows included) is not committed; the shipper asks again.
-    sqlx::query(
+    // Two first batches of one file at once: the second one's insert fails on the key, its
+    // transaction (rows included) is not committed, and it is told the file has moved on: the
+    // shipper asks the hub where it stands and goes on from there.
+    let inserted = sqlx::query(
         "INSERT INTO access_log_node_files (node_id, fingerprint, path, position, lines, \
          skipped, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -164,8 +165,12 @@ pub(super) async fn advance(
     .bind(b.skipped as i64)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
-    Ok(None)
+    .await;
+    match inserted {
+        Ok(_) => Ok(None),
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(Some(0)),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
