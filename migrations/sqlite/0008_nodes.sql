@@ -14,6 +14,9 @@ CREATE TABLE nodes (
     state TEXT NOT NULL DEFAULT 'active',
     seeded INTEGER NOT NULL DEFAULT 0,
     config_hash TEXT,
+    -- The `@id` of that load's admin object: the drift check that first finds it in what the
+    -- node runs takes the node's ETag as the one that followed the load (`etag`).
+    marker TEXT,
     etag TEXT,
     last_apply_at TEXT,
     -- When the reconciler last found it drifted (restarted, edited by hand) and reloaded it.

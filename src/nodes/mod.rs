@@ -146,7 +146,7 @@ fn caddy_only(applier: &Applier) -> Result<(), NodeError> {
 pub async fn create(applier: &Arc<Applier>, p: Proposed) -> Result<Node, NodeError> {
     caddy_only(applier)?;
     let new = Arc::new(checked(p)?);
-    caddy::node_etag(&new.admin_url).await.map_err(|e| {
+    caddy::node_etag(&new.admin_url, None).await.map_err(|e| {
         invalid(
             "adminUrl",
             format!(
@@ -255,7 +255,10 @@ pub struct NodeStatus {
 pub async fn status(db: &Db) -> Result<Vec<NodeStatus>, NodeError> {
     let nodes = store::all(db).await?;
     let probes = futures_util::future::join_all(nodes.iter().map(|n| async {
-        match tokio::time::timeout(Duration::from_secs(5), caddy::node_etag(&n.admin_url)).await {
+        // Loaded since the last drift check: its ETag is not read yet, its marker tells.
+        let marker = n.etag.is_none().then_some(n.marker.as_deref()).flatten();
+        let probe = caddy::node_etag(&n.admin_url, marker);
+        match tokio::time::timeout(Duration::from_secs(5), probe).await {
             Ok(r) => r,
             Err(_) => Err(ProxyError::Unreachable("no answer within 5 s".into())),
         }
@@ -264,13 +267,18 @@ pub async fn status(db: &Db) -> Result<Vec<NodeStatus>, NodeError> {
     Ok(nodes
         .into_iter()
         .zip(probes)
-        .map(|(node, probe)| {
-            let (reachable, running_etag, error) = match probe {
-                Ok(etag) => (true, Some(etag), None),
-                Err(e) => (false, None, Some(e.to_string())),
+        .map(|(mut node, probe)| {
+            let (reachable, running_etag, found, error) = match probe {
+                Ok((etag, found)) => (true, Some(etag), found, None),
+                Err(e) => (false, None, false, Some(e.to_string())),
             };
+            if node.etag.is_none() && node.marker.is_some() && found {
+                node.etag = running_etag.clone();
+            }
             NodeStatus {
-                in_sync: running_etag.is_some() && running_etag == node.etag,
+                in_sync: node.config_hash.is_some()
+                    && running_etag.is_some()
+                    && running_etag == node.etag,
                 node,
                 reachable,
                 running_etag,

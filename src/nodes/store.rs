@@ -31,8 +31,14 @@ pub struct Node {
     pub state: String,
     /// Made from PROXYHUB_CADDY_ADMIN at start-up.
     pub seeded: bool,
-    /// The ETag Caddy gave its config after proxyhub's last load onto it.
+    /// The ETag of the config proxyhub's last load onto it made (read by the first drift
+    /// check after the load; absent until then).
     pub etag: Option<String>,
+    /// The hash of the sites last loaded onto it, and that load's marker.
+    #[serde(skip)]
+    pub config_hash: Option<String>,
+    #[serde(skip)]
+    pub marker: Option<String>,
     /// When a change was last loaded onto it and kept.
     pub last_apply_at: Option<String>,
     /// When the reconciler last found it running something else (restarted, edited by
@@ -44,7 +50,8 @@ pub struct Node {
 }
 
 const COLUMNS: &str = "id, name, admin_url, admin_listen, bind, access_log, state, seeded, \
-                       config_hash, etag, last_apply_at, last_repair_at, last_error, created_at";
+                       config_hash, marker, etag, last_apply_at, last_repair_at, last_error, \
+                       created_at";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
     let url: String = r.try_get("admin_url")?;
@@ -59,6 +66,8 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
         state: r.try_get("state")?,
         seeded: r.try_get::<i64, _>("seeded")? != 0,
         etag: r.try_get("etag")?,
+        config_hash: r.try_get("config_hash")?,
+        marker: r.try_get("marker")?,
         last_apply_at: r.try_get("last_apply_at")?,
         last_repair_at: r.try_get("last_repair_at")?,
         last_error: r.try_get("last_error")?,
@@ -108,7 +117,8 @@ pub async fn active_specs(conn: &mut AnyConnection) -> Result<Vec<NodeSpec>, sql
                 admin_listen: n.admin_listen,
                 bind: n.bind,
                 access_log: n.access_log,
-                config_hash: r.try_get("config_hash")?,
+                config_hash: n.config_hash,
+                marker: n.marker,
                 etag: n.etag,
                 error: n.last_error,
             })
@@ -123,20 +133,25 @@ pub async fn record(conn: &mut AnyConnection, reports: &[NodeReport]) -> Result<
     for r in reports {
         let q = if r.repaired {
             sqlx::query(
-                "UPDATE nodes SET config_hash = $1, etag = $2, last_error = $3, \
-                 last_apply_at = $4, last_repair_at = $4 WHERE name = $5",
+                "UPDATE nodes SET config_hash = $1, marker = $2, etag = $3, last_error = $4, \
+                 last_apply_at = $5, last_repair_at = $5 WHERE name = $6",
             )
         } else if r.applied {
             sqlx::query(
-                "UPDATE nodes SET config_hash = $1, etag = $2, last_error = $3, \
-                 last_apply_at = $4 WHERE name = $5",
+                "UPDATE nodes SET config_hash = $1, marker = $2, etag = $3, last_error = $4, \
+                 last_apply_at = $5 WHERE name = $6",
             )
         } else {
             sqlx::query(
-                "UPDATE nodes SET config_hash = $1, etag = $2, last_error = $3 WHERE name = $4",
+                "UPDATE nodes SET config_hash = $1, marker = $2, etag = $3, last_error = $4 \
+                 WHERE name = $5",
             )
         };
-        let q = q.bind(&r.config_hash).bind(&r.etag).bind(&r.error);
+        let q = q
+            .bind(&r.config_hash)
+            .bind(&r.marker)
+            .bind(&r.etag)
+            .bind(&r.error);
         let q = if r.applied { q.bind(&now) } else { q };
         q.bind(&r.name).execute(&mut *conn).await?;
     }
@@ -175,7 +190,7 @@ pub async fn insert(tx: &mut Tx, n: &NewNode) -> Result<Node, sqlx::Error> {
 /// while offline is not known.
 pub async fn set_state(tx: &mut Tx, id: i64, state: &str) -> Result<(), sqlx::Error> {
     let sql = if state == "active" {
-        "UPDATE nodes SET state = $1, config_hash = NULL, etag = NULL WHERE id = $2"
+        "UPDATE nodes SET state = $1, config_hash = NULL, marker = NULL, etag = NULL WHERE id = $2"
     } else {
         "UPDATE nodes SET state = $1 WHERE id = $2"
     };

@@ -18,7 +18,10 @@ pub struct NodeSpec {
     /// The hash (hex) of the sites last loaded onto it; `None`: not known (never loaded, or a
     /// load whose outcome is unknown), so the next push or drift check loads it.
     pub config_hash: Option<String>,
-    /// The ETag Caddy gave its config right after that load.
+    /// The marker (the admin object's `@id`) of that load.
+    pub marker: Option<String>,
+    /// The ETag of the config that load made, once a drift check read it (`None` until then:
+    /// the check reads the config, finds the marker, and keeps the ETag).
     pub etag: Option<String>,
     /// What went wrong with it last, until it is over.
     pub error: Option<String>,
@@ -33,6 +36,7 @@ pub struct NodeReport {
     pub name: String,
     /// What it runs now (`None`: not known).
     pub config_hash: Option<String>,
+    pub marker: Option<String>,
     pub etag: Option<String>,
     /// Whether a configuration was loaded onto it and kept.
     pub applied: bool,

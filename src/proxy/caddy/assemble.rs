@@ -118,6 +118,7 @@ mod tests {
             bind: None,
             access_log: None,
             config_hash: None,
+            marker: None,
             etag: None,
             error: None,
         }

@@ -369,8 +369,12 @@ impl Proxy for Caddy {
     }
 }
 
-/// The ETag of the config a Caddy admin API runs: whether `admin_url` answers as one.
-pub async fn node_etag(admin_url: &str) -> Result<String, ProxyError> {
+/// The ETag of the config a Caddy admin API runs (whether `admin_url` answers as one), and
+/// with `marker` whether that config holds it.
+pub async fn node_etag(
+    admin_url: &str,
+    marker: Option<&str>,
+) -> Result<(String, bool), ProxyError> {
     let admin = client::Admin::new(admin_url).map_err(ProxyError::Invalid)?;
-    admin.config_etag(None).await.map(|(etag, _)| etag)
+    admin.config_etag(marker).await
 }

@@ -122,6 +122,7 @@ pub fn seed_nodes(c: &Config) -> Result<Vec<NodeSpec>, String> {
                 bind: None,
                 access_log: None,
                 config_hash: None,
+                marker: None,
                 etag: None,
                 error: None,
             })
