@@ -66,7 +66,11 @@ impl Admin {
     /// Replaces the whole config (once: a load is not repeated behind the caller's back),
     /// if it is still the one whose ETag is `if_match`. `Ok(false)`: it is not (412), and
     /// nothing was loaded.
-    pub async fn load(&self, body: String, if_match: Option<&str>) -> Result<bool, ProxyError> {
+    pub async fn load(
+        &self,
+        body: bytes::Bytes,
+        if_match: Option<&str>,
+    ) -> Result<bool, ProxyError> {
         let _turn = self.turn().await;
         let mut req = self
             .http
