@@ -156,6 +156,11 @@ impl Applier {
         &*self.proxy
     }
 
+    /// The sites the proxy should serve, as committed now.
+    pub async fn committed_sites(&self) -> Result<Vec<Site>, sqlx::Error> {
+        self.desired.sites(&mut *self.db.acquire().await?).await
+    }
+
     /// Has the proxy check a site before a change is queued ([`Proxy::prepare`]); a site
     /// the proxy refuses, or a proxy that does not answer, counts as an apply failure
     /// (proxyhub's own refusals, `Invalid`, are the client's mistakes, not the proxy's).

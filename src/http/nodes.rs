@@ -128,7 +128,7 @@ async fn set_state(
     AppJson(body): AppJson<NodeState>,
 ) -> Result<Json<Node>> {
     Ok(Json(
-        nodes::set_state(&state.applier, id, &body.state).await?,
+        nodes::set_state(&state.applier, &state.db, id, &body.state).await?,
     ))
 }
 

@@ -142,10 +142,41 @@ fn caddy_only(applier: &Applier) -> Result<(), NodeError> {
     }
 }
 
+/// Refuses a node whose admin port a served vhost reaches (its upstream or its snippet names
+/// the port): the vhost would be refused from then on, and stop being served.
+async fn admin_port_free(
+    applier: &Applier,
+    admin_url: &str,
+    admin_listen: Option<&str>,
+) -> Result<(), NodeError> {
+    let ports: Vec<u16> = [
+        caddy::admin_listen(admin_url).ok(),
+        admin_listen.map(str::to_string),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+    .collect();
+    for site in applier.committed_sites().await? {
+        let words = site.upstreams().into_iter().chain(site.config.clone());
+        for word in words {
+            if let Some(p) = ports.iter().find(|&&p| caddy::mentions_port(&word, p)) {
+                return Err(NodeError::Conflict(format!(
+                    "the vhost {} reaches port {p}, which would be this node's admin API: \
+                     give the node another admin port, or change the vhost first",
+                    site.domain
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Adds a node: its admin API must answer as Caddy's, and it must take the store's config.
 pub async fn create(applier: &Arc<Applier>, p: Proposed) -> Result<Node, NodeError> {
     caddy_only(applier)?;
     let new = Arc::new(checked(p)?);
+    admin_port_free(applier, &new.admin_url, new.admin_listen.as_deref()).await?;
     caddy::node_etag(&new.admin_url, None).await.map_err(|e| {
         invalid(
             "adminUrl",
@@ -178,10 +209,20 @@ pub async fn create(applier: &Arc<Applier>, p: Proposed) -> Result<Node, NodeErr
 
 /// Takes a node offline (skipped by changes) or brings it back (loaded with the store's
 /// config before it counts again).
-pub async fn set_state(applier: &Arc<Applier>, id: i64, state: &str) -> Result<Node, NodeError> {
+pub async fn set_state(
+    applier: &Arc<Applier>,
+    db: &Db,
+    id: i64,
+    state: &str,
+) -> Result<Node, NodeError> {
     caddy_only(applier)?;
     if !matches!(state, "active" | "offline") {
         return Err(invalid("state", "state must be active or offline"));
+    }
+    if state == "active" {
+        if let Some(n) = store::all(db).await?.into_iter().find(|n| n.id == id) {
+            admin_port_free(applier, &n.admin_url, Some(&n.admin_listen)).await?;
+        }
     }
     let state = state.to_string();
     let node = applier

@@ -449,6 +449,29 @@ async fn the_nodes_api_refuses_what_it_cannot_take_in_words() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // A node whose admin port a vhost proxies to: the vhost would stop being served.
+    let other = CaddyProcess::start().await;
+    let r = app
+        .post(
+            "/api/vhosts",
+            json!({"domain": "port.example.com", "upstream": format!("127.0.0.1:{}", other.admin_port)}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = app
+        .post(
+            "/api/nodes",
+            json!({"name": "other", "adminUrl": other.admin_url()}),
+        )
+        .await;
+    let err = expect_error(r, 409, "CONFLICT").await;
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("port.example.com"),
+        "{err}"
+    );
     // Nothing was added.
     let nodes: Value = app.get("/api/nodes").await.json().await.unwrap();
     assert_eq!(nodes.as_array().unwrap().len(), 1, "{nodes}");

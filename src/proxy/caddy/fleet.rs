@@ -68,6 +68,19 @@ impl Fleet {
             nodes.push(Arc::new(Node { spec, admin }));
         }
         *clients = kept;
+        // A node the store says runs another config than this replica's last push (another
+        // replica pushed since): what every node ran before is not known here, and a node
+        // that takes a failed change is left for the drift check rather than put back.
+        let mut last = self.last.lock().expect("fleet last");
+        if let Some(l) = last.as_ref() {
+            if nodes
+                .iter()
+                .any(|n| n.spec.config_hash.as_ref().is_some_and(|h| *h != l.hash))
+            {
+                *last = None;
+            }
+        }
+        drop(last);
         *self.nodes.lock().expect("fleet nodes") = nodes;
         Ok(())
     }

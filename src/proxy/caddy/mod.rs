@@ -83,7 +83,16 @@ impl Backend {
             .fleet
             .nodes()
             .iter()
-            .filter_map(|n| settings::port_of(&n.spec.admin_listen))
+            .flat_map(|n| {
+                // The port it listens on, and the one proxyhub dials (a port mapping may
+                // tell them apart).
+                let dialed = admin_listen(&n.spec.admin_url).ok();
+                [
+                    settings::port_of(&n.spec.admin_listen),
+                    dialed.as_deref().and_then(settings::port_of),
+                ]
+            })
+            .flatten()
             .chain(self.settings.admin_port())
             .collect();
         ports.sort_unstable();
@@ -345,6 +354,12 @@ impl Proxy for Caddy {
                 names(&drifted)
             ))
         };
+        // A node that runs what proxyhub loaded, but not what the store holds now (a change
+        // put back to an older config, a commit that failed after its push): loaded as a
+        // push. Nothing is loaded when every node runs the store's config.
+        if down.is_empty() {
+            self.0.push(sites, None).await?;
+        }
         if let Some((_, e)) = down.into_iter().next() {
             return Err(e);
         }
