@@ -71,10 +71,20 @@ pub async fn names(
     conn: &mut sqlx::AnyConnection,
     ids: &[i64],
 ) -> Result<HashMap<i64, String>, sqlx::Error> {
+    names_in(conn, "access_log_domains", ids).await
+}
+
+/// The names of ids in `table` (one of the store's id–name tables: domains, nodes), read 500
+/// at a time; unknown ids are left out.
+pub(super) async fn names_in(
+    conn: &mut sqlx::AnyConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<HashMap<i64, String>, sqlx::Error> {
     let mut names = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let sql = format!(
-            "SELECT id, name FROM access_log_domains WHERE id IN ({})",
+            "SELECT id, name FROM {table} WHERE id IN ({})",
             crate::db::placeholders(chunk.len())
         );
         let mut q = sqlx::query(&sql);

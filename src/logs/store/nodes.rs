@@ -2,7 +2,7 @@
 //! stored once and its blocks refer to it by id; how far each of its files has been stored
 //! is kept per node and file (the hash of the file's first line), committed with the rows.
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::HashMap;
 use sqlx::Row as _;
 
 use super::{files::Source, write::Batch};
@@ -65,21 +65,7 @@ pub async fn names(
     conn: &mut sqlx::AnyConnection,
     ids: &[i64],
 ) -> Result<HashMap<i64, String>, sqlx::Error> {
-    let mut names = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT id, name FROM access_log_nodes WHERE id IN ({})",
-            crate::db::placeholders(chunk.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for r in q.fetch_all(&mut *conn).await? {
-            names.insert(r.try_get("id")?, r.try_get("name")?);
-        }
-    }
-    Ok(names)
+    super::domains::names_in(conn, "access_log_nodes", ids).await
 }
 
 /// How far `node` has stored the file `fingerprint` (0 for a file or node never seen).
