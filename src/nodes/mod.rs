@@ -155,7 +155,7 @@ async fn admin_port_free(
     ]
     .into_iter()
     .flatten()
-    .filter_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.parse().ok()))
+    .filter_map(|l| caddy::port_of(&l))
     .collect();
     for site in applier.committed_sites().await? {
         let words = site.upstreams().into_iter().chain(site.config.clone());
@@ -220,7 +220,8 @@ pub async fn set_state(
         return Err(invalid("state", "state must be active or offline"));
     }
     if state == "active" {
-        if let Some(n) = store::all(db).await?.into_iter().find(|n| n.id == id) {
+        let node = store::by_id(&mut *db.acquire().await?, id).await?;
+        if let Some(n) = node {
             admin_port_free(applier, &n.admin_url, Some(&n.admin_listen)).await?;
         }
     }

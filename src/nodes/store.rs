@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::{
     db::{Db, Tx},
+    proxy::caddy,
     proxy::{NodeReport, NodeSpec},
     timestamps,
 };
@@ -59,7 +60,10 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
     Ok(Node {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        admin_listen: listen.unwrap_or_else(|| listen_of(&url)),
+        // A stored URL was checked when added: it has a host:port.
+        admin_listen: listen
+            .or_else(|| caddy::admin_listen(&url).ok())
+            .unwrap_or_default(),
         admin_url: url,
         bind: r.try_get("bind")?,
         access_log: r.try_get("access_log")?,
@@ -73,13 +77,6 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<Node, sqlx::Error> {
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
     })
-}
-
-/// `http://host:port` → `host:port`.
-fn listen_of(url: &str) -> String {
-    url.trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string()
 }
 
 pub async fn all(db: &Db) -> Result<Vec<Node>, sqlx::Error> {

@@ -31,7 +31,9 @@ use sha2::{Digest, Sha256};
 use super::{no_control_characters, NodeReport, NodeSpec, Proxy, ProxyError, Site, UpstreamCounts};
 use crate::config::Config;
 pub use adapted::SiteRoutes;
-pub use settings::{admin_listen, checked_listen, mentions_port, seed_nodes, CaddySettings};
+pub use settings::{
+    admin_listen, checked_listen, mentions_port, port_of, seed_nodes, CaddySettings,
+};
 
 /// A hash of everything a site's rendered block is made of (the settings are fixed for the
 /// life of the process).
@@ -237,14 +239,13 @@ impl Backend {
         Ok(out)
     }
 
-    /// Assembles and loads the config for `sites` onto the active nodes that do not run it
-    /// (`only`: onto these nodes, whatever they run), all or nothing. Returns whether it
-    /// loaded.
-    async fn push(
+    /// What the config for `sites` is made of: each site's checked routes, and their hash
+    /// (without the load's marker and the nodes' own settings). Also the sites' cache keys,
+    /// for [`Self::evict`] once they are loaded.
+    async fn parts(
         self: &Arc<Self>,
         sites: &[Site],
-        only: Option<&HashSet<i64>>,
-    ) -> Result<bool, ProxyError> {
+    ) -> Result<(fleet::Parts, Vec<SiteKey>), ProxyError> {
         let keys: Vec<SiteKey> = sites.iter().map(Self::key).collect();
         let routes = self.routes_of(sites, &keys).await?;
         let parts: Vec<(String, Arc<SiteRoutes>)> = sites
@@ -252,7 +253,6 @@ impl Backend {
             .zip(routes)
             .filter_map(|(s, r)| r.map(|r| (s.domain.clone(), r)))
             .collect();
-        // What the config is made of, without the load's marker and the node's own settings.
         let hash = digest(parts.iter().flat_map(|(d, r)| {
             [
                 Some(d.as_str()),
@@ -264,9 +264,41 @@ impl Backend {
             hash: crate::digest::hex(&hash),
             sites: parts,
         };
-        let loaded = self.fleet.load(&self.settings, parts, only).await;
+        Ok((parts, keys))
+    }
+
+    /// Assembles and loads the config for `sites` onto the active nodes that do not run it,
+    /// all or nothing. Returns whether it loaded.
+    async fn push(self: &Arc<Self>, sites: &[Site]) -> Result<bool, ProxyError> {
+        let (parts, keys) = self.parts(sites).await?;
+        let loaded = self.fleet.load(&self.settings, parts, None).await;
         self.evict(keys);
         loaded
+    }
+
+    /// Loads the config for `sites` onto the `drifted` nodes whatever they run, then onto
+    /// any other node that runs an older config than the store's (a change put back after
+    /// another node refused it, a commit that failed after its push): the config is made
+    /// once for both.
+    async fn repair(
+        self: &Arc<Self>,
+        sites: &[Site],
+        drifted: &HashSet<i64>,
+        all_answered: bool,
+    ) -> Result<(), ProxyError> {
+        let (parts, keys) = self.parts(sites).await?;
+        let mut loaded = Ok(false);
+        if !drifted.is_empty() {
+            loaded = self
+                .fleet
+                .load(&self.settings, parts.clone(), Some(drifted))
+                .await;
+        }
+        if loaded.is_ok() && all_answered {
+            loaded = self.fleet.load(&self.settings, parts, None).await;
+        }
+        self.evict(keys);
+        loaded.map(drop)
     }
 
     /// Drops cached sites that are not served and were not prepared lately.
@@ -315,7 +347,7 @@ impl Proxy for Caddy {
     }
 
     async fn apply(&self, sites: &[Site]) -> Result<bool, ProxyError> {
-        self.0.push(sites, None).await
+        self.0.push(sites).await
     }
 
     fn forget_applied(&self) {
@@ -345,21 +377,13 @@ impl Proxy for Caddy {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let repaired = if drifted.is_empty() {
-            None
-        } else {
-            self.0.push(sites, Some(&drifted)).await?;
-            Some(format!(
+        self.0.repair(sites, &drifted, down.is_empty()).await?;
+        let repaired = (!drifted.is_empty()).then(|| {
+            format!(
                 "ran another configuration than proxyhub's last load, now re-applied: {}",
                 names(&drifted)
-            ))
-        };
-        // A node that runs what proxyhub loaded, but not what the store holds now (a change
-        // put back to an older config, a commit that failed after its push): loaded as a
-        // push. Nothing is loaded when every node runs the store's config.
-        if down.is_empty() {
-            self.0.push(sites, None).await?;
-        }
+            )
+        });
         if let Some((_, e)) = down.into_iter().next() {
             return Err(e);
         }
