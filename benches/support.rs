@@ -6,8 +6,10 @@
 
 use std::{
     future::Future,
+    io::Write,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -147,10 +149,22 @@ pub async fn start_proxyhub(
     http_port: u16,
     access_log: &Path,
 ) -> (Proc, String) {
+    start_proxyhub_with(dir, caddy_admin, http_port, access_log, &[]).await
+}
+
+/// [`start_proxyhub`] with more environment variables.
+pub async fn start_proxyhub_with(
+    dir: &Path,
+    caddy_admin: u16,
+    http_port: u16,
+    access_log: &Path,
+    env: &[(&str, &str)],
+) -> (Proc, String) {
     let port = free_port();
     let proxyhub = Proc(
         Command::new(env!("CARGO_BIN_EXE_proxyhub"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("PROXYHUB_LISTEN", format!("127.0.0.1:{port}"))
             .env(
                 "PROXYHUB_DATABASE_URL",
@@ -316,4 +330,57 @@ pub fn median(mut v: Vec<Duration>) -> Duration {
 
 pub fn s(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
+}
+
+/// Now, in seconds since the epoch.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Appends access-log lines made by `line` to `log` at `per_s` lines a second, every 10 ms
+/// as a proxy writes them, until `stop`; `written` counts them.
+pub fn append_lines(
+    log: &Path,
+    per_s: u64,
+    stop: &AtomicBool,
+    written: &AtomicU64,
+    mut line: impl FnMut(&mut Vec<u8>),
+) {
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    let start = Instant::now();
+    let mut buf = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        let due = (start.elapsed().as_secs_f64() * per_s as f64) as u64;
+        let have = written.load(Ordering::Relaxed);
+        if due > have {
+            buf.clear();
+            for _ in have..due {
+                line(&mut buf);
+            }
+            f.write_all(&buf).unwrap();
+            written.store(due, Ordering::Relaxed);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Resident memory of a process, from /proc: (total, anonymous, file-backed), in MiB.
+pub fn rss(pid: u32) -> (f64, f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (
+        kib("VmRSS:"),
+        kib("RssAnon:"),
+        kib("RssFile:") + kib("RssShmem:"),
+    )
 }

@@ -10,10 +10,10 @@
 #[path = "../logs/gen.rs"]
 mod gen;
 #[path = "../support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::{
-    io::Write,
     path::Path,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -31,24 +31,6 @@ use support::{
 
 fn main() {
     support::each_caddy(|full, label, bin| async move { run(full, &label, &bin).await });
-}
-
-/// Resident memory of a process, from /proc: (total, anonymous, file-backed), in MiB.
-fn rss(pid: u32) -> (f64, f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
-    };
-    (
-        kib("VmRSS:"),
-        kib("RssAnon:"),
-        kib("RssFile:") + kib("RssShmem:"),
-    )
 }
 
 async fn run(full: bool, label: &str, caddy_bin: &Path) {
@@ -86,7 +68,13 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
     let written = Arc::new(AtomicU64::new(0));
     let writer = {
         let (stop, written, log) = (stop.clone(), written.clone(), log.clone());
-        std::thread::spawn(move || append_lines(&log, offered_lines_per_s, &stop, &written))
+        // Timestamps of now: the store keeps them (retention prunes old requests).
+        let mut lines = gen::Lines::new(u64::MAX / 2, support::now() + 1.0, 1.0);
+        std::thread::spawn(move || {
+            support::append_lines(&log, offered_lines_per_s, &stop, &written, |buf| {
+                lines.line(buf)
+            })
+        })
     };
     let db = proxyhub::db::connect(&format!("sqlite://{}", dir.join("proxyhub.db").display()))
         .await
@@ -130,7 +118,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
     );
 
     tokio::time::sleep(Duration::from_secs(if full { 8 } else { 2 })).await;
-    let idle = rss(pid);
+    let idle = support::rss(pid);
 
     // One change, against Caddy's own JSON /load of the same configs on a clean Caddy.
     let id = ids[ids.len() / 2];
@@ -147,7 +135,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
             .unwrap();
         assert!(r.status().is_success(), "{:?}", r.text().await);
         ours.push(t.elapsed());
-        let m = rss(pid);
+        let m = support::rss(pid);
         if m.0 > after_change.0 {
             after_change = m;
         }
@@ -180,7 +168,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
         burst_time.as_secs_f64() / theirs.as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(if full { 8 } else { 2 })).await;
-    let after_burst = rss(pid);
+    let after_burst = support::rss(pid);
     println!(
         "proxyhub's resident memory (total / anonymous / file-backed MiB): idle {:.0} / {:.0} / {:.0}; right after a change {:.0} / {:.0} / {:.0}; idle after the burst {:.0} / {:.0} / {:.0}",
         idle.0, idle.1, idle.2, after_change.0, after_change.1, after_change.2, after_burst.0, after_burst.1, after_burst.2
@@ -231,30 +219,4 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
     let _ = proxyhub.0.kill();
     db.close().await;
     support::clean_up(&dir);
-}
-
-/// Appends Caddy access-log lines at `per_s` lines a second until `stop`.
-fn append_lines(log: &Path, per_s: u64, stop: &AtomicBool, written: &AtomicU64) {
-    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    // Timestamps of now: the store keeps them (retention prunes old requests).
-    let mut lines = gen::Lines::new(u64::MAX / 2, now + 1.0, 1.0);
-    let start = Instant::now();
-    let mut buf = Vec::new();
-    while !stop.load(Ordering::Relaxed) {
-        let due = (start.elapsed().as_secs_f64() * per_s as f64) as u64;
-        let have = written.load(Ordering::Relaxed);
-        if due > have {
-            buf.clear();
-            for _ in have..due {
-                lines.line(&mut buf);
-            }
-            f.write_all(&buf).unwrap();
-            written.store(due, Ordering::Relaxed);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

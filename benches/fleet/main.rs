@@ -12,6 +12,7 @@
 //! sites and that the fleet is in sync (never timings).
 
 #[path = "../support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::{

@@ -1,7 +1,7 @@
 //! Writing requests: a batch of rows and the read position that covers them, in one
 //! transaction; the rows as blocks, small batches merged into small blocks.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
 use sqlx::Row as _;
 
 use super::{
@@ -233,63 +233,37 @@ fn merge_newest_first<'a>(fresh: &[Row<'a>], old: impl Iterator<Item = Row<'a>>)
     out
 }
 
-/// The newest small block (fewer than [`block::SMALL`] requests) of `node` for each wanted
-/// domain and day that has one. A batch from a tailed log spans seconds: one query over its
-/// days finds them all; a batch of old lines may span months: then one lookup per group.
+/// The newest block of `node` for each wanted domain and day, when it is small (fewer than
+/// [`block::SMALL`] requests). One index lookup per group: the newest block alone is looked
+/// at, so the work does not grow with the blocks a day already holds (a scan of the day's
+/// small blocks did, at every batch).
 async fn small_blocks(
     tx: &mut Tx,
     wanted: &[(i64, i64)],
     node: Option<i64>,
 ) -> Result<HashMap<(i64, i64), StoredBlock>, sqlx::Error> {
     let mut small = HashMap::with_capacity(wanted.len());
-    let (Some(first), Some(last)) = (
-        wanted.iter().map(|w| w.1).min(),
-        wanted.iter().map(|w| w.1).max(),
-    ) else {
-        return Ok(small);
+    // Written out for each: `node_id = NULL` is never true.
+    let of_node = match node {
+        None => "node_id IS NULL",
+        Some(_) => "node_id = $4",
     };
+    let sql = format!(
+        "SELECT id, n FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
+         AND max_ts < $3 AND {of_node} ORDER BY max_ts DESC, id DESC LIMIT 1"
+    );
     let mut ids = Vec::new();
-    if last - first <= 2 * block::DAY_US {
-        let wanted: HashSet<(i64, i64)> = wanted.iter().copied().collect();
-        let found = sqlx::query(
-            "SELECT id, domain_id, day, node_id FROM access_log_blocks \
-             WHERE max_ts >= $1 AND max_ts < $2 AND n < $3 ORDER BY max_ts DESC, id DESC",
-        )
-        .bind(first)
-        .bind(last + block::DAY_US)
-        .bind(block::SMALL as i64)
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut seen = HashSet::new();
-        for r in &found {
-            let key = (r.try_get("domain_id")?, r.try_get("day")?);
-            let theirs: Option<i64> = r.try_get("node_id")?;
-            if theirs == node && wanted.contains(&key) && seen.insert(key) {
-                ids.push(r.try_get::<i64, _>("id")?);
-            }
+    for &(domain_id, day) in wanted {
+        let mut q = sqlx::query(&sql)
+            .bind(domain_id)
+            .bind(day)
+            .bind(day + block::DAY_US);
+        if let Some(n) = node {
+            q = q.bind(n);
         }
-    } else {
-        // Written out for each: `node_id = NULL` is never true.
-        let of_node = match node {
-            None => "node_id IS NULL",
-            Some(_) => "node_id = $5",
-        };
-        let sql = format!(
-            "SELECT id FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
-             AND max_ts < $3 AND n < $4 AND {of_node} ORDER BY max_ts DESC, id DESC LIMIT 1"
-        );
-        for &(domain_id, day) in wanted {
-            let mut q = sqlx::query(&sql)
-                .bind(domain_id)
-                .bind(day)
-                .bind(day + block::DAY_US)
-                .bind(block::SMALL as i64);
-            if let Some(n) = node {
-                q = q.bind(n);
-            }
-            let id = q.fetch_optional(&mut **tx).await?;
-            if let Some(r) = id {
-                ids.push(r.try_get::<i64, _>(0)?);
+        if let Some(r) = q.fetch_optional(&mut **tx).await? {
+            if r.try_get::<i64, _>("n")? < block::SMALL as i64 {
+                ids.push(r.try_get::<i64, _>("id")?);
             }
         }
     }
