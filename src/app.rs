@@ -108,6 +108,7 @@ impl Application {
             leases: Arc::new(cluster::Leases::new(&db)),
             db,
             shipped: Arc::new(shipped),
+            shared_reads: Arc::default(),
         };
         Ok(Self {
             listener,

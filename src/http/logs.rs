@@ -6,6 +6,7 @@
 use axum::{
     extract::{FromRequestParts, State},
     http::request::Parts,
+    response::Response,
     Json,
 };
 use serde::{Deserialize, Serialize};
@@ -17,7 +18,7 @@ use super::{
     error::{ApiError, ErrorBody, Result},
     extract::AppQuery,
     guard::CurrentUser,
-    AppState,
+    shared, AppState,
 };
 use crate::{
     accounts::tokens::Scope,
@@ -99,20 +100,25 @@ pub struct LogPage {
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     LogsQuery(f, page, limit): LogsQuery,
-) -> Result<Json<LogPage>> {
+) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
-    let (stored, skipped) = counters::counts(&state.db).await?;
-    let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
-    Ok(Json(LogPage {
-        logs: found.rows.into_iter().map(entry).collect(),
-        total: found.total,
-        total_exact: found.exact,
-        searched_since: found.searched_since.map(iso),
-        page,
-        page_size: limit,
-        skipped,
-    }))
+    let question = format!("/api/logs?{}", raw.unwrap_or_default());
+    let answer = state.shared_reads.answer(question, || async {
+        let (stored, skipped) = counters::counts(&state.db).await?;
+        let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
+        shared::to_json(&LogPage {
+            logs: found.rows.into_iter().map(entry).collect(),
+            total: found.total,
+            total_exact: found.exact,
+            searched_since: found.searched_since.map(iso),
+            page,
+            page_size: limit,
+            skipped,
+        })
+    });
+    Ok(shared::json(answer.await?))
 }
 
 fn iso(ts_us: i64) -> String {
@@ -318,10 +324,20 @@ struct BucketCounts {
 async fn stats(
     State(state): State<AppState>,
     me: CurrentUser,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
     AppQuery(q): AppQuery<StatsQuery>,
-) -> Result<Json<TrafficStats>> {
+) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
+    let question = format!("/api/logs/stats?{}", raw.unwrap_or_default());
+    let answer = state
+        .shared_reads
+        .answer(question, || traffic_stats(&state, period));
+    Ok(shared::json(answer.await?))
+}
+
+/// The traffic of `period`, as JSON.
+async fn traffic_stats(state: &AppState, period: Period) -> Result<axum::body::Bytes> {
     let found = traffic::stats(&state.db, &period).await?;
     let mut buckets = Vec::new();
     for bucket in found.buckets {
@@ -337,7 +353,7 @@ async fn stats(
             other,
         });
     }
-    Ok(Json(TrafficStats {
+    shared::to_json(&TrafficStats {
         bucket: if found.minutely {
             BucketSize::Minute
         } else {
@@ -350,7 +366,7 @@ async fn stats(
         top_domains: found.top_domains,
         top_paths: found.top_paths,
         top_paths_sample: found.top_paths_sample,
-    }))
+    })
 }
 
 #[cfg(test)]

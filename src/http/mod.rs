@@ -21,6 +21,7 @@ pub mod metrics;
 mod nodes;
 pub mod openapi;
 pub mod ratelimit;
+mod shared;
 mod state;
 mod status;
 mod tokens;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub leases: Arc<crate::cluster::Leases>,
     /// Where the batches of `proxyhub logs ship` are stored (`/api/logs/ship`).
     pub shipped: Arc<crate::logs::ship::receive::Receiver>,
+    /// Answers of the access-log reads, shared by callers asking the same at once.
+    pub shared_reads: Arc<shared::SharedReads>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

@@ -12,6 +12,9 @@
 //! - `domains.rs`: domain names stored once, referred to by id.
 //! - `counters.rs`: rows stored, lines skipped, the longest time a block spans.
 //! - `retention.rs`: the background task pruning the oldest requests.
+//!
+//! [`generation`] moves with every commit that adds or removes requests in this process:
+//! answers computed from the store are given again while it stays (`http/shared.rs`).
 
 pub mod block;
 pub mod counters;
@@ -21,3 +24,18 @@ pub mod nodes;
 pub mod retention;
 pub mod table;
 pub mod write;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+/// A number that changes whenever this process commits requests to, or prunes them from, a
+/// store.
+pub fn generation() -> u64 {
+    GENERATION.load(Ordering::Acquire)
+}
+
+/// Says the store changed (after a commit).
+fn changed() {
+    GENERATION.fetch_add(1, Ordering::AcqRel);
+}

@@ -85,6 +85,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         };
         forget(&mut tx, n).await?;
         tx.commit().await?;
+        super::changed();
         deleted += n;
         if (old.len() as i64) < BATCH {
             break;
@@ -148,6 +149,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         };
         forget(&mut tx, n).await?;
         tx.commit().await?;
+        super::changed();
         deleted += n;
         tokio::time::sleep(BREATHE).await;
     }

@@ -97,6 +97,7 @@ pub async fn commit<'b>(
             .await?;
     }
     tx.commit().await?;
+    super::changed();
     domains.remember(resolved);
     Ok(Committed::Yes(tallies))
 }
