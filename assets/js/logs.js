@@ -67,6 +67,25 @@
     }
   }
 
+  // Whether storing the log keeps up: on a saturated machine it falls behind and catches up
+  // later, and the newest requests are missing here until then.
+  async function ingestState() {
+    try {
+      const s = await api('GET', '/api/logs/status');
+      const note = $('ingest-state');
+      if (s.ingest.state === 'behind') {
+        const mib = (s.ingest.lagBytes / 1048576).toFixed(1);
+        const last = s.ingest.lastStoredAt ? `; last stored ${formatTime(s.ingest.lastStoredAt)}` : '';
+        note.textContent = `Storing requests is behind the access log by ${mib} MiB${last}. It catches up on its own and no request is lost; until then the newest requests are missing here.`;
+        note.hidden = false;
+      } else {
+        note.hidden = true;
+      }
+    } catch (e) {
+      // The table's own error says what is wrong.
+    }
+  }
+
   // Live mode: the server's event stream carries each stored request matching the domain and
   // status filters; the method, path and node filters are applied here. Newest on top.
   function follow(on) {
@@ -126,5 +145,7 @@
     window.addEventListener('pagehide', () => follow(false));
     window.addEventListener('pageshow', (ev) => { if (ev.persisted) follow(live.checked); });
     load();
+    ingestState();
+    setInterval(ingestState, 5000);
   });
 })();

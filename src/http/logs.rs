@@ -23,6 +23,7 @@ use super::{
 use crate::{
     accounts::tokens::Scope,
     logs::{
+        ingest::standing,
         parse::fields::human_latency,
         query::{
             self,
@@ -214,8 +215,25 @@ pub struct Status {
     pub client_ip: &'static str,
     pub rows: i64,
     pub skipped: i64,
+    /// Where storing the followed log stands.
+    pub ingest: IngestStatus,
     /// Files read so far, most recently read first (at most 50).
     pub files: Vec<FileStatus>,
+}
+
+/// Where storing the followed log stands. When the machine is too busy, ingest falls behind
+/// and catches up later (no line is lost); sign-in, changes and reads are not slowed for it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestStatus {
+    /// `live`: requests are stored within a second or so of being logged; `behind`: more
+    /// than 64 MiB of the log waits, or lines have waited over 5 s.
+    #[schema(pattern = "^(live|behind)$")]
+    pub state: &'static str,
+    /// Bytes of the followed log not stored yet.
+    pub lag_bytes: u64,
+    /// When lines of the followed log were last stored (ISO-8601), if ever.
+    pub last_stored_at: Option<String>,
 }
 
 /// A file read so far, as `GET /api/logs/status` shows it.
@@ -236,6 +254,19 @@ pub struct FileStatus {
 async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
     let (rows, skipped) = counters::counts(&state.db).await?;
+    let now = OffsetDateTime::now_utc();
+    let log = state.config.access_log_absolute();
+    let standing = standing::standing(&state.db, &log, now.unix_timestamp())
+        .await
+        .map_err(ApiError::internal)?;
+    let ingest = IngestStatus {
+        state: if standing.behind { "behind" } else { "live" },
+        lag_bytes: standing.lag_bytes,
+        last_stored_at: standing
+            .last_stored_at
+            .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+            .map(timestamps::iso),
+    };
     let files = files::recent(&state.db)
         .await?
         .into_iter()
@@ -248,10 +279,11 @@ async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<S
         })
         .collect();
     Ok(Json(Status {
-        access_log: state.config.access_log_absolute().display().to_string(),
+        access_log: log.display().to_string(),
         client_ip: state.config.log_client_ip.as_str(),
         rows,
         skipped,
+        ingest,
         files,
     }))
 }

@@ -54,6 +54,9 @@ async fn partial_and_garbage_lines_are_held_or_counted_never_fatal() {
         std::fs::metadata(log).unwrap().len(),
         "all of it read"
     );
+    assert_eq!(status["ingest"]["state"], "live", "{status}");
+    assert_eq!(status["ingest"]["lagBytes"], 0, "nothing waits");
+    assert!(status["ingest"]["lastStoredAt"].is_string(), "{status}");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 //! - `source.rs`: opening a file for reading, plain or gzipped, and naming it.
 //! - `addresses.rs`: client addresses stored as logged, hashed, or not at all.
 //! - `counts.rs`: the metrics of each committed batch.
+//! - `standing.rs`: how far the store stands behind the followed log.
 
 pub mod addresses;
 pub mod batch;
@@ -18,4 +19,5 @@ pub mod import;
 pub mod rotated;
 pub mod sink;
 pub mod source;
+pub mod standing;
 pub mod tailer;

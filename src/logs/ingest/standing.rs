@@ -1,0 +1,118 @@
+//! How far the store stands behind the log proxyhub follows: what `GET /api/logs/status` and
+//! the dashboard say when the machine is too busy for ingest to keep up. Ingest then falls
+//! behind and catches up later (every line is stored once, whenever); sign-in, changes and
+//! reads are not slowed to keep it up.
+
+use std::path::Path;
+
+use super::batch::{fingerprint, read_head};
+use crate::{db::Db, logs::store::files};
+
+/// Bytes not stored yet beyond which ingest is behind, however recently it stored: more than
+/// a few seconds of a busy proxy's log (the tailer stores what gathered every half second).
+pub const BEHIND_BYTES: u64 = 64 << 20;
+/// Seconds without storing, with lines waiting, after which ingest is behind.
+pub const STALLED_SECS: i64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StandingError {
+    #[error("reading the log: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Where ingest stands on the followed log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// Bytes of complete and incomplete lines in the log that are not stored yet.
+    pub lag_bytes: u64,
+    /// When the log (at its path) last had lines stored, epoch seconds.
+    pub last_stored_at: Option<i64>,
+    /// Whether ingest has fallen behind (see [`BEHIND_BYTES`], [`STALLED_SECS`]).
+    pub behind: bool,
+}
+
+/// The length of `file` up to the end of its last complete line: a line being written is not
+/// waiting yet.
+fn complete_lines(file: &std::fs::File) -> std::io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let size = file.metadata()?.len();
+    let mut tail = vec![0; 64 << 10];
+    let mut end = size;
+    while end > 0 {
+        let start = end.saturating_sub(tail.len() as u64);
+        let buf = &mut tail[..(end - start) as usize];
+        file.read_exact_at(buf, start)?;
+        if let Some(i) = buf.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+/// Where ingest stands on `log` (absolute) at `now` (epoch seconds).
+pub async fn standing(db: &Db, log: &Path, now: i64) -> Result<Standing, StandingError> {
+    let path = log.display().to_string();
+    let last_stored_at = files::last_progress(db, &path).await?;
+    let Ok(mut file) = std::fs::File::open(log) else {
+        return Ok(Standing {
+            lag_bytes: 0,
+            last_stored_at,
+            behind: false,
+        });
+    };
+    let size = complete_lines(&file)?;
+    let stored = match read_head(&mut file).ok().as_deref().and_then(fingerprint) {
+        Some(name) => files::position(db, &name).await?,
+        None => 0,
+    };
+    let lag_bytes = size.saturating_sub(stored);
+    let stalled = last_stored_at.is_none_or(|t| now - t > STALLED_SECS);
+    Ok(Standing {
+        lag_bytes,
+        last_stored_at,
+        behind: lag_bytes > BEHIND_BYTES || (lag_bytes > 0 && stalled),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::ingest::{addresses::Addresses, import};
+
+    const LINE: &str = r#"{"level":"info","ts":1736935200.5,"logger":"http.log.access","msg":"handled request","request":{"remote_ip":"203.0.113.9","proto":"HTTP/1.1","method":"GET","host":"a.example.com","uri":"/x","headers":{}},"duration":0.001,"size":5,"status":200}"#;
+
+    #[tokio::test]
+    async fn lines_waiting_with_nothing_stored_for_a_while_are_behind_and_stored_ones_are_live() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let log = dir.path().join("access.log");
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let s = standing(&db, &log, now).await.unwrap();
+        assert_eq!((s.lag_bytes, s.behind), (0, false), "no log yet");
+        // Two complete lines and one being written.
+        std::fs::write(&log, format!("{LINE}\n{LINE}\n{{\"level\"")).unwrap();
+        let s = standing(&db, &log, now).await.unwrap();
+        assert_eq!(s.lag_bytes, 2 * (LINE.len() as u64 + 1));
+        assert!(s.behind, "lines waiting and never stored: {s:?}");
+        import::import(&db, &[log.clone()], Addresses::default(), false)
+            .await
+            .unwrap();
+        let s = standing(&db, &log, now).await.unwrap();
+        assert_eq!(s.lag_bytes, 0, "the unfinished line is not waiting");
+        assert!(!s.behind);
+        assert!(s.last_stored_at.is_some());
+        // Lines waiting while the last store was long ago: behind.
+        std::fs::write(&log, format!("{LINE}\n{LINE}\n{LINE}\n")).unwrap();
+        let later = now + STALLED_SECS + 60;
+        let s = standing(&db, &log, later).await.unwrap();
+        assert_eq!(s.lag_bytes, LINE.len() as u64 + 1);
+        assert!(s.behind, "{s:?}");
+        let s = standing(&db, &log, now).await.unwrap();
+        assert!(!s.behind, "stored a moment ago: live");
+    }
+}
