@@ -118,11 +118,11 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(newest, 10);
+        assert_eq!(newest, 11);
         for stmt in [
-            "DELETE FROM _sqlx_migrations WHERE version = 10",
-            "DROP TABLE rate_windows",
-            "DROP TABLE rate_attempts",
+            "DELETE FROM _sqlx_migrations WHERE version = 11",
+            "DROP TABLE traffic_minutes",
+            "ALTER TABLE access_log_stats DROP COLUMN minutes_since",
         ] {
             sqlx::query(stmt).execute(&db).await.unwrap();
         }
@@ -137,7 +137,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0009-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0010-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.

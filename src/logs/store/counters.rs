@@ -1,5 +1,5 @@
-//! The store's counters (`access_log_stats`): rows stored, lines skipped, and the longest
-//! time a block spans.
+//! The store's counters (`access_log_stats`): rows stored, lines skipped, the longest time a
+//! block spans, and since when the minute rollups hold every request.
 
 use sqlx::Row as _;
 
@@ -14,6 +14,15 @@ pub async fn max_span(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error
         .await?
         .try_get(0)?;
     Ok(span.clamp(0, block::DAY_US))
+}
+
+/// The time (epoch microseconds) up to which requests may have been stored before the minute
+/// rollups existed: minutes after it are all in `traffic_minutes`.
+pub async fn minutes_since(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT minutes_since FROM access_log_stats WHERE id = 1")
+        .fetch_one(db)
+        .await?
+        .try_get(0)
 }
 
 /// Rows stored, and lines skipped over all files (proxyhub's own and the nodes').

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     db::{self, Db, Tx},
-    logs::traffic::rollup,
+    logs::traffic::rollup::{self, Size},
 };
 
 /// Blocks deleted per transaction (up to ~20,000 requests).
@@ -175,19 +175,26 @@ async fn unroll(
     gone: impl Iterator<Item = (i64, u8, u64)>,
 ) -> Result<(), sqlx::Error> {
     let mut hours: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut minutes: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     for (t, class, n) in gone {
         *hours
             .entry((t - t.rem_euclid(3600), i64::from(class)))
+            .or_default() += n as i64;
+        *minutes
+            .entry((t - t.rem_euclid(60), i64::from(class)))
             .or_default() += n as i64;
     }
     let names = domains::names(tx, &[domain_id]).await?;
     let Some(domain) = names.get(&domain_id) else {
         return Ok(());
     };
-    let counts = hours
-        .into_iter()
-        .map(|((h, c), n)| (h, domain.as_str(), c, n));
-    rollup::subtract(tx, counts).await
+    for (size, counts) in [(Size::Hour, hours), (Size::Minute, minutes)] {
+        let counts = counts
+            .into_iter()
+            .map(|((h, c), n)| (h, domain.as_str(), c, n));
+        rollup::subtract(tx, size, counts).await?;
+    }
+    Ok(())
 }
 
 async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {

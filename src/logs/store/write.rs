@@ -81,15 +81,19 @@ pub async fn commit<'b>(
             by_class: g.by_class,
         })
         .collect();
+    let mut minutes = Vec::new();
     for g in &counts {
         let domain: &str = &batch.entries[g.first].domain;
-        for (hour_us, classes) in &g.hours {
-            for (c, &n) in classes.iter().enumerate().filter(|c| *c.1 > 0) {
-                hours.push((hour_us / 1_000_000, domain, c as i64, n));
+        for (spans, into) in [(&g.hours, &mut hours), (&g.minutes, &mut minutes)] {
+            for (start_us, classes) in spans {
+                for (c, &n) in classes.iter().enumerate().filter(|c| *c.1 > 0) {
+                    into.push((start_us / 1_000_000, domain, c as i64, n));
+                }
             }
         }
     }
     rollup::record(&mut tx, hours.into_iter()).await?;
+    rollup::record_minutes(&mut tx, minutes.into_iter()).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)
@@ -110,6 +114,8 @@ pub struct GroupCount {
     pub domain_id: i64,
     pub first: usize,
     pub hours: Vec<(i64, [i64; 6])>,
+    /// As `hours`, per clock minute.
+    pub minutes: Vec<(i64, [i64; 6])>,
     pub by_class: [u64; 6],
 }
 
@@ -155,6 +161,7 @@ pub async fn write_rows(
                 .then(b.cmp(&a))
         });
         let mut hours: Vec<(i64, [i64; 6])> = Vec::new();
+        let mut minutes: Vec<(i64, [i64; 6])> = Vec::new();
         let mut by_class = [0u64; 6];
         for &i in &idx {
             let r = &rows[i as usize];
@@ -162,18 +169,22 @@ pub async fn write_rows(
                 100..=599 => (r.status / 100) as usize,
                 _ => 0,
             }] += 1;
-            let hour = r.ts_us - r.ts_us.rem_euclid(3_600_000_000);
-            if hours.last().is_none_or(|h| h.0 != hour) {
-                hours.push((hour, [0; 6]));
-            }
-            if let Some(h) = hours.last_mut() {
-                h.1[usize::from(block::class(r.status))] += 1;
+            let class = usize::from(block::class(r.status));
+            for (spans, size) in [(&mut hours, 3_600_000_000), (&mut minutes, 60_000_000)] {
+                let start = r.ts_us - r.ts_us.rem_euclid(size);
+                if spans.last().is_none_or(|h| h.0 != start) {
+                    spans.push((start, [0; 6]));
+                }
+                if let Some(h) = spans.last_mut() {
+                    h.1[class] += 1;
+                }
             }
         }
         counts.push(GroupCount {
             domain_id,
             first: idx[0] as usize,
             hours,
+            minutes,
             by_class,
         });
         let fresh: Vec<Row> = idx.iter().map(|&i| rows[i as usize]).collect();

@@ -1,5 +1,6 @@
-//! The hour rollups (`traffic_hours`): requests per hour, domain and status class, added in
-//! the transaction that stores the requests and taken off when requests are pruned.
+//! The rollups: requests per hour (`traffic_hours`, kept as long as the logs) and per minute
+//! (`traffic_minutes`, kept [`MINUTES_KEPT_SECS`]), domain and status class, added in the
+//! transaction that stores the requests and taken off when requests are pruned.
 
 use sqlx::AnyConnection;
 
@@ -12,32 +13,58 @@ pub async fn record<'a>(
     upsert(conn, "traffic_hours", "hour, domain, class", hours).await
 }
 
-/// Takes `(hour, domain, class, requests)` counts (each key once) off the hour rollups: the
-/// requests were pruned. A rollup that reaches zero goes.
+/// How long the minute rollups are kept: the traffic chart counts minutes of periods up to two
+/// hours; older minutes are counted from the blocks.
+pub const MINUTES_KEPT_SECS: i64 = 2 * 86_400;
+
+/// Adds `(minute, domain, class, requests)` counts (minute in epoch seconds, each key once)
+/// to the minute rollups; call it in the transaction that stores the requests.
+pub async fn record_minutes<'a>(
+    conn: &mut AnyConnection,
+    minutes: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+) -> Result<(), sqlx::Error> {
+    upsert(conn, "traffic_minutes", "minute, domain, class", minutes).await
+}
+
+/// The rollups of one size: hours or minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    Hour,
+    Minute,
+}
+
+/// Takes `(start, domain, class, requests)` counts (each key once) off the rollups of `size`:
+/// the requests were pruned. A rollup that reaches zero goes.
 pub async fn subtract<'a>(
     conn: &mut AnyConnection,
-    hours: impl Iterator<Item = (i64, &'a str, i64, i64)>,
+    size: Size,
+    counts: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
-    for (hour, domain, class, n) in hours {
-        sqlx::query(
-            "UPDATE traffic_hours SET requests = requests - $1 \
-             WHERE hour = $2 AND domain = $3 AND class = $4",
-        )
-        .bind(n)
-        .bind(hour)
-        .bind(domain)
-        .bind(class)
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "DELETE FROM traffic_hours \
-             WHERE hour = $1 AND domain = $2 AND class = $3 AND requests <= 0",
-        )
-        .bind(hour)
-        .bind(domain)
-        .bind(class)
-        .execute(&mut *conn)
-        .await?;
+    // Fixed names, never input.
+    let (table, t) = match size {
+        Size::Hour => ("traffic_hours", "hour"),
+        Size::Minute => ("traffic_minutes", "minute"),
+    };
+    let update = format!(
+        "UPDATE {table} SET requests = requests - $1 WHERE {t} = $2 AND domain = $3 AND class = $4"
+    );
+    let delete = format!(
+        "DELETE FROM {table} WHERE {t} = $1 AND domain = $2 AND class = $3 AND requests <= 0"
+    );
+    for (hour, domain, class, n) in counts {
+        sqlx::query(&update)
+            .bind(n)
+            .bind(hour)
+            .bind(domain)
+            .bind(class)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(&delete)
+            .bind(hour)
+            .bind(domain)
+            .bind(class)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -85,10 +112,15 @@ async fn upsert<'a>(
     Ok(())
 }
 
-/// Drops hour rollups older than `keep_secs`.
+/// Drops hour rollups older than `keep_secs`, and minute rollups older than
+/// [`MINUTES_KEPT_SECS`].
 pub async fn prune(conn: &mut AnyConnection, now: i64, keep_secs: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM traffic_hours WHERE hour < $1")
         .bind(now - keep_secs)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM traffic_minutes WHERE minute < $1")
+        .bind(now - MINUTES_KEPT_SECS.min(keep_secs))
         .execute(&mut *conn)
         .await?;
     Ok(())

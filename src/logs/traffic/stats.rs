@@ -5,7 +5,8 @@
 use time::OffsetDateTime;
 
 use super::{
-    counts::{hour_counts, minute_counts},
+    counts::{minute_counts, minutes_cover, rollup_counts},
+    rollup::Size,
     top::{top_paths, Top},
 };
 use crate::{db::Db, logs::store::domains, timestamps};
@@ -102,7 +103,12 @@ pub async fn stats(db: &Db, period: &Period) -> Result<Stats, sqlx::Error> {
     let start = from.unix_timestamp() - from.unix_timestamp().rem_euclid(step);
     let end = to.unix_timestamp();
 
-    let (counts, top_domains) = if minutely {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let (counts, top_domains) = if !minutely {
+        rollup_counts(db, Size::Hour, start, end, domain.as_deref()).await?
+    } else if minutes_cover(db, start, now).await? {
+        rollup_counts(db, Size::Minute, start, end, domain.as_deref()).await?
+    } else {
         let (counts, by_domain) = minute_counts(db, start, end, domain.as_deref()).await?;
         let ids: Vec<i64> = by_domain.keys().copied().collect();
         let names = domains::names(&mut *db.acquire().await?, &ids).await?;
@@ -117,8 +123,6 @@ pub async fn stats(db: &Db, period: &Period) -> Result<Stats, sqlx::Error> {
         top.sort_by(|a, b| b.count.cmp(&a.count).then(a.domain.cmp(&b.domain)));
         top.truncate(10);
         (counts, top)
-    } else {
-        hour_counts(db, start, end, domain.as_deref()).await?
     };
     let mut total = 0;
     let mut buckets = Vec::new();
