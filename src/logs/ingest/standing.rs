@@ -99,7 +99,7 @@ mod tests {
         let s = standing(&db, &log, now).await.unwrap();
         assert_eq!(s.lag_bytes, 2 * (LINE.len() as u64 + 1));
         assert!(s.behind, "lines waiting and never stored: {s:?}");
-        import::import(&db, &[log.clone()], Addresses::default(), false)
+        import::import(&db, std::slice::from_ref(&log), Addresses::default(), false)
             .await
             .unwrap();
         let s = standing(&db, &log, now).await.unwrap();
