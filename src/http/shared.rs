@@ -25,7 +25,7 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 /// Answers computed at once at most.
 const HEAVY: usize = 2;
 /// Questions remembered at most (beyond, the oldest are forgotten).
-const KEPT: usize = 256;
+const KEPT: usize = 64;
 
 struct Answer {
     generation: u64,
@@ -66,11 +66,10 @@ impl SharedReads {
             match fresh {
                 Some(cell) => cell,
                 None => {
+                    // Answers of an older store are never given again: forget them now.
+                    answers.retain(|_, a| a.generation == now && a.at.elapsed() < MAX_AGE);
                     if answers.len() >= KEPT {
-                        answers.retain(|_, a| a.generation == now && a.at.elapsed() < MAX_AGE);
-                        if answers.len() >= KEPT {
-                            answers.clear();
-                        }
+                        answers.clear();
                     }
                     let cell = Arc::new(OnceCell::new());
                     answers.insert(
