@@ -102,8 +102,8 @@ async fn list(
     LogsQuery(f, page, limit): LogsQuery,
 ) -> Result<Json<LogPage>> {
     me.need(Scope::ReadLogs)?;
-    let (stored, skipped) = counters::counts(&state.db).await?;
-    let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
+    let (stored, skipped) = counters::counts(&state.reads).await?;
+    let found = query::page(&state.reads, &f, limit, (page - 1) * limit, stored).await?;
     Ok(Json(LogPage {
         logs: found.rows.into_iter().map(entry).collect(),
         total: found.total,
@@ -229,8 +229,8 @@ pub struct FileStatus {
     responses((status = 200, description = "The access log followed and the files read", body = Status)))]
 async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
-    let (rows, skipped) = counters::counts(&state.db).await?;
-    let files = files::recent(&state.db)
+    let (rows, skipped) = counters::counts(&state.reads).await?;
+    let files = files::recent(&state.reads)
         .await?
         .into_iter()
         .map(|f| FileStatus {
@@ -322,7 +322,7 @@ async fn stats(
 ) -> Result<Json<TrafficStats>> {
     me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
-    let found = traffic::stats(&state.db, &period).await?;
+    let found = traffic::stats(&state.reads, &period).await?;
     let mut buckets = Vec::new();
     for bucket in found.buckets {
         let t = OffsetDateTime::from_unix_timestamp(bucket.t).map_err(ApiError::internal)?;
