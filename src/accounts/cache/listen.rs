@@ -62,6 +62,8 @@ pub async fn run(
     };
     let cache = &*cache;
     let _off = Off(cache);
+    // Said once per outage, not at every try.
+    let mut said = false;
     loop {
         let listening = async {
             let mut l = PgListener::connect(&url).await?;
@@ -72,6 +74,7 @@ pub async fn run(
             Ok(Ok(mut l)) => {
                 // Anything written before this point was read by nobody from the cache.
                 cache.set_enabled(true);
+                said = false;
                 tokio::select! {
                     e = follow(&mut l, cache) => Some(e),
                     _ = stop.wait_for(|s| *s) => None,
@@ -82,9 +85,11 @@ pub async fn run(
         };
         cache.set_enabled(false);
         match failed {
-            Some(e) => {
-                tracing::warn!(error = %e, "not listening for auth evictions: the auth cache is off")
+            Some(e) if !said => {
+                tracing::warn!(error = %e, "not listening for auth evictions: the auth cache is off until it listens again");
+                said = true;
             }
+            Some(_) => {}
             None => return Ok(()),
         }
         tokio::select! {

@@ -8,7 +8,7 @@ use super::{
     pair::{post, Pair},
     session_cookie,
 };
-use crate::support::server::Server;
+use crate::support::{eventually, server::Server};
 
 const EVE: &str = "eve@example.com";
 const PASSWORD: &str = "eve's password";
@@ -77,9 +77,33 @@ async fn token(replica: &Server, cookie: &str, scopes: &[&str]) -> (String, Stri
     (secret, body["id"].as_str().unwrap().to_string())
 }
 
+/// Waits until both replicas answer known callers from their caches (each listens for the
+/// other's evictions).
+async fn caches_on(pair: &Pair) {
+    for replica in [&pair.a, &pair.b] {
+        let on = eventually(std::time::Duration::from_secs(10), || async {
+            let status = replica
+                .client
+                .get(format!("{}/api/status", replica.base))
+                .send()
+                .await;
+            match status {
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .is_ok_and(|s| s["authCache"]["enabled"] == true),
+                Err(_) => false,
+            }
+        })
+        .await;
+        assert!(on, "the auth cache of {} is on", replica.base);
+    }
+}
+
 #[tokio::test]
 async fn a_session_signed_out_on_one_replica_is_refused_at_once_by_both() {
     let pair = Pair::start(&[]).await;
+    caches_on(&pair).await;
     let cookie = session_cookie(&pair.a.base).await;
     for replica in [&pair.a, &pair.b, &pair.a, &pair.b] {
         assert_eq!(
@@ -104,6 +128,7 @@ async fn a_session_signed_out_on_one_replica_is_refused_at_once_by_both() {
 #[tokio::test]
 async fn a_demotion_a_revocation_and_a_disabling_on_one_replica_hold_on_the_other_at_once() {
     let pair = Pair::start(&[]).await;
+    caches_on(&pair).await;
     let r = post(
         &pair.a,
         "/api/users",
