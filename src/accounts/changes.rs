@@ -77,7 +77,7 @@ pub async fn change(
     }
     updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(user)
 }
 
@@ -94,6 +94,6 @@ pub async fn remove(db: &Db, cache: &AuthCache, id: &str) -> Result<User, Accoun
     delete(&mut tx, &user.id, &changing).await?;
     events::emit(&mut tx, events::Kind::UserDeleted, user_data(&user, None)).await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(user)
 }

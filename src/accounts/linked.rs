@@ -212,7 +212,7 @@ async fn claimed_role(
     super::update(&mut tx, &user, &changing).await?;
     super::updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     tracing::info!(user = %user.email, role = role.as_str(), "role set from the identity provider's claim");
     Ok(user)
 }

@@ -53,7 +53,7 @@ pub async fn set_profile(
         super::updated(&mut tx, &before, &after).await?;
     }
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(())
 }
 
@@ -73,6 +73,6 @@ pub async fn set_password(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(())
 }

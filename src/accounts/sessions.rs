@@ -73,7 +73,7 @@ impl SqlSessionStore {
     /// Ends one of an account's sessions; whether there was one.
     pub async fn delete_one(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
         let mut tx = crate::db::begin_write(&self.db).await?;
-        let _changing = self
+        let changing = self
             .cache
             .changing(&mut tx, Evict::Session(id.to_string()))
             .await?;
@@ -83,13 +83,14 @@ impl SqlSessionStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        changing.done().await;
         Ok(r.rows_affected() > 0)
     }
 
     /// Ends every session of an account but `keep`.
     pub async fn delete_others(&self, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
         let mut tx = crate::db::begin_write(&self.db).await?;
-        let _changing = self
+        let changing = self
             .cache
             .changing(&mut tx, Evict::User(user_id.to_string()))
             .await?;
@@ -99,6 +100,7 @@ impl SqlSessionStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        changing.done().await;
         Ok(r.rows_affected())
     }
 
@@ -169,7 +171,7 @@ impl SessionStore for SqlSessionStore {
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        drop(changing);
+        changing.done().await;
         if updated.rows_affected() == 0 {
             // A session deleted meanwhile (sign-out elsewhere) is not brought back to life
             // unless it carries no account.
@@ -215,7 +217,7 @@ impl SessionStore for SqlSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         let mut tx = crate::db::begin_write(&self.db).await.map_err(backend)?;
-        let _changing = self
+        let changing = self
             .cache
             .changing(&mut tx, Evict::Session(id.to_string()))
             .await
@@ -225,7 +227,9 @@ impl SessionStore for SqlSessionStore {
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        changing.done().await;
+        Ok(())
     }
 }
 

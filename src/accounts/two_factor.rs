@@ -168,7 +168,7 @@ pub async fn verify_code(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(true)
 }
 
@@ -226,7 +226,7 @@ pub async fn disable(db: &Db, cache: &AuthCache, user: &User) -> Result<(), TwoF
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(())
 }
 

@@ -7,18 +7,21 @@
 //! [`Ticket`] taken before its read and is refused if anything was evicted since, so a read
 //! that raced a write never stores what the write replaced. Entries live [`TTL`] at most, a
 //! bound should an eviction ever be missed. On PostgreSQL the cache is off until this
-//! replica listens, and emptied and off again whenever listening stops.
+//! replica listens, and emptied and off again whenever listening stops; a write is answered
+//! once every listening replica acknowledged its eviction ([`Changing::done`]).
 
 pub mod listen;
 
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
         Mutex,
     },
     time::{Duration, Instant},
 };
+
+use tokio::sync::oneshot;
 
 use time::OffsetDateTime;
 use tower_sessions::session::Record;
@@ -29,6 +32,8 @@ use super::{sessions::USER_KEY, User};
 pub const TTL: Duration = Duration::from_secs(15);
 /// The most entries of each kind kept (sessions, accounts, tokens).
 const CAPACITY: usize = 10_000;
+/// The longest a write waits to hear its own notification back.
+const ECHO_WAIT: Duration = Duration::from_secs(2);
 
 /// What a write ended or changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +60,12 @@ pub struct TokenRow {
     pub last_used_at: Option<i64>,
 }
 
+/// A write of this process's, waiting for `left` more replicas to acknowledge it.
+struct Waiting {
+    left: i64,
+    tx: oneshot::Sender<()>,
+}
+
 /// The evictions seen when a read began; a fill with an older one is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ticket(u64);
@@ -71,6 +82,12 @@ pub struct AuthCache {
     entries: Mutex<Entries>,
     /// Off while evictions from other replicas could be missed.
     enabled: AtomicBool,
+    /// This process among the replicas, in its notifications.
+    origin: String,
+    /// The last of this process's notifications, numbered.
+    sent: AtomicU64,
+    /// The writes waiting for every listening replica to acknowledge them, by number.
+    echoes: Mutex<HashMap<u64, Waiting>>,
 }
 
 impl Default for AuthCache {
@@ -79,6 +96,9 @@ impl Default for AuthCache {
         Self {
             entries: Mutex::default(),
             enabled: AtomicBool::new(true),
+            origin: uuid::Uuid::new_v4().simple().to_string(),
+            sent: AtomicU64::new(0),
+            echoes: Mutex::default(),
         }
     }
 }
@@ -107,6 +127,34 @@ impl AuthCache {
         let mut e = self.lock();
         evict(&mut e, &Evict::All);
         self.enabled.store(on, Ordering::Release);
+        drop(e);
+        // Nothing is acknowledged while not listening: no write waits for it.
+        self.echoes().clear();
+    }
+
+    fn echoes(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiting>> {
+        self.echoes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits for `replicas` acknowledgements of this process's write numbered `seq`.
+    fn wait_for(&self, seq: u64, replicas: i64) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        self.echoes().insert(seq, Waiting { left: replicas, tx });
+        rx
+    }
+
+    /// A replica acknowledged this process's write numbered `seq`.
+    fn acknowledged(&self, seq: u64) {
+        let mut echoes = self.echoes();
+        let Some(w) = echoes.get_mut(&seq) else {
+            return;
+        };
+        w.left -= 1;
+        if w.left <= 0 {
+            if let Some(w) = echoes.remove(&seq) {
+                let _ = w.tx.send(());
+            }
+        }
     }
 
     /// Taken before a read whose result may be kept; `None` while the cache is off.
@@ -205,22 +253,52 @@ impl AuthCache {
         conn: &mut sqlx::AnyConnection,
         what: Evict,
     ) -> Result<Changing<'_>, sqlx::Error> {
-        listen::notify(conn, &what).await?;
+        let mut echo = None;
+        if !crate::db::is_sqlite_conn(conn) {
+            let seq = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.enabled() {
+                let replicas = listen::listeners(conn).await?;
+                if replicas > 0 {
+                    echo = Some((seq, self.wait_for(seq, replicas)));
+                }
+            }
+            listen::notify(conn, &format!("{}.{seq}", self.origin), &what).await?;
+        }
         self.evict(&what);
-        Ok(Changing { cache: self, what })
+        Ok(Changing {
+            cache: self,
+            what,
+            echo,
+        })
     }
 }
 
-/// Proof that a write of the auth tables is marked (see [`AuthCache::changing`]); evicts
-/// again when dropped, after the transaction committed (or rolled back).
+/// Proof that a write of the auth tables is marked (see [`AuthCache::changing`]). Call
+/// [`done`](Self::done) once the transaction committed; dropped instead (the write failed),
+/// it evicts all the same.
 pub struct Changing<'a> {
     cache: &'a AuthCache,
     what: Evict,
+    echo: Option<(u64, oneshot::Receiver<()>)>,
+}
+
+impl Changing<'_> {
+    /// After the commit: evicts, and on PostgreSQL waits (2 s at most) until every
+    /// listening replica acknowledged that it evicted too.
+    pub async fn done(mut self) {
+        self.cache.evict(&self.what);
+        if let Some((_, heard)) = self.echo.take() {
+            let _ = tokio::time::timeout(ECHO_WAIT, heard).await;
+        }
+    }
 }
 
 impl Drop for Changing<'_> {
     fn drop(&mut self) {
         self.cache.evict(&self.what);
+        if let Some((seq, _)) = self.echo.take() {
+            self.cache.echoes().remove(&seq);
+        }
     }
 }
 

@@ -244,7 +244,7 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
-    drop(changing);
+    changing.done().await;
     Ok(token)
 }
 
