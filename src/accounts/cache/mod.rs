@@ -2,8 +2,8 @@
 //! their secret, so a request from a known caller touches no database connection.
 //!
 //! Every write that ends or changes access goes through [`AuthCache::changing`]: in the
-//! write's transaction it notifies the other replicas (PostgreSQL, `listen.rs`), and when
-//! the guard it returns drops, after the commit, it evicts here. A fill carries the
+//! write's transaction it notifies the other replicas (PostgreSQL, `listen.rs`), and after
+//! the commit the [`Changing`] it returns evicts here (`done`, or when dropped). A fill carries the
 //! [`Ticket`] taken before its read and is refused if anything was evicted since, so a read
 //! that raced a write never stores what the write replaced. Entries live [`TTL`] at most, a
 //! bound should an eviction ever be missed. On PostgreSQL the cache is off until this
@@ -21,9 +21,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::oneshot;
-
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 use tower_sessions::session::Record;
 
 use super::{sessions::USER_KEY, User};
@@ -32,7 +31,7 @@ use super::{sessions::USER_KEY, User};
 pub const TTL: Duration = Duration::from_secs(15);
 /// The most entries of each kind kept (sessions, accounts, tokens).
 const CAPACITY: usize = 10_000;
-/// The longest a write waits to hear its own notification back.
+/// The longest a write waits for the listening replicas to acknowledge it.
 const ECHO_WAIT: Duration = Duration::from_secs(2);
 
 /// What a write ended or changed.
