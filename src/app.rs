@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
-    accounts::{ratelimit::RateLimiter, sessions},
+    accounts::{ratelimit::RateLimiter, sessions, AuthCache},
     apply::Applier,
     certs, cluster,
     config::{Config, ProxyKind},
@@ -56,6 +56,7 @@ impl Application {
             crate::nodes::seed(&db, &config).await?;
         }
         let log_writer = db::connect_writer(&config.database_url).await?;
+        let reads = db::connect_reader(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
         let sso = crate::sso::Sso::from_config(&config.oidc)?.map(Arc::new);
         if sso.is_some()
@@ -106,6 +107,8 @@ impl Application {
             metrics,
             health: Arc::new(Health::default()),
             leases: Arc::new(cluster::Leases::new(&db)),
+            auth: Arc::new(AuthCache::shared(&db)),
+            reads,
             db,
             shipped: Arc::new(shipped),
             shared_reads: Arc::default(),
@@ -163,8 +166,8 @@ impl Application {
                 Box::pin(reconcile::run(applier.clone(), lease.clone(), every, stop))
             }),
             workers.spawn("sessions", stop.clone(), {
-                let db = s.db.clone();
-                move |stop| Box::pin(sessions::expire(db.clone(), stop))
+                let (db, auth) = (s.db.clone(), s.auth.clone());
+                move |stop| Box::pin(sessions::expire(db.clone(), auth.clone(), stop))
             }),
             workers.spawn("event feed", stop.clone(), {
                 let (feed, db) = (s.feed.clone(), s.db.clone());

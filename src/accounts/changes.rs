@@ -3,7 +3,7 @@
 
 use super::{
     by_id_in, check_name, delete, other_active_admins, sessions::SqlSessionStore, update,
-    AccountError, Role, User,
+    AccountError, AuthCache, Evict, Role, User,
 };
 use crate::{db::Db, events, timestamps};
 
@@ -45,8 +45,14 @@ pub struct AccountChange {
 
 /// Changes an account; disabling it ends its sessions at once. Refused when no active admin
 /// would be left.
-pub async fn change(db: &Db, id: &str, change: AccountChange) -> Result<User, AccountError> {
+pub async fn change(
+    db: &Db,
+    cache: &AuthCache,
+    id: &str,
+    change: AccountChange,
+) -> Result<User, AccountError> {
     let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache.changing(&mut tx, Evict::User(id.to_string())).await?;
     let mut user = by_id_in(&mut tx, id)
         .await?
         .ok_or_else(|| AccountError::NotFound(id.to_string()))?;
@@ -65,26 +71,29 @@ pub async fn change(db: &Db, id: &str, change: AccountChange) -> Result<User, Ac
         return Err(AccountError::LastAdmin);
     }
     user.updated_at = timestamps::now();
-    update(&mut tx, &user).await?;
+    update(&mut tx, &user, &changing).await?;
     if user.disabled {
-        SqlSessionStore::delete_for_user(&mut tx, &user.id).await?;
+        SqlSessionStore::delete_for_user(&mut tx, &user.id, &changing).await?;
     }
     updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
+    changing.done().await;
     Ok(user)
 }
 
 /// Deletes an account and its sessions, unless it is the last active admin.
-pub async fn remove(db: &Db, id: &str) -> Result<User, AccountError> {
+pub async fn remove(db: &Db, cache: &AuthCache, id: &str) -> Result<User, AccountError> {
     let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache.changing(&mut tx, Evict::User(id.to_string())).await?;
     let user = by_id_in(&mut tx, id)
         .await?
         .ok_or_else(|| AccountError::NotFound(id.to_string()))?;
     if other_active_admins(&mut tx, &user.id).await? == 0 {
         return Err(AccountError::LastAdmin);
     }
-    delete(&mut tx, &user.id).await?;
+    delete(&mut tx, &user.id, &changing).await?;
     events::emit(&mut tx, events::Kind::UserDeleted, user_data(&user, None)).await?;
     tx.commit().await?;
+    changing.done().await;
     Ok(user)
 }

@@ -3,7 +3,8 @@
 //! provider says it verified. An account created this way has no password.
 
 use super::{
-    by_email, by_id, check_email, check_image, check_name, other_active_admins, Role, User,
+    by_email, by_id, check_email, check_image, check_name, other_active_admins, AuthCache, Evict,
+    Role, User,
 };
 use crate::{db::Db, sso::Identity, timestamps};
 
@@ -62,6 +63,7 @@ pub struct Linked {
 /// claim when one is configured.
 pub async fn sign_in(
     db: &Db,
+    cache: &AuthCache,
     provider: &str,
     who: &Identity,
     policy: &Policy<'_>,
@@ -127,7 +129,7 @@ pub async fn sign_in(
         return Err(LinkError::Disabled);
     }
     let user = if policy.role_claim {
-        claimed_role(db, user, who, policy).await?
+        claimed_role(db, cache, user, who, policy).await?
     } else {
         user
     };
@@ -180,6 +182,7 @@ async fn create(db: &Db, who: &Identity, email: &str, role: Role) -> Result<User
 /// The role the claim grants (else the default role); the last active admin keeps theirs.
 async fn claimed_role(
     db: &Db,
+    cache: &AuthCache,
     mut user: User,
     who: &Identity,
     policy: &Policy<'_>,
@@ -196,6 +199,9 @@ async fn claimed_role(
         return Ok(user);
     }
     let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache
+        .changing(&mut tx, Evict::User(user.id.clone()))
+        .await?;
     if user.role == Role::Admin && other_active_admins(&mut tx, &user.id).await? == 0 {
         tracing::warn!(user = %user.email, "the role claim would demote the last active admin: kept admin");
         return Ok(user);
@@ -203,9 +209,10 @@ async fn claimed_role(
     let before = user.clone();
     user.role = role;
     user.updated_at = timestamps::now();
-    super::update(&mut tx, &user).await?;
+    super::update(&mut tx, &user, &changing).await?;
     super::updated(&mut tx, &before, &user).await?;
     tx.commit().await?;
+    changing.done().await;
     tracing::info!(user = %user.email, role = role.as_str(), "role set from the identity provider's claim");
     Ok(user)
 }

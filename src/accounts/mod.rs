@@ -1,6 +1,7 @@
 //! Accounts: who may sign in and what each may do. Their rows, the rules for their fields,
 //! password hashing, the sessions store and the sign-in attempt limits.
 
+pub mod cache;
 mod changes;
 pub mod linked;
 mod list;
@@ -16,6 +17,7 @@ use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
 use crate::{db::Db, events, timestamps};
+pub use cache::{AuthCache, Changing, Evict, TokenRow};
 pub(crate) use changes::updated;
 use changes::user_data;
 pub use changes::{change, remove, AccountChange};
@@ -306,8 +308,12 @@ pub async fn other_active_admins(
     .await
 }
 
-/// Saves role, name and the disabled flag.
-pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx::Error> {
+/// Saves role, name and the disabled flag (in a transaction marked as changing the account).
+pub async fn update(
+    conn: &mut sqlx::AnyConnection,
+    u: &User,
+    _: &Changing<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE users SET name = $2, role = $3, disabled = $4, updated_at = $5 WHERE id = $1",
     )
@@ -321,9 +327,13 @@ pub async fn update(conn: &mut sqlx::AnyConnection, u: &User) -> Result<(), sqlx
     Ok(())
 }
 
-pub async fn delete(conn: &mut sqlx::AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    SqlSessionStore::delete_for_user(&mut *conn, id).await?;
-    tokens::delete_for_user(&mut *conn, id).await?;
+pub async fn delete(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    changing: &Changing<'_>,
+) -> Result<(), sqlx::Error> {
+    SqlSessionStore::delete_for_user(&mut *conn, id, changing).await?;
+    tokens::delete_for_user(&mut *conn, id, changing).await?;
     sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(conn)

@@ -1,6 +1,6 @@
 //! What an account changes of itself: its picture, name and password.
 
-use super::AccountError;
+use super::{AccountError, AuthCache, Evict};
 use crate::{db::Db, timestamps};
 
 /// A profile picture's address as an account gives it: at most 2,048 characters, no control
@@ -22,12 +22,14 @@ pub fn check_image(image: Option<String>) -> Result<Option<String>, AccountError
 /// picture).
 pub async fn set_profile(
     db: &Db,
+    cache: &AuthCache,
     id: &str,
     name: Option<&str>,
     image: Option<Option<String>>,
 ) -> Result<(), sqlx::Error> {
     let now = timestamps::now();
     let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache.changing(&mut tx, Evict::User(id.to_string())).await?;
     let Some(before) = super::by_id_in(&mut tx, id).await? else {
         return Ok(());
     };
@@ -50,16 +52,27 @@ pub async fn set_profile(
     if let Some(after) = super::by_id_in(&mut tx, id).await? {
         super::updated(&mut tx, &before, &after).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    changing.done().await;
+    Ok(())
 }
 
 /// Replaces an account's password hash.
-pub async fn set_password(db: &Db, id: &str, hash: &str) -> Result<(), sqlx::Error> {
+pub async fn set_password(
+    db: &Db,
+    cache: &AuthCache,
+    id: &str,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache.changing(&mut tx, Evict::User(id.to_string())).await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(hash)
         .bind(timestamps::now())
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    changing.done().await;
     Ok(())
 }

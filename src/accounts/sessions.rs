@@ -1,6 +1,8 @@
 //! A tower-sessions store in proxyhub's own database, so sessions survive restarts and an
 //! account's sessions can be ended at once (the `user_id` column is kept beside the data).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tower_sessions::{
@@ -9,25 +11,38 @@ use tower_sessions::{
     SessionStore,
 };
 
+use super::cache::{AuthCache, Changing, Evict};
 use crate::db::Db;
 
 /// The key under which the signed-in account's id is kept in a session.
 pub const USER_KEY: &str = "user_id";
 
-#[derive(Clone, Debug)]
+/// Sessions are written through `db` and read, when the cache does not know them, through
+/// `reads` (a pool no background writer holds).
+#[derive(Clone)]
 pub struct SqlSessionStore {
     db: Db,
+    reads: Db,
+    cache: Arc<AuthCache>,
+}
+
+impl std::fmt::Debug for SqlSessionStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqlSessionStore")
+    }
 }
 
 impl SqlSessionStore {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, reads: Db, cache: Arc<AuthCache>) -> Self {
+        Self { db, reads, cache }
     }
 
-    /// Ends every session of an account (inside the caller's transaction).
+    /// Ends every session of an account (inside the caller's transaction, marked as
+    /// changing that account).
     pub async fn delete_for_user(
         conn: &mut sqlx::AnyConnection,
         user_id: &str,
+        _: &Changing<'_>,
     ) -> Result<u64, sqlx::Error> {
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
@@ -56,26 +71,41 @@ impl SqlSessionStore {
     }
 
     /// Ends one of an account's sessions; whether there was one.
-    pub async fn delete_one(db: &Db, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    pub async fn delete_one(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let mut tx = crate::db::begin_write(&self.db).await?;
+        let changing = self
+            .cache
+            .changing(&mut tx, Evict::Session(id.to_string()))
+            .await?;
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
-            .execute(db)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        changing.done().await;
         Ok(r.rows_affected() > 0)
     }
 
     /// Ends every session of an account but `keep`.
-    pub async fn delete_others(db: &Db, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
+    pub async fn delete_others(&self, user_id: &str, keep: &str) -> Result<u64, sqlx::Error> {
+        let mut tx = crate::db::begin_write(&self.db).await?;
+        let changing = self
+            .cache
+            .changing(&mut tx, Evict::User(user_id.to_string()))
+            .await?;
         let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(keep)
-            .execute(db)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        changing.done().await;
         Ok(r.rows_affected())
     }
 
-    /// Removes expired sessions; run now and then.
+    /// Removes expired sessions; run now and then. The cache needs no word of it: it never
+    /// serves a session past its expiry.
     pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
@@ -124,6 +154,12 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        let mut tx = crate::db::begin_write(&self.db).await.map_err(backend)?;
+        let changing = self
+            .cache
+            .changing(&mut tx, Evict::Session(record.id.to_string()))
+            .await
+            .map_err(backend)?;
         let updated = sqlx::query(
             "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1",
         )
@@ -131,9 +167,11 @@ impl SessionStore for SqlSessionStore {
         .bind(user_of(record))
         .bind(&data)
         .bind(record.expiry_date.unix_timestamp())
-        .execute(&self.db)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        changing.done().await;
         if updated.rows_affected() == 0 {
             // A session deleted meanwhile (sign-out elsewhere) is not brought back to life
             // unless it carries no account.
@@ -146,13 +184,18 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let key = id.to_string();
+        if let Some(record) = self.cache.session(&key) {
+            return Ok(Some(record));
+        }
+        let ticket = self.cache.ticket();
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let row: Option<(String, i64)> = sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
         )
-        .bind(id.to_string())
+        .bind(&key)
         .bind(now)
-        .fetch_optional(&self.db)
+        .fetch_optional(&self.reads)
         .await
         .map_err(backend)?;
         let Some((data, expires_at)) = row else {
@@ -161,38 +204,60 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
         let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
             .map_err(|e| Error::Decode(e.to_string()))?;
-        Ok(Some(Record {
+        let record = Record {
             id: *id,
             data,
             expiry_date,
-        }))
+        };
+        if let Some(ticket) = ticket {
+            self.cache.put_session(ticket, &record);
+        }
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&self.db)
+        let mut tx = crate::db::begin_write(&self.db).await.map_err(backend)?;
+        let changing = self
+            .cache
+            .changing(&mut tx, Evict::Session(id.to_string()))
             .await
             .map_err(backend)?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        changing.done().await;
         Ok(())
     }
 }
 
 /// Removes expired sessions (and, on PostgreSQL, the rate limits' spent counts) every hour,
-/// until `stop`. A worker (see `workers.rs`).
-pub async fn expire(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) -> anyhow::Result<()> {
-    loop {
-        if let Err(e) = SqlSessionStore::delete_expired(&db).await {
-            tracing::warn!(error = %e, "could not remove expired sessions");
-        }
-        if !crate::db::is_sqlite(&db) {
-            if let Err(e) = crate::cluster::limits::prune(&db).await {
-                tracing::warn!(error = %e, "could not remove spent rate-limit counts");
+/// and, on PostgreSQL, follows the other replicas' auth evictions (`cache/listen.rs`), until
+/// `stop`. A worker (see `workers.rs`).
+pub async fn expire(
+    db: Db,
+    cache: Arc<AuthCache>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let listening = super::cache::listen::run(crate::cluster::shared_url(&db), cache, stop.clone());
+    let mut stop = stop;
+    let expiring = async move {
+        loop {
+            if let Err(e) = SqlSessionStore::delete_expired(&db).await {
+                tracing::warn!(error = %e, "could not remove expired sessions");
+            }
+            if !crate::db::is_sqlite(&db) {
+                if let Err(e) = crate::cluster::limits::prune(&db).await {
+                    tracing::warn!(error = %e, "could not remove spent rate-limit counts");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+                _ = stop.changed() => return Ok(()),
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
-            _ = stop.changed() => return Ok(()),
-        }
-    }
+    };
+    tokio::try_join!(listening, expiring).map(drop)
 }

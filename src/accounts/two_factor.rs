@@ -9,7 +9,7 @@ use rand::{rngs::OsRng, Rng, RngCore};
 use sqlx::Row;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use super::User;
+use super::{AuthCache, Evict, User};
 use crate::{
     db::Db,
     digest::{hex, sha256_hex},
@@ -124,7 +124,12 @@ pub async fn uri(db: &Db, user: &User) -> Result<String, TwoFactorError> {
 }
 
 /// Checks a code from the authenticator; the first valid one turns two-factor on.
-pub async fn verify_code(db: &Db, user: &User, code: &str) -> Result<bool, TwoFactorError> {
+pub async fn verify_code(
+    db: &Db,
+    cache: &AuthCache,
+    user: &User,
+    code: &str,
+) -> Result<bool, TwoFactorError> {
     let row = sqlx::query("SELECT secret, verified, last_step FROM two_factor WHERE user_id = $1")
         .bind(&user.id)
         .fetch_optional(db)
@@ -154,10 +159,16 @@ pub async fn verify_code(db: &Db, user: &User, code: &str) -> Result<bool, TwoFa
     if taken.rows_affected() == 0 {
         return Ok(false);
     }
+    let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache
+        .changing(&mut tx, Evict::User(user.id.clone()))
+        .await?;
     sqlx::query("UPDATE users SET two_factor_enabled = 1 WHERE id = $1")
         .bind(&user.id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    changing.done().await;
     Ok(true)
 }
 
@@ -201,15 +212,21 @@ pub async fn new_backup_codes(db: &Db, user: &User) -> Result<Vec<String>, TwoFa
 }
 
 /// Turns two-factor off and forgets the secret.
-pub async fn disable(db: &Db, user: &User) -> Result<(), TwoFactorError> {
+pub async fn disable(db: &Db, cache: &AuthCache, user: &User) -> Result<(), TwoFactorError> {
+    let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache
+        .changing(&mut tx, Evict::User(user.id.clone()))
+        .await?;
     sqlx::query("DELETE FROM two_factor WHERE user_id = $1")
         .bind(&user.id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
     sqlx::query("UPDATE users SET two_factor_enabled = 0 WHERE id = $1")
         .bind(&user.id)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    changing.done().await;
     Ok(())
 }
 

@@ -62,10 +62,21 @@ pub async fn connect_writer(url: &str) -> Result<Db, DbError> {
     open(url, Use::LogWriter).await.map(|(pool, _)| pool)
 }
 
+/// A pool of its own for interactive reads (the API's `GET`s, and signing requests in when
+/// the auth cache does not know the caller), on a store [`connect`] has migrated: no
+/// background worker, change or log writer holds its connections, so a read waits only for
+/// other reads. Its connections cannot write (SQLite: `PRAGMA query_only`; PostgreSQL:
+/// read-only transactions). A read after a write of the same request sees it: the write
+/// committed first (WAL's readers see every commit before their read began).
+pub async fn connect_reader(url: &str) -> Result<Db, DbError> {
+    open(url, Use::Reads).await.map(|(pool, _)| pool)
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum Use {
     Shared,
     LogWriter,
+    Reads,
 }
 
 async fn open(url: &str, role: Use) -> Result<(Db, &'static Migrator), DbError> {
@@ -91,6 +102,7 @@ async fn open(url: &str, role: Use) -> Result<(Db, &'static Migrator), DbError> 
         (false, Use::Shared) => 10,
         (true, Use::LogWriter) => 1,
         (false, Use::LogWriter) => 2,
+        (_, Use::Reads) => 4,
     };
     let pool = AnyPoolOptions::new()
         .max_connections(max)
@@ -110,13 +122,19 @@ async fn open(url: &str, role: Use) -> Result<(Db, &'static Migrator), DbError> 
                     conn.execute("PRAGMA cache_size = -16384").await?;
                     // Checkpoints (each with an fsync) every 40 MiB of WAL, not every 4 MiB.
                     conn.execute("PRAGMA wal_autocheckpoint = 10000").await?;
-                    if role == Use::Shared {
+                    if role == Use::Reads {
+                        conn.execute("PRAGMA query_only = ON").await?;
+                    }
+                    if role != Use::LogWriter {
                         // Reads map the file instead of copying each page into a cache of
                         // their own: a query over a big access log reads hundreds of pages it
                         // never read before (measured: the one-hour log query at 10M requests
                         // took ~half its time in pread, page copies and growing the cache).
                         conn.execute("PRAGMA mmap_size = 1073741824").await?;
                     }
+                } else if role == Use::Reads {
+                    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                        .await?;
                 }
                 Ok(())
             })

@@ -61,7 +61,7 @@ async fn list(
         before: q.before,
         limit: q.limit,
     };
-    let entries = changelog::list(&state.db, filter).await??;
+    let entries = changelog::list(&state.reads, filter).await??;
     Ok(Json(entries))
 }
 

@@ -30,7 +30,6 @@ use super::{
 use crate::{
     accounts::{
         self,
-        sessions::SqlSessionStore,
         tokens::{self, Scope},
     },
     db::Db,
@@ -186,15 +185,14 @@ async fn still_allowed(
 ) {
     loop {
         tokio::time::sleep(Duration::from_secs(15)).await;
-        let user = accounts::by_id(&state.db, &me.user.id).await;
+        let user = accounts::by_id(&state.reads, &me.user.id).await;
         let user_ok = matches!(&user, Ok(Some(u)) if !u.disabled && u.role == me.user.role);
         let grant_ok = match &me.token {
-            Some(g) => tokens::still_valid(&state.db, &g.id).await.unwrap_or(false),
+            Some(g) => tokens::still_valid(&state.reads, &g.id)
+                .await
+                .unwrap_or(false),
             None => match session {
-                Some(id) => SqlSessionStore::new(state.db.clone())
-                    .load(&id)
-                    .await
-                    .is_ok_and(|r| r.is_some()),
+                Some(id) => state.sessions().load(&id).await.is_ok_and(|r| r.is_some()),
                 None => false,
             },
         };

@@ -19,7 +19,6 @@ use super::{
     AppState,
 };
 use crate::accounts::{
-    self,
     sessions::USER_KEY,
     tokens::{self, Grant, Scope},
     Actor, Role, User,
@@ -42,7 +41,7 @@ pub async fn session_user(state: &AppState, session: &Session) -> Result<Option<
     else {
         return Ok(None);
     };
-    let Some(user) = accounts::by_id(&state.db, &user_id).await? else {
+    let Some(user) = state.auth.account(&state.reads, &user_id).await? else {
         return Ok(None);
     };
     if user.disabled {
@@ -177,13 +176,15 @@ async fn identify(
     headers: &axum::http::HeaderMap,
 ) -> Result<Identified, ApiError> {
     if let Some(secret) = bearer(headers) {
-        return Ok(match tokens::authenticate(&state.db, secret).await? {
-            Some((user, grant)) => Identified::Token(CurrentUser {
-                user,
-                token: Some(grant),
-            }),
-            None => Identified::BadToken,
-        });
+        return Ok(
+            match tokens::authenticate(&state.db, &state.reads, &state.auth, secret).await? {
+                Some((user, grant)) => Identified::Token(CurrentUser {
+                    user,
+                    token: Some(grant),
+                }),
+                None => Identified::BadToken,
+            },
+        );
     }
     Ok(match session_user(state, session).await? {
         Some(user) => {

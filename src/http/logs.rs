@@ -107,8 +107,8 @@ async fn list(
     me.need(Scope::ReadLogs)?;
     let question = format!("/api/logs?{}", raw.unwrap_or_default());
     let answer = state.shared_reads.answer(question, || async {
-        let (stored, skipped) = counters::counts(&state.db).await?;
-        let found = query::page(&state.db, &f, limit, (page - 1) * limit, stored).await?;
+        let (stored, skipped) = counters::counts(&state.reads).await?;
+        let found = query::page(&state.reads, &f, limit, (page - 1) * limit, stored).await?;
         shared::to_json(&LogPage {
             logs: found.rows.into_iter().map(entry).collect(),
             total: found.total,
@@ -253,10 +253,10 @@ pub struct FileStatus {
     responses((status = 200, description = "The access log followed and the files read", body = Status)))]
 async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
-    let (rows, skipped) = counters::counts(&state.db).await?;
+    let (rows, skipped) = counters::counts(&state.reads).await?;
     let now = OffsetDateTime::now_utc();
     let log = state.config.access_log_absolute();
-    let standing = standing::standing(&state.db, &log, now.unix_timestamp())
+    let standing = standing::standing(&state.reads, &log, now.unix_timestamp())
         .await
         .map_err(ApiError::internal)?;
     let ingest = IngestStatus {
@@ -267,7 +267,7 @@ async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<S
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
             .map(timestamps::iso),
     };
-    let files = files::recent(&state.db)
+    let files = files::recent(&state.reads)
         .await?
         .into_iter()
         .map(|f| FileStatus {
@@ -370,7 +370,7 @@ async fn stats(
 
 /// The traffic of `period`, as JSON.
 async fn traffic_stats(state: &AppState, period: Period) -> Result<axum::body::Bytes> {
-    let found = traffic::stats(&state.db, &period).await?;
+    let found = traffic::stats(&state.reads, &period).await?;
     let mut buckets = Vec::new();
     for bucket in found.buckets {
         let t = OffsetDateTime::from_unix_timestamp(bucket.t).map_err(ApiError::internal)?;

@@ -41,7 +41,7 @@ use tower_sessions::{cookie::SameSite, Expiry, SessionManagerLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    accounts::{ratelimit::RateLimiter, sessions::SqlSessionStore},
+    accounts::{ratelimit::RateLimiter, sessions::SqlSessionStore, AuthCache},
     apply::Applier,
     config::Config,
     db::Db,
@@ -53,7 +53,14 @@ use error::ApiError;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The shared pool: changes, background workers, and whatever writes.
     pub db: Db,
+    /// Interactive reads (`GET` handlers, and signing a request in when the cache does not
+    /// know it): a pool nothing in the background holds (`db::connect_reader`).
+    pub reads: Db,
+    /// Who recent callers are (sessions, accounts, tokens), so a known one costs no
+    /// connection (`accounts::cache`).
+    pub auth: Arc<AuthCache>,
     pub config: Arc<Config>,
     pub applier: Arc<Applier>,
     pub auth_limiter: Arc<RateLimiter>,
@@ -80,9 +87,16 @@ pub struct AppState {
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";
 
+impl AppState {
+    /// The sessions' store (written through the shared pool, read through the cache).
+    pub fn sessions(&self) -> SqlSessionStore {
+        SqlSessionStore::new(self.db.clone(), self.reads.clone(), self.auth.clone())
+    }
+}
+
 /// All routes with their middleware; kept apart from serving so tests can drive it.
 pub fn router(state: AppState) -> Router {
-    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.db.clone()))
+    let sessions = SessionManagerLayer::new(state.sessions())
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

@@ -124,12 +124,22 @@ fn check_name(worker: &str) -> &str {
 /// The answer of `GET /api/status`: the proxy's state and the background workers'.
 #[derive(Serialize, ToSchema)]
 #[schema(as = Status)]
+#[serde(rename_all = "camelCase")]
 struct Status {
     #[serde(flatten)]
     proxy: ProxyStatus,
     workers: Vec<WorkerStatus>,
     reconciler: Lead,
     webhooks: Lead,
+    auth_cache: AuthCacheState,
+}
+
+/// This proxyhub's memory of who calls (sessions, accounts, API tokens).
+#[derive(Serialize, ToSchema)]
+struct AuthCacheState {
+    /// Known callers are answered without the store: always on SQLite; on PostgreSQL while
+    /// this replica listens for the other replicas' evictions (else it asks the store).
+    enabled: bool,
 }
 
 /// Whether this proxyhub does a piece of work for all the replicas sharing its store (always
@@ -165,6 +175,9 @@ async fn status(State(state): State<AppState>, user: CurrentUser) -> Json<Status
         },
         webhooks: Lead {
             leader: state.leases.webhooks.held(),
+        },
+        auth_cache: AuthCacheState {
+            enabled: state.auth.enabled(),
         },
     })
 }

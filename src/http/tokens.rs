@@ -131,7 +131,7 @@ async fn revoke(
         None => true,
         Some(g) => t.id == g.id || t.scopes.iter().all(|s| g.scopes.contains(s)),
     };
-    let t = tokens::revoke(&state.db, &id, owner(&me), within).await?;
+    let t = tokens::revoke(&state.db, &state.auth, &id, owner(&me), within).await?;
     tracing::info!(token = %t.name, owner = %t.user_id, by = %me.user.email, "API token revoked");
     Ok(Json(Success::default()))
 }

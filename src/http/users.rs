@@ -214,7 +214,7 @@ async fn update(
         role: body.role,
         disabled: body.disabled,
     };
-    let user = accounts::change(&state.db, &id, change).await?;
+    let user = accounts::change(&state.db, &state.auth, &id, change).await?;
     tracing::info!(user = %user.email, role = user.role.as_str(), disabled = user.disabled, by = %me.user.email, "account changed");
     Ok(Json(user))
 }
@@ -235,7 +235,7 @@ async fn remove(
     PathText(id): PathText,
 ) -> Result<Json<Value>> {
     me.need(Scope::Admin)?;
-    let user = accounts::remove(&state.db, &id).await?;
+    let user = accounts::remove(&state.db, &state.auth, &id).await?;
     tracing::info!(user = %user.email, by = %me.user.email, "account deleted");
     Ok(Json(json!({ "success": true })))
 }

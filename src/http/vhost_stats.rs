@@ -94,9 +94,9 @@ async fn stats(
     // Traffic counts are the access log's: a token needs `read:logs` for them too.
     me.need(Scope::ReadLogs)?;
     let days = per_vhost::parse_days(q.days.as_deref())?;
-    let vhost = vhosts::get(&state.db, id).await?;
+    let vhost = vhosts::get(&state.reads, id).await?;
     let names = vhost.names();
-    let found = per_vhost::daily(&state.db, &names, days, OffsetDateTime::now_utc()).await?;
+    let found = per_vhost::daily(&state.reads, &names, days, OffsetDateTime::now_utc()).await?;
     // In `CLASSES` order (a test below holds them together).
     let [c2xx, c3xx, c4xx, c5xx, other] = found.by_class;
     Ok(Json(VhostStats {

@@ -95,7 +95,7 @@ async fn list(
         descending: lists::descending(q.order)?,
         page: lists::rows(paged),
     };
-    let (list, total) = vhosts::list(&state.db, &sel).await?;
+    let (list, total) = vhosts::list(&state.reads, &sel).await?;
     let list = list.into_iter().map(|v| VhostAnswer::new(&state, v));
     Ok((lists::headers(total, paged, &uri), Json(list.collect())))
 }
@@ -150,7 +150,7 @@ async fn read(
     PathId(id): PathId,
 ) -> Result<Response> {
     me.need(Scope::ReadVhosts)?;
-    let v = vhosts::get(&state.db, id).await?;
+    let v = vhosts::get(&state.reads, id).await?;
     Ok(answer(&state, StatusCode::OK, v))
 }
 

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod auth_cache;
 mod concurrency;
 mod lists;
 mod openapi;

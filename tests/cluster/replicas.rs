@@ -3,6 +3,7 @@
 //! reconciler when its holder dies, stream every replica's events and send each webhook
 //! delivery once. Two real proxyhub processes, one real Caddy, one real PostgreSQL.
 
+mod auth;
 pub mod pair;
 #[allow(dead_code)]
 #[path = "../events/receiver.rs"]

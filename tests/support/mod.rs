@@ -194,6 +194,8 @@ pub struct TestApp {
     pub database_url: String,
     /// `http://127.0.0.1:<port>` of `PROXYHUB_METRICS_LISTEN`, when set.
     pub metrics_base: Option<String>,
+    /// What the app's handlers reach (its pools among them).
+    pub state: proxyhub::http::AppState,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
 }
@@ -308,6 +310,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("proxyhub starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let metrics_base = app.metrics_port().map(|p| format!("http://127.0.0.1:{p}"));
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(async move {
             app.run_until_stopped(async {
@@ -324,6 +327,7 @@ impl TestApp {
             access_log,
             database_url,
             metrics_base,
+            state,
             stop: Some(tx),
             done: Some(done),
         }

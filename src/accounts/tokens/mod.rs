@@ -4,18 +4,20 @@
 //! more than its creator's role allows, now: its scopes are narrowed to the role on every use,
 //! and it stops working with a disabled or deleted creator.
 
+mod authenticate;
 mod scope;
 
 use rand::RngCore;
 use serde::Serialize;
 use sqlx::{any::AnyRow, Row};
 
-use super::{Role, User};
+use super::{AuthCache, Changing, Evict, Role, User};
 use crate::{
     db::Db,
     digest::{hex, sha256_hex},
     events, timestamps,
 };
+pub use authenticate::authenticate;
 pub use scope::{parse_scopes, Scope};
 
 /// Why a token could not be created or revoked.
@@ -211,6 +213,7 @@ pub async fn list(db: &Db, owner: Option<&str>) -> Result<Vec<Token>, sqlx::Erro
 /// `may`: whether the caller may revoke this one.
 pub async fn revoke(
     db: &Db,
+    cache: &AuthCache,
     id: &str,
     owner: Option<&str>,
     may: impl Fn(&Token) -> bool,
@@ -227,6 +230,9 @@ pub async fn revoke(
         return Err(TokenError::BeyondToken);
     }
     let mut tx = crate::db::begin_write(db).await?;
+    let changing = cache
+        .changing(&mut tx, Evict::Token(id.to_string()))
+        .await?;
     sqlx::query("DELETE FROM api_tokens WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
@@ -238,6 +244,7 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
+    changing.done().await;
     Ok(token)
 }
 
@@ -252,10 +259,12 @@ pub async fn still_valid(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
     Ok(row.is_some_and(|(expires,)| expires.is_none_or(|t| t > now)))
 }
 
-/// Removes every token of an account (inside the caller's transaction).
+/// Removes every token of an account (inside the caller's transaction, marked as changing
+/// that account).
 pub async fn delete_for_user(
     conn: &mut sqlx::AnyConnection,
     user_id: &str,
+    _: &Changing<'_>,
 ) -> Result<(), sqlx::Error> {
     let gone: Vec<Token> = sqlx::query(&format!("{SELECT} WHERE t.user_id = $1"))
         .bind(user_id)
@@ -278,57 +287,6 @@ pub async fn delete_for_user(
         .await?;
     }
     Ok(())
-}
-
-/// How long a token's `lastUsedAt` may lag: recording every use would be a write per request.
-const LAST_USED_GRANULARITY: i64 = 60;
-
-/// The account and grant of a presented secret; `None` if it is unknown, revoked, expired,
-/// or its creator is disabled.
-pub async fn authenticate(db: &Db, secret: &str) -> Result<Option<(User, Grant)>, sqlx::Error> {
-    if !secret.starts_with(PREFIX) || secret.len() != PREFIX.len() + 64 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
-        "SELECT id, user_id, name, scopes, expires_at, last_used_at FROM api_tokens WHERE secret_hash = $1",
-    )
-    .bind(hash(secret))
-    .fetch_optional(db)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let expires: Option<i64> = row.try_get("expires_at")?;
-    if expires.is_some_and(|e| e <= now) {
-        return Ok(None);
-    }
-    let user_id: String = row.try_get("user_id")?;
-    let Some(user) = super::by_id(db, &user_id).await? else {
-        return Ok(None);
-    };
-    if user.disabled {
-        return Ok(None);
-    }
-    let id: String = row.try_get("id")?;
-    let last_used: Option<i64> = row.try_get("last_used_at")?;
-    if last_used.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
-        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(now)
-            .execute(db)
-            .await?;
-    }
-    let scopes: String = row.try_get("scopes")?;
-    let grant = Grant {
-        id,
-        expires_at: expires,
-        name: row.try_get("name")?,
-        scopes: scopes
-            .split_whitespace()
-            .filter_map(Scope::parse)
-            .filter(|s| s.role() <= user.role)
-            .collect(),
-    };
-    Ok(Some((user, grant)))
 }
 
 #[cfg(test)]

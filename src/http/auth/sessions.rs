@@ -103,7 +103,10 @@ async fn revoke_session(
     me: CurrentUser,
     AppJson(body): AppJson<RevokeOne>,
 ) -> Result<Json<Done>> {
-    SqlSessionStore::delete_one(&state.db, &me.user.id, &body.token).await?;
+    state
+        .sessions()
+        .delete_one(&me.user.id, &body.token)
+        .await?;
     Ok(DONE)
 }
 
@@ -125,7 +128,7 @@ async fn revoke_other_sessions(
     } else {
         session.id().map(|i| i.to_string()).unwrap_or_default()
     };
-    SqlSessionStore::delete_others(&state.db, &me.user.id, &keep).await?;
+    state.sessions().delete_others(&me.user.id, &keep).await?;
     Ok(DONE)
 }
 
@@ -142,7 +145,7 @@ async fn revoke_sessions(
     me: CurrentUser,
     session: Session,
 ) -> Result<Json<Done>> {
-    SqlSessionStore::delete_others(&state.db, &me.user.id, "").await?;
+    state.sessions().delete_others(&me.user.id, "").await?;
     if me.token.is_none() {
         session.flush().await.map_err(ApiError::internal)?;
     }
@@ -185,7 +188,7 @@ async fn change_password(
     password::check_length(&body.new_password)?;
     super::check_password(&me.user, body.current_password).await?;
     let hash = password::hash(body.new_password).await?;
-    accounts::set_password(&state.db, &me.user.id, &hash).await?;
+    accounts::set_password(&state.db, &state.auth, &me.user.id, &hash).await?;
     let mut token = None;
     if body.revoke_other_sessions.unwrap_or(false) {
         if me.token.is_none() {
@@ -194,7 +197,7 @@ async fn change_password(
             token = session.id().map(|i| i.to_string());
         }
         let keep = token.clone().unwrap_or_default();
-        SqlSessionStore::delete_others(&state.db, &me.user.id, &keep).await?;
+        state.sessions().delete_others(&me.user.id, &keep).await?;
     }
     tracing::info!(user = %me.user.email, "password changed");
     let user = accounts::by_id(&state.db, &me.user.id)
@@ -242,6 +245,6 @@ async fn update_user(
     }
     let name = body.name.as_deref().map(accounts::check_name).transpose()?;
     let image = body.image.map(accounts::check_image).transpose()?;
-    accounts::set_profile(&state.db, &me.user.id, name, image).await?;
+    accounts::set_profile(&state.db, &state.auth, &me.user.id, name, image).await?;
     Ok(DONE)
 }

@@ -271,7 +271,7 @@ async fn finish(
         admin_value: &oidc.admin_value,
         editor_value: &oidc.editor_value,
     };
-    let linked = linked::sign_in(&state.db, PROVIDER_ID, &who, &policy)
+    let linked = linked::sign_in(&state.db, &state.auth, PROVIDER_ID, &who, &policy)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "single sign-on: no account for this identity");

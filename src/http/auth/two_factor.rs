@@ -295,7 +295,7 @@ async fn verify_totp(
 ) -> Result<Response> {
     let who = who(&state, caller.map(|c| c.0), &headers).await?;
     let user = who.user();
-    if !two_factor::verify_code(&state.db, user, &body.code).await? {
+    if !two_factor::verify_code(&state.db, &state.auth, user, &body.code).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "INVALID_CODE",
@@ -381,7 +381,7 @@ async fn disable(
     AppJson(body): AppJson<WithPassword>,
 ) -> Result<Response> {
     check_password(&me.user, body.password).await?;
-    two_factor::disable(&state.db, &me.user).await?;
+    two_factor::disable(&state.db, &state.auth, &me.user).await?;
     trusted_devices::forget(&state.db, &me.user.id).await?;
     tracing::info!(user = %me.user.email, "two-factor turned off");
     let mut resp = Json(json!({ "status": true })).into_response();
