@@ -69,13 +69,13 @@ struct Scan<'a> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any of 8 bytes is `"`, `\` or a control character (SWAR).
-fn special(w: u64) -> bool {
+/// A bit at each of 8 bytes that is `"`, `\\` or a control character (SWAR); the lowest set
+/// bit is exact, higher ones may be false.
+fn special(w: u64) -> u64 {
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    (zero(w ^ (ONES * u64::from(b'"')))
+    zero(w ^ (ONES * u64::from(b'"')))
         | zero(w ^ (ONES * u64::from(b'\\')))
-        | (w.wrapping_sub(ONES * 0x20) & !w & HIGH))
-        != 0
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGH)
 }
 
 /// Exact powers of ten: `m as f64` times or divided by one of them is what serde_json computes.
@@ -185,11 +185,22 @@ impl<'a> Scan<'a> {
         let mut i = self.i + 1;
         let mut escaped = false;
         loop {
-            while let Some(w) = b.get(i..i + 8) {
-                if special(u64::from_le_bytes(w.try_into().ok()?)) {
-                    break;
+            match b.get(i..i + 8) {
+                Some(w) => match special(u64::from_le_bytes(w.try_into().ok()?)) {
+                    0 => {
+                        i += 8;
+                        continue;
+                    }
+                    m => i += (m.trailing_zeros() / 8) as usize,
+                },
+                None => {
+                    while b
+                        .get(i)
+                        .is_some_and(|&c| c >= 0x20 && c != b'"' && c != b'\\')
+                    {
+                        i += 1;
+                    }
                 }
-                i += 8;
             }
             match *b.get(i)? {
                 b'"' => return Some((i, escaped)),
@@ -201,8 +212,7 @@ impl<'a> Scan<'a> {
                         _ => return None,
                     };
                 }
-                c if c < 0x20 => return None,
-                _ => i += 1,
+                _ => return None,
             }
         }
     }
