@@ -9,6 +9,7 @@ use crate::{gen, store};
 /// What one workload measured.
 pub struct Compared {
     pub workload: gen::Workload,
+    pub lines: u64,
     pub bytes_per_line: u64,
     pub ours: f64,
     pub goaccess: Option<f64>,
@@ -50,6 +51,7 @@ pub async fn compare(dir: &Path, workload: gen::Workload, lines: u64, end: f64) 
     let _ = std::fs::remove_file(&file);
     Compared {
         workload,
+        lines,
         bytes_per_line,
         ours,
         goaccess,
@@ -76,19 +78,18 @@ fn goaccess(file: &Path, dir: &Path, lines: u64) -> Option<f64> {
 }
 
 /// The table of every workload.
-pub fn print(lines: u64, all: &[Compared]) {
-    println!(
-        "\n| ingest, {lines} lines | bytes/line | proxyhub lines/s | GoAccess lines/s | ratio |"
-    );
-    println!("|---|---|---|---|---|");
+pub fn print(all: &[Compared]) {
+    println!("\n| ingest | lines | bytes/line | proxyhub lines/s | GoAccess lines/s | ratio |");
+    println!("|---|---|---|---|---|---|");
     for c in all {
         let (theirs, ratio) = match c.goaccess {
             Some(g) => (format!("{g:.0}"), format!("{:.1}×", c.ours / g)),
             None => ("not installed".into(), "-".into()),
         };
         println!(
-            "| {} | {} | {:.0} | {theirs} | {ratio} |",
+            "| {} | {} | {} | {:.0} | {theirs} | {ratio} |",
             c.workload.name(),
+            c.lines,
             c.bytes_per_line,
             c.ours
         );

@@ -81,8 +81,8 @@ pub async fn serve(dir: &Path, rows: u64, end: f64, reuse: bool) -> Served {
         .map(|m| m.len())
         .sum();
     println!(
-        "{rows} rows take {:.2} GB on disk ({:.1} bytes a row)",
-        on_disk as f64 / 1e9,
+        "{rows} rows take {:.1} MB on disk ({:.1} bytes a row)",
+        on_disk as f64 / 1e6,
         on_disk as f64 / rows as f64
     );
     let config = Config {
