@@ -81,3 +81,62 @@ pub fn percentile(times: &[Duration], p: f64) -> Duration {
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
+
+/// The latencies of one store, per kind.
+pub fn print_store(rows: u64, times: &[Vec<Duration>]) {
+    let all: Vec<_> = times.iter().flatten().copied().collect();
+    println!(
+        "GET /api/logs on {rows} rows, {} requests: p50 {}, p99 {}",
+        all.len(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.99))
+    );
+}
+
+/// p50 / p99 of every kind on every store, and each big store's p99 against the first's.
+pub fn print_table(stores: &[(u64, Vec<Vec<Duration>>)]) {
+    let sizes: Vec<String> = stores
+        .iter()
+        .map(|(r, _)| format!("{r} rows p50 / p99"))
+        .collect();
+    let ratios: Vec<String> = stores[1..]
+        .iter()
+        .map(|(r, _)| format!("p99 {r} / {}", stores[0].0))
+        .collect();
+    println!(
+        "\n| query | {} | {} |",
+        sizes.join(" | "),
+        ratios.join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(sizes.len() + ratios.len()));
+    let all = |t: &Vec<Vec<Duration>>| t.iter().flatten().copied().collect::<Vec<_>>();
+    let rows = KINDS
+        .iter()
+        .enumerate()
+        .map(|(k, kind)| {
+            (
+                kind.to_string(),
+                stores.iter().map(|(_, t)| t[k].clone()).collect::<Vec<_>>(),
+            )
+        })
+        .chain(std::iter::once((
+            "all requests".to_string(),
+            stores.iter().map(|(_, t)| all(t)).collect(),
+        )));
+    for (kind, per_store) in rows {
+        let cells: Vec<String> = per_store
+            .iter()
+            .map(|t| format!("{} / {}", ms(percentile(t, 0.5)), ms(percentile(t, 0.99))))
+            .collect();
+        let p99 = |t: &[Duration]| percentile(t, 0.99).as_secs_f64();
+        let ratios: Vec<String> = per_store[1..]
+            .iter()
+            .map(|t| format!("{:.2}×", p99(t) / p99(&per_store[0])))
+            .collect();
+        println!(
+            "| {kind} | {} | {} |",
+            cells.join(" | "),
+            ratios.join(" | ")
+        );
+    }
+}

@@ -1,14 +1,16 @@
 //! The access-log benchmark: `cargo bench --bench logs`. Under `cargo test` it runs a tiny
-//! version of itself as a smoke test. Sizes: BENCH_LINES (default 1,000,000) lines for the
-//! ingest comparison, BENCH_ROWS (default 10,000,000) rows for the big store.
+//! version of itself as a smoke test. Sizes: BENCH_LINES (default 1,000,000) lines of each
+//! workload (a fifth as many long lines) for the ingest comparison; BENCH_ROWS (default 10,000,000; a comma-separated
+//! list for several, like `10000000,100000000`) rows for the big stores, each measured
+//! against a store of 10,000 rows. BENCH_KEEP=1 keeps the stores, and a later run with it
+//! set serves the stores it finds instead of building them again.
 
 mod api;
 mod gen;
+mod ingest;
 mod store;
 
-use std::{path::Path, process::Command, time::Instant};
-
-use proxyhub::logs::ingest::import;
+use std::path::Path;
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
@@ -27,22 +29,37 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// Store sizes: a comma-separated list (`0` or nothing: no stores).
+fn sizes(name: &str, default: u64) -> Vec<u64> {
+    match std::env::var(name) {
+        Ok(v) => v
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .filter(|&n| n > 0)
+            .collect(),
+        Err(_) => vec![default],
+    }
+}
+
 async fn run(full: bool, cpu: Option<usize>) {
     let (lines, big, rounds) = if full {
         (
             env_or("BENCH_LINES", 1_000_000),
-            env_or("BENCH_ROWS", 10_000_000),
+            sizes("BENCH_ROWS", 10_000_000),
             100,
         )
     } else {
-        (3_000, 30_000, 2)
+        (3_000, vec![30_000], 2)
     };
+    let keep = full && std::env::var_os("BENCH_KEEP").is_some();
     // The smoke run has its own directory: it never removes a kept benchmark's stores.
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(match full {
         true => "bench-logs",
         false => "bench-logs-smoke",
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     std::fs::create_dir_all(&dir).unwrap();
     println!(
         "# access-log benchmark ({})",
@@ -52,79 +69,43 @@ async fn run(full: bool, cpu: Option<usize>) {
         }
     );
 
-    let file = dir.join("access.log");
     let end = now();
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
-    std::io::copy(&mut gen::Lines::new(lines, end, 86_400.0), &mut out).unwrap();
-    drop(out);
-    let bytes = std::fs::metadata(&file).unwrap().len();
-    println!(
-        "\n{lines} Caddy lines, {} bytes each on average, {} hosts",
-        bytes / lines,
-        gen::HOSTS
-    );
-
-    let db = store::fresh(&dir.join("ingest.db")).await;
-    // Imported as proxyhub's log writers write: through their own pool.
-    let writer =
-        proxyhub::db::connect_writer(&format!("sqlite://{}", dir.join("ingest.db").display()))
-            .await
-            .unwrap();
-    let t = Instant::now();
-    let report = import::import(
-        &writer,
-        std::slice::from_ref(&file),
-        Default::default(),
-        false,
-    )
-    .await
-    .unwrap();
-    let ours = lines as f64 / t.elapsed().as_secs_f64();
-    assert_eq!(report.rows, lines, "every line stored");
-    assert_eq!(store::queryable(&db).await, lines as i64);
-    println!("proxyhub ingest into SQLite (parsed, committed, queryable): {ours:.0} lines/s");
-    match goaccess(&file, &dir) {
-        Some(theirs) => println!(
-            "GoAccess on the same file: {theirs:.0} lines/s; proxyhub is {:.1}× GoAccess",
-            ours / theirs
-        ),
-        None => println!("GoAccess is not installed: no comparison"),
+    let mut compared = Vec::new();
+    for workload in gen::Workload::ALL {
+        if lines == 0 {
+            break;
+        }
+        // GoAccess reads long lines slowly: a fifth as many of them take as long.
+        let n = match workload {
+            gen::Workload::Long => (lines / 5).max(1),
+            _ => lines,
+        };
+        let c = ingest::compare(&dir, workload, n, end).await;
+        println!(
+            "{}: {} bytes/line, proxyhub {:.0} lines/s, GoAccess {}",
+            workload.name(),
+            c.bytes_per_line,
+            c.ours,
+            c.goaccess
+                .map_or("not installed".into(), |g| format!("{g:.0} lines/s"))
+        );
+        compared.push(c);
     }
-    db.close().await;
-    if std::env::var_os("BENCH_KEEP").is_none() {
-        let _ = std::fs::remove_file(&file);
-    }
-    if big == 0 {
+    ingest::print(&compared);
+    if big.is_empty() {
         return;
     }
 
-    let small = 10_000.min(big / 3);
-    let mut p99s = Vec::new();
-    for rows in [small, big] {
-        let (client, base, span, _app) = store::serve(&dir, rows, end).await;
-        let times = api::measure(&client, &base, rounds, end, span).await;
-        let all: Vec<_> = times.iter().flatten().copied().collect();
-        println!(
-            "\nGET /api/logs on {rows} rows, {} requests: p50 {}, p99 {}",
-            all.len(),
-            api::ms(api::percentile(&all, 0.5)),
-            api::ms(api::percentile(&all, 0.99))
-        );
-        println!("| query | p50 | p99 |\n|---|---|---|");
-        for (kind, t) in api::KINDS.iter().zip(&times) {
-            println!(
-                "| {kind} | {} | {} |",
-                api::ms(api::percentile(t, 0.5)),
-                api::ms(api::percentile(t, 0.99))
-            );
-        }
-        p99s.push(api::percentile(&all, 0.99));
+    let small = 10_000.min(big[0] / 3);
+    let mut measured = Vec::new();
+    for rows in std::iter::once(small).chain(big.iter().copied()) {
+        let s = store::serve(&dir, rows, end, keep).await;
+        let times = api::measure(&s.client, &s.base, rounds, s.end, s.span).await;
+        api::print_store(rows, &times);
+        measured.push((rows, times));
     }
-    println!(
-        "\np99 at {big} rows is {:.2}× p99 at {small} rows",
-        p99s[1].as_secs_f64() / p99s[0].as_secs_f64()
-    );
-    if std::env::var_os("BENCH_KEEP").is_none() {
+    api::print_table(&measured);
+    if !keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -134,30 +115,6 @@ fn now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-/// GoAccess's lines/s on `file` (`goaccess FILE --log-format=CADDY -o report.json`), if installed.
-fn goaccess(file: &Path, dir: &Path) -> Option<f64> {
-    let lines = std::fs::read(file)
-        .ok()?
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count();
-    let t = Instant::now();
-    let out = Command::new("goaccess")
-        .arg(file)
-        .arg("--log-format=CADDY")
-        .arg("-o")
-        .arg(dir.join("report.json"))
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let secs = t.elapsed().as_secs_f64();
-    if !out.status.success() {
-        println!("GoAccess failed: {}", String::from_utf8_lossy(&out.stderr));
-        return None;
-    }
-    Some(lines as f64 / secs)
 }
 
 /// Runs this process (and what it starts: SQLite's worker, GoAccess) on one CPU.

@@ -39,41 +39,52 @@ pub async fn queryable(db: &Db) -> i64 {
         .get(0)
 }
 
-/// A store of `rows` requests spread over a week (or a day when small) up to `end`, served by
-/// proxyhub; returns a signed-in client, the base URL, the time span, and the running app.
-pub async fn serve(
-    dir: &Path,
-    rows: u64,
-    end: f64,
-) -> (Client, String, f64, tokio::task::JoinHandle<()>) {
+/// A store of `rows` requests served by proxyhub.
+pub struct Served {
+    pub client: Client,
+    pub base: String,
+    /// The time the requests span, up to `end`.
+    pub span: f64,
+    pub end: f64,
+    pub _app: tokio::task::JoinHandle<()>,
+}
+
+/// A store of `rows` requests of the project's lines, spread over a week (or a day when
+/// small) up to `end`, built through the ingest path (or, when `reuse`, the one an earlier
+/// run left complete), and served by proxyhub with a signed-in client.
+pub async fn serve(dir: &Path, rows: u64, end: f64, reuse: bool) -> Served {
     let file = dir.join(format!("store-{rows}.db"));
+    let done = dir.join(format!("store-{rows}.end"));
     let span = if rows >= 1_000_000 {
         7.0 * 86_400.0
     } else {
         86_400.0
     };
-    let db = fresh(&file).await;
-    let source = Source {
-        fingerprint: format!("bench-{rows}"),
-        path: "generated".into(),
-        dev: 0,
-        ino: 0,
+    let kept = std::fs::read_to_string(&done)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|_| reuse);
+    let end = match kept {
+        Some(end) => {
+            println!("\nserving the store of {rows} rows an earlier run built");
+            end
+        }
+        None => {
+            let _ = std::fs::remove_file(&done);
+            build(&file, rows, end, span).await
+        }
     };
-    let t = std::time::Instant::now();
-    ingest(
-        &mut Local::new(db.clone(), Default::default()),
-        &source,
-        &mut gen::Lines::new(rows, end, span),
-        0,
-        &mut Quiet,
-    )
-    .await
-    .unwrap();
+    std::fs::write(&done, end.to_string()).unwrap();
+    let on_disk: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|ext| std::fs::metadata(format!("{}{ext}", file.display())).ok())
+        .map(|m| m.len())
+        .sum();
     println!(
-        "\nbuilt a store of {rows} rows through the ingest path at {:.0} lines/s",
-        rows as f64 / t.elapsed().as_secs_f64()
+        "{rows} rows take {:.1} MB on disk ({:.1} bytes a row)",
+        on_disk as f64 / 1e6,
+        on_disk as f64 / rows as f64
     );
-    db.close().await;
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("sqlite://{}", file.display()),
@@ -113,12 +124,47 @@ pub async fn serve(
         app.run_until_stopped(std::future::pending()).await.unwrap();
     });
     let client = Client::builder().cookie_store(true).build().unwrap();
+    let account =
+        json!({"name": "Bench", "email": "bench@example.com", "password": "correct horse"});
+    let how = if kept.is_some() { "sign-in" } else { "sign-up" };
     let r = client
-        .post(format!("{base}/api/auth/sign-up/email"))
-        .json(&json!({"name": "Bench", "email": "bench@example.com", "password": "correct horse"}))
+        .post(format!("{base}/api/auth/{how}/email"))
+        .json(&account)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    (client, base, span, handle)
+    Served {
+        client,
+        base,
+        span,
+        end,
+        _app: handle,
+    }
+}
+
+async fn build(file: &Path, rows: u64, end: f64, span: f64) -> f64 {
+    let db = fresh(file).await;
+    let source = Source {
+        fingerprint: format!("bench-{rows}"),
+        path: "generated".into(),
+        dev: 0,
+        ino: 0,
+    };
+    let t = std::time::Instant::now();
+    ingest(
+        &mut Local::new(db.clone(), Default::default()),
+        &source,
+        &mut gen::Lines::new(rows, end, span),
+        0,
+        &mut Quiet,
+    )
+    .await
+    .unwrap();
+    println!(
+        "\nbuilt a store of {rows} rows through the ingest path at {:.0} lines/s",
+        rows as f64 / t.elapsed().as_secs_f64()
+    );
+    db.close().await;
+    end
 }

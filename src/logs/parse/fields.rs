@@ -64,6 +64,52 @@ impl<'de: 'a, 'a> Deserialize<'de> for Num<'a> {
     }
 }
 
+/// The first of a list of strings (a header's values), borrowed unless it holds escapes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct First<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for First<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = First<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut first = None;
+                while let Some(Text(v)) = seq.next_element()? {
+                    first.get_or_insert(v);
+                }
+                Ok(First(first))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A string, borrowed unless it holds escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// Epoch microseconds from a number of seconds (or, judged by size, milli-, micro- or
 /// nanoseconds: Caddy's `time_format` can be any of them) or from a formatted time.
 pub fn timestamp_us(ts: &Num) -> Option<i64> {

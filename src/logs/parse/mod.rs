@@ -3,13 +3,14 @@
 //! timestamps, durations, hosts) are in `fields.rs`; the parser's tests in `tests.rs`.
 
 pub mod fields;
+mod scan;
 
 use std::borrow::Cow;
 
 use serde::Deserialize;
 
 use crate::logs::store::block::Row;
-use fields::Num;
+use fields::{First, Num};
 
 /// One request as proxyhub stores it.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +54,7 @@ pub enum Skip {
     NotAccess,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Line<'a> {
     #[serde(borrow)]
     logger: Option<Cow<'a, str>>,
@@ -90,7 +91,7 @@ struct Line<'a> {
     user_agent: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Request<'a> {
     #[serde(borrow)]
     client_ip: Option<Cow<'a, str>>,
@@ -110,10 +111,10 @@ struct Request<'a> {
     headers: Option<Headers<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Headers<'a> {
     #[serde(rename = "User-Agent", borrow)]
-    user_agent: Option<Vec<Cow<'a, str>>>,
+    user_agent: Option<First<'a>>,
 }
 
 /// Parses one line (without or with its trailing newline).
@@ -122,15 +123,31 @@ pub fn parse_line(line: &[u8]) -> Result<Entry<'_>, Skip> {
     if line.first() != Some(&b'{') {
         return Err(Skip::NotJson);
     }
+    // One UTF-8 check of the whole line is cheaper than one per string value. The fast
+    // path reads most lines; serde_json reads the rest, and decides what is skipped and why.
+    let raw = match std::str::from_utf8(line) {
+        Ok(text) => match scan::line(text) {
+            Some(raw) => raw,
+            None => by_serde(line)?,
+        },
+        Err(_) => by_serde(line)?,
+    };
+    entry(raw)
+}
+
+/// The fields of a line as serde_json reads them.
+fn by_serde(line: &[u8]) -> Result<Line<'_>, Skip> {
     let skip = |e: serde_json::Error| match e.classify() {
         serde_json::error::Category::Data => Skip::NotAccess,
         _ => Skip::NotJson,
     };
-    // One UTF-8 check of the whole line is cheaper than one per string value.
-    let raw: Line = match std::str::from_utf8(line) {
-        Ok(text) => serde_json::from_str(text).map_err(skip)?,
-        Err(_) => serde_json::from_slice(line).map_err(skip)?,
-    };
+    match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str(text).map_err(skip),
+        Err(_) => serde_json::from_slice(line).map_err(skip),
+    }
+}
+
+fn entry(raw: Line) -> Result<Entry, Skip> {
     if raw.proxy.as_deref() == Some("nginx") {
         nginx(raw)
     } else {
@@ -169,7 +186,7 @@ fn caddy(raw: Line) -> Option<Entry> {
         user_agent: req
             .headers
             .and_then(|h| h.user_agent)
-            .and_then(|ua| ua.into_iter().next())
+            .and_then(|ua| ua.0)
             .unwrap_or_default(),
     })
 }

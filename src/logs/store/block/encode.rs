@@ -123,14 +123,29 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 fn put_dict<'a>(out: &mut Vec<u8>, values: impl Iterator<Item = &'a str>) {
-    let mut index: HashMap<&str, u32> = HashMap::with_capacity(64);
+    // Most columns hold a few distinct values (methods, protocols, user agents): a look
+    // through them costs less than hashing each value; many (addresses) go to a map.
+    const FEW: usize = 16;
+    let mut index: Option<HashMap<&str, u32>> = None;
     let mut order: Vec<&str> = Vec::new();
     let codes: Vec<u32> = values
         .map(|v| {
-            *index.entry(v).or_insert_with(|| {
-                order.push(v);
-                (order.len() - 1) as u32
-            })
+            if let Some(index) = &mut index {
+                return *index.entry(v).or_insert_with(|| {
+                    order.push(v);
+                    (order.len() - 1) as u32
+                });
+            }
+            if let Some(i) = order.iter().position(|o| *o == v) {
+                return i as u32;
+            }
+            order.push(v);
+            if order.len() > FEW {
+                let mut map = HashMap::with_capacity(64);
+                map.extend(order.iter().enumerate().map(|(i, o)| (*o, i as u32)));
+                index = Some(map);
+            }
+            (order.len() - 1) as u32
         })
         .collect();
     put_u(out, order.len() as u64);
