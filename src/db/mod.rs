@@ -121,7 +121,11 @@ async fn open(url: &str, role: Use) -> Result<(Db, &'static Migrator), DbError> 
                     // did (measured). The other connections read through the map (below) and
                     // write little: SQLite's default 2 MiB each (16 MiB each cost up to 128 MiB
                     // of resident memory over 8 connections under load, for no speed measured).
-                    let cache = if role == Use::LogWriter { -16384 } else { -2000 };
+                    let cache = if role == Use::LogWriter {
+                        -16384
+                    } else {
+                        -2000
+                    };
                     conn.execute(format!("PRAGMA cache_size = {cache}").as_str())
                         .await?;
                     // Checkpoints (each with an fsync) every 40 MiB of WAL, not every 4 MiB.
