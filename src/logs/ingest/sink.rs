@@ -29,12 +29,20 @@ pub struct Chunk<'a> {
 }
 
 impl<'a> Chunk<'a> {
-    /// Each line, without its `\n`.
+    /// Each line, without its `\n`. (Found with `memchr`: a byte-at-a-time split took an
+    /// eighth of an import's time.)
     pub fn each_line(&self) -> impl Iterator<Item = &'a [u8]> {
         let lines: &'a [u8] = self.lines;
-        lines
-            .split_inclusive(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\n").unwrap_or(l))
+        let mut start = 0;
+        memchr::memchr_iter(b'\n', lines)
+            .map(Some)
+            .chain([None])
+            .filter_map(move |nl| {
+                let end = nl.unwrap_or(lines.len());
+                let line = lines.get(start..end)?;
+                start = end + 1;
+                (nl.is_some() || !line.is_empty()).then_some(line)
+            })
     }
 }
 

@@ -93,7 +93,8 @@ pub async fn commit<'b>(
         }
     }
     rollup::record(&mut tx, hours.into_iter()).await?;
-    rollup::record_minutes(&mut tx, minutes.into_iter()).await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    rollup::record_minutes(&mut tx, now, minutes.into_iter()).await?;
     if !batch.entries.is_empty() {
         sqlx::query("UPDATE access_log_stats SET row_count = row_count + $1 WHERE id = 1")
             .bind(batch.entries.len() as i64)

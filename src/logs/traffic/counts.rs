@@ -54,7 +54,7 @@ pub(super) async fn minute_counts(
 }
 
 /// Whether the minute rollups hold every request of the minutes from `start` (epoch
-/// seconds) on: they are kept two days, and requests stored before they existed are not in
+/// seconds) on: they hold the last [`rollup::MINUTES_KEPT_SECS`], and requests stored before they existed are not in
 /// them.
 pub(super) async fn minutes_cover(db: &Db, start: i64, now: i64) -> Result<bool, sqlx::Error> {
     Ok(start > now - rollup::MINUTES_KEPT_SECS + 60
