@@ -69,7 +69,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
     let writer = {
         let (stop, written, log) = (stop.clone(), written.clone(), log.clone());
         // Timestamps of now: the store keeps them (retention prunes old requests).
-        let mut lines = gen::Lines::new(u64::MAX / 2, support::now() + 1.0, 1.0);
+        let mut lines = gen::Lines::live();
         std::thread::spawn(move || {
             support::append_lines(&log, offered_lines_per_s, &stop, &written, |buf| {
                 lines.line(buf)

@@ -141,7 +141,7 @@ impl Appender {
         let stop = Arc::new(AtomicBool::new(false));
         let (s, written, log) = (stop.clone(), self.written.clone(), self.log.clone());
         let handle = std::thread::spawn(move || {
-            let mut lines = gen::Lines::new(u64::MAX / 2, support::now() + 1.0, 1.0);
+            let mut lines = gen::Lines::live();
             let counted = AtomicU64::new(0);
             support::append_lines(&log, per_s, &s, &counted, |buf| lines.line(buf));
             written.fetch_add(counted.load(Ordering::Relaxed), Ordering::Relaxed);

@@ -7,7 +7,6 @@ use axum::{
     extract::{FromRequestParts, State},
     http::request::Parts,
     response::Response,
-    Json,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -106,7 +105,8 @@ async fn list(
 ) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
     let question = format!("/api/logs?{}", raw.unwrap_or_default());
-    let answer = state.shared_reads.answer(question, || async {
+    let shared = state.shared_reads.clone();
+    let answer = shared.answer(question, move || async move {
         let (stored, skipped) = counters::counts(&state.reads).await?;
         let found = query::page(&state.reads, &f, limit, (page - 1) * limit, stored).await?;
         shared::to_json(&LogPage {
@@ -251,8 +251,15 @@ pub struct FileStatus {
 /// What the log pipeline has read
 #[utoipa::path(get, path = "/api/logs/status", tag = "logs", operation_id = "logsStatus",
     responses((status = 200, description = "The access log followed and the files read", body = Status)))]
-async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
+async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
+    Ok(shared::json(shared::to_json(
+        &ingest_status(&state).await?,
+    )?))
+}
+
+/// What `GET /api/logs/status` answers.
+async fn ingest_status(state: &AppState) -> Result<Status> {
     let (rows, skipped) = counters::counts(&state.reads).await?;
     let now = OffsetDateTime::now_utc();
     let log = state.config.access_log_absolute();
@@ -278,14 +285,14 @@ async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<S
             updated_at: timestamps::iso(f.updated_at),
         })
         .collect();
-    Ok(Json(Status {
+    Ok(Status {
         access_log: log.display().to_string(),
         client_ip: state.config.log_client_ip.as_str(),
         rows,
         skipped,
         ingest,
         files,
-    }))
+    })
 }
 
 /// The query string of `GET /api/logs/stats`.
@@ -362,9 +369,10 @@ async fn stats(
     me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
     let question = format!("/api/logs/stats?{}", raw.unwrap_or_default());
-    let answer = state
-        .shared_reads
-        .answer(question, || traffic_stats(&state, period));
+    let shared = state.shared_reads.clone();
+    let answer = shared.answer(question, move || async move {
+        traffic_stats(&state, period).await
+    });
     Ok(shared::json(answer.await?))
 }
 

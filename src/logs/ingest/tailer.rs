@@ -30,7 +30,7 @@ const POLL: Duration = Duration::from_millis(500);
 /// three per host), each a transaction that rewrote a small block per host, and cost a core
 /// where batches of half a second cost a fifth of it (the load benchmark). A quiet log's line
 /// is still stored at once: the first event after a pause is looked at without waiting.
-const GATHER: Duration = Duration::from_millis(500);
+const GATHER: Duration = Duration::from_millis(700);
 /// How long a rotated or deleted file is still read after its last growth (a proxy that
 /// reopens its log on a signal writes to the old file until it does).
 const GRACE: Duration = Duration::from_secs(5);
