@@ -25,32 +25,9 @@ pub mod retention;
 pub mod table;
 pub mod write;
 
-use std::{
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        OnceLock,
-    },
-    time::{Duration, Instant},
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// When the store changed last and the time before (ms since [`EPOCH`]; 0: never).
-static LAST_CHANGE: AtomicU64 = AtomicU64::new(0);
-static CHANGE_BEFORE: AtomicU64 = AtomicU64::new(0);
-static EPOCH: OnceLock<Instant> = OnceLock::new();
-
-fn ms_now() -> u64 {
-    // 1 at the first call: 0 stays "never".
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
-}
-
-/// Whether the store is being written without a pause: its last two changes both happened
-/// within `window` (a live tail commits a batch every half second or so; one import, or one
-/// shipped batch, is not busy).
-pub fn busy(window: Duration) -> bool {
-    let before = CHANGE_BEFORE.load(Ordering::Acquire);
-    before != 0 && ms_now().saturating_sub(before) < window.as_millis() as u64
-}
 
 /// A number that changes whenever this process commits requests to, or prunes them from, a
 /// store.
@@ -60,7 +37,5 @@ pub fn generation() -> u64 {
 
 /// Says the store changed (after a commit).
 fn changed() {
-    let before = LAST_CHANGE.swap(ms_now(), Ordering::AcqRel);
-    CHANGE_BEFORE.store(before, Ordering::Release);
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }
