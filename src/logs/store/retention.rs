@@ -114,7 +114,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         let (domain_id, day): (i64, i64) = (oldest.try_get("domain_id")?, oldest.try_get("day")?);
         let n = if b.rows as i64 <= excess {
             let hist = block::decode_hist(&oldest.try_get::<Vec<u8>, _>("hist")?, day)?;
-            unroll(&mut tx, domain_id, hist.into_iter()).await?;
+            unroll(&mut tx, domain_id, now_us, hist.into_iter()).await?;
             drop_block(&mut tx, &oldest).await?
         } else {
             // Keep the block's newest requests (they come first).
@@ -124,7 +124,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
                 .rows()
                 .skip(keep)
                 .map(|r| (r.ts_us.div_euclid(1_000_000), block::class(r.status), 1));
-            unroll(&mut tx, domain_id, gone).await?;
+            unroll(&mut tx, domain_id, now_us, gone).await?;
             let kept: Vec<_> = decoded.rows().take(keep).collect();
             let key = (b.id, b.min_ts, b.max_ts);
             match table::delete_block(&mut tx, key, &decoded.statuses()).await? {
@@ -167,22 +167,27 @@ async fn drop_block(tx: &mut Tx, b: &AnyRow) -> Result<Option<u64>, sqlx::Error>
         .then_some(n as u64))
 }
 
-/// Takes requests pruned for the row budget off the hour rollups, so the traffic chart counts
-/// what is stored. `gone`: `(epoch second, class, requests)`.
+/// Takes requests pruned for the row budget off the rollups, so the traffic chart counts
+/// what is stored. `gone`: `(epoch second, class, requests)`. Minutes the minute rollups do
+/// not hold (the pruned are mostly days old) are left alone: a day's block would otherwise
+/// cost thousands of statements for rows that do not exist.
 async fn unroll(
     tx: &mut Tx,
     domain_id: i64,
+    now_us: i64,
     gone: impl Iterator<Item = (i64, u8, u64)>,
 ) -> Result<(), sqlx::Error> {
+    let now = now_us.div_euclid(1_000_000);
     let mut hours: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     let mut minutes: BTreeMap<(i64, i64), i64> = BTreeMap::new();
     for (t, class, n) in gone {
         *hours
             .entry((t - t.rem_euclid(3600), i64::from(class)))
             .or_default() += n as i64;
-        *minutes
-            .entry((t - t.rem_euclid(60), i64::from(class)))
-            .or_default() += n as i64;
+        let minute = t - t.rem_euclid(60);
+        if rollup::minute_kept(minute, now) {
+            *minutes.entry((minute, i64::from(class))).or_default() += n as i64;
+        }
     }
     let names = domains::names(tx, &[domain_id]).await?;
     let Some(domain) = names.get(&domain_id) else {

@@ -75,11 +75,7 @@ pub(super) async fn rollup_counts(
     } else {
         ""
     };
-    // Fixed names, never input.
-    let (table, t) = match size {
-        Size::Hour => ("traffic_hours", "hour"),
-        Size::Minute => ("traffic_minutes", "minute"),
-    };
+    let (table, t) = size.table();
     let sql = format!("SELECT {t} AS t, class, CAST(SUM(requests) AS BIGINT) AS n FROM {table} WHERE {t} >= $1 AND {t} <= $2{filter} GROUP BY {t}, class");
     let mut q1 = sqlx::query(&sql).bind(start).bind(end);
     if let Some(d) = domain {

@@ -4,13 +4,30 @@
 
 use sqlx::AnyConnection;
 
+/// The rollups of one size: hours or minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    Hour,
+    Minute,
+}
+
+impl Size {
+    /// The table and its time column (fixed names, never input).
+    pub(super) fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Size::Hour => ("traffic_hours", "hour"),
+            Size::Minute => ("traffic_minutes", "minute"),
+        }
+    }
+}
+
 /// Adds `(hour, domain, class, requests)` counts (hour in epoch seconds, each key once) to
 /// the hour rollups; call it in the transaction that stores the requests.
 pub async fn record<'a>(
     conn: &mut AnyConnection,
     hours: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
-    upsert(conn, "traffic_hours", "hour, domain, class", hours).await
+    upsert(conn, Size::Hour, hours).await
 }
 
 /// How long the minute rollups are kept: the traffic chart counts minutes of periods up to two
@@ -19,24 +36,23 @@ pub async fn record<'a>(
 /// ~290,000 minute rows for a million requests, which took a quarter of the import's time.
 pub const MINUTES_KEPT_SECS: i64 = 3 * 3600;
 
+/// Whether the minute rollups hold the minute starting at `minute` (epoch seconds) at `now`:
+/// minutes older than [`MINUTES_KEPT_SECS`] are neither written nor taken off (they would be
+/// pruned, and [`super::counts`] counts them from the blocks).
+pub fn minute_kept(minute: i64, now: i64) -> bool {
+    minute >= now - MINUTES_KEPT_SECS
+}
+
 /// Adds `(minute, domain, class, requests)` counts (minute in epoch seconds, each key once)
-/// to the minute rollups; call it in the transaction that stores the requests. Minutes
-/// older than [`MINUTES_KEPT_SECS`] before `now` are left out: they would be pruned, and
-/// [`super::counts`] counts them from the blocks.
+/// to the minute rollups, those [`minute_kept`] at `now`; call it in the transaction that
+/// stores the requests.
 pub async fn record_minutes<'a>(
     conn: &mut AnyConnection,
     now: i64,
     minutes: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
-    let kept = minutes.filter(|m| m.0 >= now - MINUTES_KEPT_SECS);
-    upsert(conn, "traffic_minutes", "minute, domain, class", kept).await
-}
-
-/// The rollups of one size: hours or minutes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Size {
-    Hour,
-    Minute,
+    let kept = minutes.filter(|m| minute_kept(m.0, now));
+    upsert(conn, Size::Minute, kept).await
 }
 
 /// Takes `(start, domain, class, requests)` counts (each key once) off the rollups of `size`:
@@ -46,27 +62,23 @@ pub async fn subtract<'a>(
     size: Size,
     counts: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
-    // Fixed names, never input.
-    let (table, t) = match size {
-        Size::Hour => ("traffic_hours", "hour"),
-        Size::Minute => ("traffic_minutes", "minute"),
-    };
+    let (table, t) = size.table();
     let update = format!(
         "UPDATE {table} SET requests = requests - $1 WHERE {t} = $2 AND domain = $3 AND class = $4"
     );
     let delete = format!(
         "DELETE FROM {table} WHERE {t} = $1 AND domain = $2 AND class = $3 AND requests <= 0"
     );
-    for (hour, domain, class, n) in counts {
+    for (start, domain, class, n) in counts {
         sqlx::query(&update)
             .bind(n)
-            .bind(hour)
+            .bind(start)
             .bind(domain)
             .bind(class)
             .execute(&mut *conn)
             .await?;
         sqlx::query(&delete)
-            .bind(hour)
+            .bind(start)
             .bind(domain)
             .bind(class)
             .execute(&mut *conn)
@@ -80,13 +92,14 @@ const CHUNKS: [usize; 4] = [256, 32, 4, 1];
 
 /// Multi-row `INSERT .. ON CONFLICT DO UPDATE` (SQLite ≥ 3.24 and PostgreSQL). SQLite gets
 /// anonymous `?` placeholders: binding numbered ones costs a scan of all parameter names per
-/// value, quadratic in the rows. `table` and `key` are fixed names from this file, never input.
+/// value, quadratic in the rows.
 async fn upsert<'a>(
     conn: &mut AnyConnection,
-    table: &str,
-    key: &str,
+    size: Size,
     rows: impl Iterator<Item = (i64, &'a str, i64, i64)>,
 ) -> Result<(), sqlx::Error> {
+    let (table, t) = size.table();
+    let key = format!("{t}, domain, class");
     let sqlite = conn.backend_name().eq_ignore_ascii_case("sqlite");
     let mut rows: &[_] = &rows.collect::<Vec<_>>();
     while !rows.is_empty() {
