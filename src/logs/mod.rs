@@ -10,7 +10,7 @@
 //! - `ship/`: access logs of other nodes: `proxyhub logs ship` (the shipper) and the hub's
 //!   side, each batch stored once.
 //!
-//! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs.rs`;
+//! Their HTTP side (`/api/logs`, `/api/logs/status`, `/api/logs/stats`) is `http/logs/`;
 //! the hub's routes for shippers (`/api/logs/ship...`) are `http/log_shipping.rs`.
 
 pub mod ingest;
