@@ -254,16 +254,14 @@ pub async fn create(client: &Client, base: &str, numbers: &[usize], prefix: &str
     ids
 }
 
+/// The JSON answer of `GET url`.
+pub async fn get_json(client: &Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 /// `GET /api/status`'s count of pushes.
 pub async fn pushes(client: &Client, base: &str) -> i64 {
-    let status: Value = client
-        .get(format!("{base}/api/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(client, &format!("{base}/api/status")).await;
     status["pushes"].as_i64().unwrap_or(0)
 }
 

@@ -175,14 +175,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
     );
     // Desired state as code at this scale: export, wipe, import in one push.
     let t = Instant::now();
-    let exported: Value = client
-        .get(format!("{base}/api/export"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let exported = support::get_json(&client, &format!("{base}/api/export")).await;
     let export_time = t.elapsed();
     let n = exported["vhosts"].as_array().map_or(0, Vec::len);
     let import = |doc: Value, query: &'static str| {

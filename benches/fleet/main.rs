@@ -188,14 +188,7 @@ async fn run(full: bool, label: &str, caddy_bin: &Path) {
 /// PROXYHUB_CADDY_ADMIN, listening on every address: while there is no vhost yet (no node
 /// listens), the others are added, the seeded one removed and added back with its address.
 async fn build_fleet(client: &Client, base: &str, admins: &[u16]) -> Vec<i64> {
-    let seeded: Value = client
-        .get(format!("{base}/api/nodes"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let seeded = support::get_json(client, &format!("{base}/api/nodes")).await;
     assert_eq!(seeded.as_array().map(Vec::len), Some(1), "{seeded}");
     let mut ids = vec![0; admins.len()];
     for (i, &admin) in admins.iter().enumerate().skip(1) {
@@ -237,14 +230,7 @@ async fn set_state(client: &Client, base: &str, node: i64, state: &str) {
 }
 
 async fn cluster_status(client: &Client, base: &str) -> Value {
-    client
-        .get(format!("{base}/api/cluster/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    support::get_json(client, &format!("{base}/api/cluster/status")).await
 }
 
 /// One change: vhost `id`'s upstream, another each `turn`.

@@ -156,14 +156,7 @@ impl Appender {
 
 /// Rows stored, from `GET /api/logs/status`.
 async fn stored(client: &Client, base: &str) -> u64 {
-    let s: Value = client
-        .get(format!("{base}/api/logs/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let s = support::get_json(client, &format!("{base}/api/logs/status")).await;
     s["rows"].as_u64().unwrap_or(0) + s["skipped"].as_u64().unwrap_or(0)
 }
 
