@@ -3,7 +3,7 @@
 //! A site is rendered on its own (`render`), checked before Caddy reads it for what would
 //! make Caddy touch the host while adapting (`snippet`), adapted by Caddy (`/adapt`), and
 //! its adaptation checked against an allowlist (`adapted`). The adapted routes are cached
-//! by a hash of the site; a push assembles each node's JSON config from the cache
+//! by a hash of the site (`sites`); a push assembles each node's JSON config from the cache
 //! (`assemble`) and loads it onto every active node at once, all or nothing (`fleet`), so one
 //! change costs one small `/adapt` and one load per node, in parallel. Drift is told from the
 //! ETag each node gives its config against the one that followed proxyhub's last load.
@@ -16,38 +16,28 @@ mod fleet;
 pub mod lexer;
 mod render;
 mod settings;
+mod sites;
 mod snippet;
 
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
-    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
 use minijinja::Environment;
-use sha2::{Digest, Sha256};
 
-use super::{no_control_characters, NodeReport, NodeSpec, Proxy, ProxyError, Site, UpstreamCounts};
+use super::{NodeReport, NodeSpec, Proxy, ProxyError, Site, UpstreamCounts};
 use crate::config::Config;
 pub use adapted::SiteRoutes;
 pub use settings::{
     admin_listen, checked_listen, mentions_port, port_of, seed_nodes, CaddySettings,
 };
+use sites::{digest, Cached};
 
 /// A hash of everything a site's rendered block is made of (the settings are fixed for the
 /// life of the process).
 type SiteKey = [u8; 32];
-
-/// How long an adapted site nobody pushes stays cached (a prepared change on its way).
-const KEEP_UNUSED: Duration = Duration::from_secs(600);
-/// Sites adapted at once when many are missing (a cold start).
-const ADAPT_CONCURRENCY: usize = 8;
-
-struct Cached {
-    routes: Arc<SiteRoutes>,
-    used: Instant,
-}
 
 /// The Caddy backend's state.
 struct Backend {
@@ -108,135 +98,6 @@ impl Backend {
 
     fn admin_ports(&self) -> Vec<u16> {
         self.admin_ports.lock().expect("admin ports").clone()
-    }
-
-    fn key(site: &Site) -> SiteKey {
-        let features = crate::proxy::site::stored_json(&site.features);
-        digest([
-            Some(site.domain.as_str()),
-            site.config.as_deref(),
-            site.upstream.as_deref(),
-            features.as_deref(),
-        ])
-    }
-
-    fn cached(&self, key: &SiteKey) -> Option<Arc<SiteRoutes>> {
-        let mut cache = self.cache.lock().expect("site cache");
-        cache.get_mut(key).map(|c| {
-            c.used = Instant::now();
-            c.routes.clone()
-        })
-    }
-
-    /// Whether Caddy reads heredocs: a heredoc only Caddy 2.7+ can adapt.
-    async fn heredocs(&self) -> Result<bool, ProxyError> {
-        if let Some(h) = self.heredocs.get() {
-            return Ok(*h);
-        }
-        let probe = "http://heredoc.invalid {\n\trespond <<X\n\tok\n\tX 200\n}\n";
-        let h = match self.fleet.admin()?.adapt(probe).await {
-            Ok(_) => true,
-            Err(ProxyError::Rejected(_)) => false,
-            Err(e) => return Err(e),
-        };
-        Ok(*self.heredocs.get_or_init(|| h))
-    }
-
-    /// The checks that need no Caddy: what would make Caddy read the host while adapting,
-    /// and early errors with line numbers.
-    async fn check_before_adapting(&self, site: &Site) -> Result<(), ProxyError> {
-        let invalid = ProxyError::Invalid;
-        no_control_characters("domain", &site.domain, false).map_err(invalid)?;
-        if let Some(u) = &site.upstream {
-            no_control_characters("upstream", u, false).map_err(invalid)?;
-        }
-        if let Some(c) = &site.config {
-            no_control_characters("config", c, true).map_err(invalid)?;
-        }
-        let ports = self.admin_ports();
-        for upstream in site.upstreams() {
-            if ports.iter().any(|&p| mentions_port(&upstream, p)) {
-                return Err(ProxyError::Invalid(
-                    "the upstream may not be Caddy's admin API".into(),
-                ));
-            }
-        }
-        if let Some(t) = site.features.tls {
-            if !self.settings.tls && (t.force_https || t.hsts) {
-                return Err(ProxyError::Invalid(
-                    "tls: forceHttps and hsts need HTTPS, and PROXYHUB_TLS is off".into(),
-                ));
-            }
-        }
-        if let Some(snippet) = &site.config {
-            let heredocs = self.heredocs().await?;
-            snippet::check(snippet, &ports, heredocs).map_err(ProxyError::Invalid)?;
-        }
-        Ok(())
-    }
-
-    /// Adapts one site and checks what Caddy made of it; cached when it passes.
-    async fn adapt(&self, site: &Site) -> Result<Arc<SiteRoutes>, ProxyError> {
-        let key = Self::key(site);
-        if let Some(r) = self.cached(&key) {
-            return Ok(r);
-        }
-        self.check_before_adapting(site).await?;
-        let caddyfile =
-            render::site(&self.env, &self.settings, site).map_err(ProxyError::Invalid)?;
-        let result = self.fleet.admin()?.adapt(&caddyfile).await?;
-        let mut routes =
-            adapted::check_site(&result, &self.settings, &self.admin_ports(), &site.names())
-                .map_err(ProxyError::Invalid)?;
-        if let Some(a) = &site.features.access {
-            // The error routes too: a request that fails basic auth runs them, and they must
-            // not serve what the auth refused.
-            routes.routes = access::guard(&routes.routes, a).map_err(ProxyError::Invalid)?;
-            if let Some(e) = &routes.errors {
-                routes.errors = Some(access::guard(e, a).map_err(ProxyError::Invalid)?);
-            }
-        }
-        let routes = Arc::new(routes);
-        self.cache.lock().expect("site cache").insert(
-            key,
-            Cached {
-                routes: routes.clone(),
-                used: Instant::now(),
-            },
-        );
-        Ok(routes)
-    }
-
-    /// Each site's routes; a site Caddy or the checks refuse now (stored before a rule
-    /// existed, or adapted differently by a newer Caddy) is left out and logged, so one bad
-    /// site never takes the others down.
-    async fn routes_of(
-        self: &Arc<Self>,
-        sites: &[Site],
-        keys: &[SiteKey],
-    ) -> Result<Vec<Option<Arc<SiteRoutes>>>, ProxyError> {
-        let mut out: Vec<Option<Arc<SiteRoutes>>> = keys.iter().map(|k| self.cached(k)).collect();
-        let missing: Vec<usize> = (0..sites.len()).filter(|&i| out[i].is_none()).collect();
-        for chunk in missing.chunks(ADAPT_CONCURRENCY) {
-            let mut set = tokio::task::JoinSet::new();
-            for &i in chunk {
-                let (this, site) = (self.clone(), sites[i].clone());
-                set.spawn(async move { (i, this.adapt(&site).await) });
-            }
-            while let Some(joined) = set.join_next().await {
-                let (i, result) = joined.map_err(|e| ProxyError::Invalid(e.to_string()))?;
-                match result {
-                    Ok(r) => out[i] = Some(r),
-                    Err(ProxyError::Unreachable(m)) => return Err(ProxyError::Unreachable(m)),
-                    Err(e) => tracing::error!(
-                        domain = %sites[i].domain,
-                        error = %e,
-                        "this vhost is not served: Caddy's adaptation of it is refused"
-                    ),
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// What the config for `sites` is made of: each site's checked routes, and their hash
@@ -300,30 +161,6 @@ impl Backend {
         self.evict(keys);
         loaded.map(drop)
     }
-
-    /// Drops cached sites that are not served and were not prepared lately.
-    fn evict(&self, keys: Vec<SiteKey>) {
-        let live: std::collections::HashSet<SiteKey> = keys.into_iter().collect();
-        self.cache
-            .lock()
-            .expect("site cache")
-            .retain(|k, c| live.contains(k) || c.used.elapsed() < KEEP_UNUSED);
-    }
-}
-
-/// A SHA-256 of `parts`, each told apart from the next (and an absent one from an empty one).
-fn digest<'a>(parts: impl IntoIterator<Item = Option<&'a str>>) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in parts {
-        match part {
-            Some(s) => {
-                h.update((s.len() as u64 + 1).to_le_bytes());
-                h.update(s.as_bytes());
-            }
-            None => h.update(0u64.to_le_bytes()),
-        }
-    }
-    h.finalize().into()
 }
 
 /// The Caddy backend (its state behind an `Arc`, so a cold start can adapt sites in tasks
