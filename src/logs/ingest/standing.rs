@@ -9,7 +9,7 @@ use super::batch::{fingerprint, read_head};
 use crate::{db::Db, logs::store::files};
 
 /// Bytes not stored yet beyond which ingest is behind, however recently it stored: more than
-/// a few seconds of a busy proxy's log (the tailer stores what gathered every half second).
+/// a few seconds of a busy proxy's log (the tailer stores what gathered every 0.7 s).
 pub const BEHIND_BYTES: u64 = 64 << 20;
 /// Seconds without storing, with lines waiting, after which ingest is behind.
 pub const STALLED_SECS: i64 = 5;
@@ -25,7 +25,8 @@ pub enum StandingError {
 /// Where ingest stands on the followed log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
-    /// Bytes of complete and incomplete lines in the log that are not stored yet.
+    /// Bytes of complete lines in the log that are not stored yet (a line being written is
+    /// not waiting yet).
     pub lag_bytes: u64,
     /// When the log (at its path) last had lines stored, epoch seconds.
     pub last_stored_at: Option<i64>,
