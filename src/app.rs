@@ -55,7 +55,11 @@ impl Application {
         if config.proxy == ProxyKind::Caddy {
             crate::nodes::seed(&db, &config).await?;
         }
-        let log_writer = db::connect_writer(&config.database_url).await?;
+        let log_writer = {
+            let url = config.database_url.clone();
+            crate::workers::background::spawn(async move { db::connect_writer(&url).await })
+                .await??
+        };
         let reads = db::connect_reader(&config.database_url).await?;
         let proxy = proxy_for(&config)?;
         let sso = crate::sso::Sso::from_config(&config.oidc)?.map(Arc::new);
@@ -190,7 +194,7 @@ impl Application {
                     ))
                 }
             }),
-            workers.spawn("log tailer", stop.clone(), {
+            workers.spawn_background("log tailer", stop.clone(), {
                 let (db, metrics) = (db.clone(), s.metrics.clone());
                 move |stop| {
                     let (db, log, addresses) = (db.clone(), log.clone(), addresses.clone());
@@ -203,7 +207,7 @@ impl Application {
                     ))
                 }
             }),
-            workers.spawn("log retention", stop.clone(), move |stop| {
+            workers.spawn_background("log retention", stop.clone(), move |stop| {
                 Box::pin(logs::store::retention::run(db.clone(), retention, stop))
             }),
             workers.spawn("certificates", stop.clone(), {

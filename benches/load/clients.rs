@@ -32,12 +32,21 @@ pub const READS: [(&str, &str); 9] = [
 #[derive(Default)]
 pub struct Seen {
     pub times: BTreeMap<&'static str, Vec<Duration>>,
+    /// When each request began, with how long it took and what it was.
+    pub log: Vec<(Instant, Duration, &'static str)>,
     pub errors: Vec<String>,
 }
 
 impl Seen {
-    fn record(&mut self, what: &'static str, took: Duration, outcome: Result<(), String>) {
+    fn record(
+        &mut self,
+        what: &'static str,
+        began: Instant,
+        took: Duration,
+        outcome: Result<(), String>,
+    ) {
         self.times.entry(what).or_default().push(took);
+        self.log.push((began, took, what));
         if let Err(e) = outcome {
             if self.errors.len() < 20 {
                 self.errors.push(format!("{what}: {e}"));
@@ -71,7 +80,7 @@ pub async fn one_by_one(client: &Client, base: &str, n: usize) -> Seen {
         for (name, path) in READS {
             let t = Instant::now();
             let outcome = get(client, &format!("{base}{path}")).await;
-            seen.record(name, t.elapsed(), outcome);
+            seen.record(name, t, t.elapsed(), outcome);
         }
     }
     seen
@@ -100,7 +109,8 @@ pub async fn crowd(
                 let (name, path) = READS[i % READS.len()];
                 let t = Instant::now();
                 let outcome = get(&client, &format!("{base}{path}")).await;
-                seen.lock().await.record(name, t.elapsed(), outcome);
+                let took = t.elapsed();
+                seen.lock().await.record(name, t, took, outcome);
                 i += 1;
                 tokio::time::sleep(pause).await;
             }
@@ -126,11 +136,12 @@ pub async fn crowd(
                     )),
                     Err(e) => Err(e.to_string()),
                 };
+                let took = t.elapsed();
                 seen.lock()
                     .await
-                    .record("PUT /api/vhosts/:id", t.elapsed(), outcome);
+                    .record("PUT /api/vhosts/:id", t, took, outcome);
                 n += 1;
-                tokio::time::sleep(change_every.saturating_sub(t.elapsed())).await;
+                tokio::time::sleep_until((t + change_every).min(until).into()).await;
             }
         })
     };
@@ -150,4 +161,31 @@ pub fn quantile(times: &[Duration], p: f64) -> Duration {
 
 pub fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Where the slowest 1% of reads fall: how many began within `window` after a change began,
+/// and the share of the run those windows cover.
+pub fn slow_near_changes(seen: &Seen, window: Duration) -> String {
+    let changes: Vec<Instant> = seen
+        .log
+        .iter()
+        .filter(|(_, _, w)| *w == "PUT /api/vhosts/:id")
+        .map(|(t, _, _)| *t)
+        .collect();
+    let mut reads: Vec<_> = seen
+        .log
+        .iter()
+        .filter(|(_, _, w)| *w != "PUT /api/vhosts/:id")
+        .collect();
+    reads.sort_by_key(|(_, d, _)| std::cmp::Reverse(*d));
+    let slow = &reads[..reads.len().div_ceil(100)];
+    let near = |t: Instant| changes.iter().any(|c| t + window >= *c && t <= *c + window);
+    let close = slow.iter().filter(|(t, _, _)| near(*t)).count();
+    let all = reads.iter().filter(|(t, _, _)| near(*t)).count();
+    format!(
+        "{close} of the {} slowest reads overlap a change's first {} (as do {:.0}% of all reads)",
+        slow.len(),
+        ms(window),
+        100.0 * all as f64 / reads.len().max(1) as f64
+    )
 }

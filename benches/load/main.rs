@@ -33,7 +33,7 @@ use std::{
 use clients::{ms, quantile, READS};
 use reqwest::Client;
 use serde_json::{json, Value};
-use support::{free_port, signed_in, start_caddy, start_proxyhub};
+use support::{free_port, signed_in, start_caddy, start_proxyhub_with};
 
 /// The benchmark's sizes: the full run's, or the smoke run's.
 struct Sizes {
@@ -44,6 +44,8 @@ struct Sizes {
     load: Duration,
     idle_rounds: usize,
     rows: u64,
+    /// The store's row budget: retention prunes while the log grows.
+    budget: u64,
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -64,6 +66,7 @@ fn main() {
             load: Duration::from_secs(env_or("BENCH_LOAD_SECONDS", 60)),
             idle_rounds: 50,
             rows: env_or("BENCH_LOAD_ROWS", 10_000_000),
+            budget: env_or("BENCH_LOAD_BUDGET", 1_000_000),
         }
     } else {
         Sizes {
@@ -74,6 +77,7 @@ fn main() {
             load: Duration::from_secs(3),
             idle_rounds: 2,
             rows: 5_000,
+            budget: 5_000,
         }
     };
     let (label, bin) = support::caddies().pop().expect("a Caddy");
@@ -97,7 +101,15 @@ async fn run(full: bool, sizes: &Sizes, label: &str, caddy_bin: &Path) {
     let _caddy = start_caddy(caddy_bin, &dir.join("caddy"), admin).await;
     let log = dir.join("access.log");
     std::fs::write(&log, "").unwrap();
-    let (proxyhub, base) = start_proxyhub(&dir, admin, http, &log).await;
+    let budget = sizes.budget.to_string();
+    let (proxyhub, base) = start_proxyhub_with(
+        &dir,
+        admin,
+        http,
+        &log,
+        &[("PROXYHUB_LOG_MAX_ROWS", &budget)],
+    )
+    .await;
     let pid = proxyhub.0.id();
     let client = signed_in(&base, true).await;
     let mut ids = Vec::new();
@@ -118,7 +130,9 @@ async fn run(full: bool, sizes: &Sizes, label: &str, caddy_bin: &Path) {
     assert!(idle.errors.is_empty(), "{:?}", idle.errors);
     under_load(sizes, &client, &base, pid, &dir, &log_lines, ids[0], &idle).await;
     drop(proxyhub);
-    memory::idle_at_rows(sizes.rows, &dir.join("big")).await;
+    if sizes.rows > 0 {
+        memory::idle_at_rows(sizes.rows, &dir.join("big")).await;
+    }
     support::clean_up(&dir);
 }
 
@@ -154,10 +168,16 @@ impl Appender {
     }
 }
 
-/// Rows stored, from `GET /api/logs/status`.
+/// Lines of the followed log stored (or skipped), from `GET /api/logs/status`: retention
+/// may have pruned some since.
 async fn stored(client: &Client, base: &str) -> u64 {
     let s = support::get_json(client, &format!("{base}/api/logs/status")).await;
-    s["rows"].as_u64().unwrap_or(0) + s["skipped"].as_u64().unwrap_or(0)
+    s["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| f["lines"].as_u64().unwrap_or(0))
+        .sum()
 }
 
 /// Waits until every written line is stored; how long that took.
@@ -269,7 +289,7 @@ async fn under_load(
         base,
         vhost,
         pause,
-        Duration::from_secs(2),
+        Duration::from_millis(env_or("BENCH_LOAD_CHANGE_MS", 2000)),
         until,
     )
     .await;
@@ -309,6 +329,10 @@ async fn under_load(
         ms(quantile(changes, 0.5)),
         ms(quantile(changes, 0.99))
     );
+    println!(
+        "{}",
+        clients::slow_near_changes(&seen, Duration::from_millis(300))
+    );
     let served = seen.requests() as f64 / took.as_secs_f64();
     let mean_idle = idle
         .times
@@ -329,10 +353,12 @@ async fn under_load(
         },
         100.0 * served / offered
     );
+    let rows = support::get_json(admin, &format!("{base}/api/logs/status")).await["rows"].clone();
     println!(
-        "ingest under load: {lines} lines written at {} lines/s, all stored {} after the load ended",
+        "ingest under load: {lines} lines written at {} lines/s, all stored {} after the load ended; the store holds {rows} requests (budget {})",
         sizes.lines_per_s,
-        ms(behind)
+        ms(behind),
+        sizes.budget
     );
     println!(
         "proxyhub's resident memory under load (peak, MiB): {:.0} total, {:.0} anonymous, {:.0} without the database file's mapped pages (target ≤ 150)",

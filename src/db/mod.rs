@@ -57,7 +57,9 @@ pub fn sqlite_file(url: &str) -> Option<&str> {
 /// [`connect`] has migrated. On SQLite it is one connection that does not map the file:
 /// writing a batch touches pages all over the store, and mapped they would stay resident in
 /// proxyhub (measured at 10,000 vhosts while 20,000 lines/s came in: ~50 MiB of mapped pages),
-/// where queries, which do gain from the map, read few.
+/// where queries, which do gain from the map, read few. Open it on the background thread
+/// (`workers::background::spawn`): its SQLite connection's thread then runs at the
+/// background's priority too.
 pub async fn connect_writer(url: &str) -> Result<Db, DbError> {
     open(url, Use::LogWriter).await.map(|(pool, _)| pool)
 }
@@ -104,8 +106,14 @@ async fn open(url: &str, role: Use) -> Result<(Db, &'static Migrator), DbError> 
         (false, Use::LogWriter) => 2,
         (_, Use::Reads) => 4,
     };
-    let pool = AnyPoolOptions::new()
-        .max_connections(max)
+    let mut pool = AnyPoolOptions::new().max_connections(max);
+    if role == Use::LogWriter {
+        // Its connections stay: a SQLite connection's thread keeps the priority of the thread
+        // that opened it, and the log writer is opened on the background thread
+        // (`workers::background`), not by whichever request would open it again later.
+        pool = pool.idle_timeout(None).max_lifetime(None);
+    }
+    let pool = pool
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if sqlite {

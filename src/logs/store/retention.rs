@@ -22,6 +22,13 @@ const BATCH: i64 = 20;
 /// A pause between batches that lets other writers in.
 const BREATHE: Duration = Duration::from_millis(5);
 
+/// The oldest blocks that ended before a time, along the `(max_ts, min_ts, id)` index.
+const AGED: &str = "SELECT id, min_ts, max_ts, n, status_data FROM access_log_blocks \
+    WHERE max_ts < $1 ORDER BY max_ts, min_ts, id LIMIT $2";
+/// The oldest blocks, along the same index.
+const OLDEST: &str = "SELECT id, min_ts, max_ts, n, status_data, domain_id, day, hist \
+    FROM access_log_blocks ORDER BY max_ts, min_ts, id LIMIT $1";
+
 /// What to keep.
 #[derive(Debug, Clone, Copy)]
 pub struct Retention {
@@ -62,14 +69,11 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
     let mut deleted = 0;
     loop {
         let mut tx = db::begin_write(db).await?;
-        let old = sqlx::query(
-            "SELECT id, min_ts, max_ts, n, status_data FROM access_log_blocks WHERE max_ts < $1 \
-             ORDER BY max_ts, id LIMIT $2",
-        )
-        .bind(cutoff)
-        .bind(BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
+        let old = sqlx::query(AGED)
+            .bind(cutoff)
+            .bind(BATCH)
+            .fetch_all(&mut *tx)
+            .await?;
         let mut n = Some(0);
         for b in &old {
             n = match drop_block(&mut tx, b).await? {
@@ -103,46 +107,8 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         if excess <= 0 {
             break;
         }
-        let sql = format!(
-            "SELECT domain_id, node_id, day, hist, {} FROM access_log_blocks ORDER BY max_ts, id LIMIT 1",
-            StoredBlock::COLUMNS
-        );
-        let Some(oldest) = sqlx::query(&sql).fetch_optional(&mut *tx).await? else {
-            break;
-        };
-        let b = StoredBlock::from_row(&oldest)?;
-        let (domain_id, day): (i64, i64) = (oldest.try_get("domain_id")?, oldest.try_get("day")?);
-        let n = if b.rows as i64 <= excess {
-            let hist = block::decode_hist(&oldest.try_get::<Vec<u8>, _>("hist")?, day)?;
-            unroll(&mut tx, domain_id, now_us, hist.into_iter()).await?;
-            drop_block(&mut tx, &oldest).await?
-        } else {
-            // Keep the block's newest requests (they come first).
-            let decoded = Decoded::decode(&b.columns())?;
-            let keep = b.rows - excess as usize;
-            let gone = decoded
-                .rows()
-                .skip(keep)
-                .map(|r| (r.ts_us.div_euclid(1_000_000), block::class(r.status), 1));
-            unroll(&mut tx, domain_id, now_us, gone).await?;
-            let kept: Vec<_> = decoded.rows().take(keep).collect();
-            let key = (b.id, b.min_ts, b.max_ts);
-            match table::delete_block(&mut tx, key, &decoded.statuses()).await? {
-                true => {
-                    let e = block::encode(&kept);
-                    let key = table::BlockKey {
-                        domain_id,
-                        node: oldest.try_get("node_id")?,
-                        day,
-                    };
-                    table::insert_block_indexed(&mut tx, key, &e).await?;
-                    Some(excess as u64)
-                }
-                false => None,
-            }
-        };
-        let Some(n) = n else {
-            // The block was rewritten meanwhile (a merge, on PostgreSQL): read again.
+        let Some(n) = over_budget(&mut tx, excess as u64, now_us).await? else {
+            // A block was rewritten meanwhile (a merge, on PostgreSQL): read again.
             tx.rollback().await?;
             tokio::time::sleep(BREATHE).await;
             continue;
@@ -154,6 +120,68 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         tokio::time::sleep(BREATHE).await;
     }
     Ok(deleted)
+}
+
+/// Takes up to `excess` of the oldest requests off the store in one transaction: whole
+/// blocks (up to [`BATCH`]), then the newest requests of the block that straddles the budget
+/// are kept in a block written again. Returns how many went, or `None` when a block was
+/// changed by another transaction since it was read. The blocks are read along the
+/// `(max_ts, min_ts, id)` index, oldest first: a store far over its budget (a busy proxy)
+/// costs an index step per block, not a scan of the table.
+async fn over_budget(tx: &mut Tx, excess: u64, now_us: i64) -> Result<Option<u64>, sqlx::Error> {
+    let oldest = sqlx::query(OLDEST).bind(BATCH).fetch_all(&mut **tx).await?;
+    let mut gone = 0;
+    for b in &oldest {
+        let (domain_id, day): (i64, i64) = (b.try_get("domain_id")?, b.try_get("day")?);
+        let n = b.try_get::<i64, _>("n")? as u64;
+        if gone + n <= excess {
+            let hist = block::decode_hist(&b.try_get::<Vec<u8>, _>("hist")?, day)?;
+            unroll(tx, domain_id, now_us, hist.into_iter()).await?;
+            let Some(n) = drop_block(tx, b).await? else {
+                return Ok(None);
+            };
+            gone += n;
+        } else {
+            if !keep_newest(tx, b.try_get("id")?, (excess - gone) as usize, now_us).await? {
+                return Ok(None);
+            }
+            gone = excess;
+        }
+        if gone == excess {
+            break;
+        }
+    }
+    Ok(Some(gone))
+}
+
+/// Writes block `id` again without its `shed` oldest requests (its last ones); false when
+/// another transaction removed it since it was read.
+async fn keep_newest(tx: &mut Tx, id: i64, shed: usize, now_us: i64) -> Result<bool, sqlx::Error> {
+    let columns = format!("domain_id, node_id, day, {}", StoredBlock::COLUMNS);
+    let Some(row) = table::blocks_by_id(tx, &columns, &[id]).await?.pop() else {
+        return Ok(false);
+    };
+    let b = StoredBlock::from_row(&row)?;
+    let domain_id: i64 = row.try_get("domain_id")?;
+    let decoded = Decoded::decode(&b.columns())?;
+    let keep = b.rows - shed;
+    let gone = decoded
+        .rows()
+        .skip(keep)
+        .map(|r| (r.ts_us.div_euclid(1_000_000), block::class(r.status), 1));
+    unroll(tx, domain_id, now_us, gone).await?;
+    let kept: Vec<_> = decoded.rows().take(keep).collect();
+    if !table::delete_block(tx, (b.id, b.min_ts, b.max_ts), &decoded.statuses()).await? {
+        return Ok(false);
+    }
+    let e = block::encode(&kept);
+    let key = table::BlockKey {
+        domain_id,
+        node: row.try_get("node_id")?,
+        day: row.try_get("day")?,
+    };
+    table::insert_block_indexed(tx, key, &e).await?;
+    Ok(true)
 }
 
 /// Deletes the block of a row holding its `id`, `min_ts`, `max_ts`, `n` and `status_data`;
@@ -208,4 +236,88 @@ async fn forget(tx: &mut Tx, n: u64) -> Result<(), sqlx::Error> {
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::logs::ingest::{addresses::Addresses, import};
+
+    /// A store far over its budget, in many small blocks (a busy proxy's live tail), is
+    /// brought back to it exactly, in transactions of many blocks, keeping the newest.
+    #[tokio::test]
+    async fn a_store_far_over_budget_keeps_its_newest_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let start = now - 600;
+        let log = dir.path().join("access.log");
+        let mut f = std::fs::File::create(&log).unwrap();
+        for i in 0..600 {
+            let host = format!("d{}.example.com", i / 6);
+            writeln!(f, r#"{{"level":"info","ts":{}.5,"logger":"http.log.access","msg":"handled request","request":{{"remote_ip":"203.0.113.9","proto":"HTTP/1.1","method":"GET","host":"{host}","uri":"/{i}","headers":{{}}}},"duration":0.001,"size":5,"status":200}}"#, start + i).unwrap();
+        }
+        drop(f);
+        import::import(&db, &[log], Addresses::default(), false)
+            .await
+            .unwrap();
+        let keep = Retention {
+            days: 30,
+            max_rows: 100,
+            every: Duration::from_secs(10),
+        };
+        assert_eq!(prune(&db, keep, now * 1_000_000).await.unwrap(), 500);
+        let (stored, blocks, oldest): (i64, i64, i64) = sqlx::query_as(
+            "SELECT CAST(SUM(n) AS BIGINT), COUNT(*), MIN(min_ts) FROM access_log_blocks",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        assert_eq!(
+            (stored, blocks),
+            (100, 17),
+            "100 rows: 16 blocks and a part"
+        );
+        assert_eq!(
+            oldest,
+            (start + 500) * 1_000_000 + 500_000,
+            "the newest kept"
+        );
+        let counted: i64 = sqlx::query_scalar("SELECT row_count FROM access_log_stats")
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        assert_eq!(counted, 100);
+    }
+
+    /// Pruning reads the oldest blocks along an index on SQLite: a scan would read every
+    /// block of a store of millions on every step.
+    #[tokio::test]
+    async fn the_oldest_blocks_are_read_along_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        for (sql, params) in [(AGED, 2), (OLDEST, 1)] {
+            let explain = format!("EXPLAIN QUERY PLAN {sql}");
+            let mut q = sqlx::query(&explain);
+            for _ in 0..params {
+                q = q.bind(0_i64);
+            }
+            let rows = q.fetch_all(&db).await.unwrap();
+            let plan: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>("detail").unwrap())
+                .collect();
+            assert!(
+                plan.iter()
+                    .all(|d| d.contains("USING INDEX access_log_blocks_max_ts")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 }

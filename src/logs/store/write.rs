@@ -263,7 +263,7 @@ async fn small_blocks(
     };
     let sql = format!(
         "SELECT id, n FROM access_log_blocks WHERE domain_id = $1 AND max_ts >= $2 \
-         AND max_ts < $3 AND {of_node} ORDER BY max_ts DESC, id DESC LIMIT 1"
+         AND max_ts < $3 AND {of_node} ORDER BY max_ts DESC, min_ts DESC, id DESC LIMIT 1"
     );
     let mut ids = Vec::new();
     for &(domain_id, day) in wanted {

@@ -16,6 +16,8 @@ use tokio::{sync::watch, task::JoinHandle};
 
 use crate::timestamps;
 
+pub mod background;
+
 pub type WorkerFuture = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
 /// A worker's state, as `/api/status` shows it.
@@ -71,6 +73,27 @@ impl Workers {
         stop: watch::Receiver<bool>,
         make: impl Fn(watch::Receiver<bool>) -> WorkerFuture + Send + 'static,
     ) -> JoinHandle<()> {
+        self.start(name, stop, Where::Runtime, make)
+    }
+
+    /// As [`spawn`](Self::spawn), the work running on the [background] thread, at a lower
+    /// priority than requests (it is supervised from the runtime as any worker).
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        name: &'static str,
+        stop: watch::Receiver<bool>,
+        make: impl Fn(watch::Receiver<bool>) -> WorkerFuture + Send + 'static,
+    ) -> JoinHandle<()> {
+        self.start(name, stop, Where::Background, make)
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        name: &'static str,
+        stop: watch::Receiver<bool>,
+        place: Where,
+        make: impl Fn(watch::Receiver<bool>) -> WorkerFuture + Send + 'static,
+    ) -> JoinHandle<()> {
         self.status.lock().expect("workers").push(WorkerStatus {
             name,
             state: "running",
@@ -79,20 +102,24 @@ impl Workers {
             last_error_at: None,
         });
         let this = self.clone();
-        tokio::spawn(async move { this.supervise(name, stop, make).await })
+        tokio::spawn(async move { this.supervise(name, stop, place, make).await })
     }
 
     async fn supervise(
         &self,
         name: &'static str,
         mut stop: watch::Receiver<bool>,
+        place: Where,
         make: impl Fn(watch::Receiver<bool>) -> WorkerFuture,
     ) {
         let mut backoff = self.first_backoff;
         loop {
             self.set(name, |w| w.state = "running");
             let started = Instant::now();
-            let ended = tokio::spawn(make(stop.clone())).await;
+            let ended = match place {
+                Where::Runtime => tokio::spawn(make(stop.clone())).await,
+                Where::Background => background::spawn(make(stop.clone())).await,
+            };
             if *stop.borrow() {
                 self.set(name, |w| w.state = "stopped");
                 return;
@@ -123,6 +150,13 @@ impl Workers {
             backoff = (backoff * 2).min(self.first_backoff * 60);
         }
     }
+}
+
+/// Where a worker's future runs.
+#[derive(Clone, Copy)]
+enum Where {
+    Runtime,
+    Background,
 }
 
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
