@@ -116,6 +116,7 @@ impl Application {
             db,
             shipped: Arc::new(shipped),
             shared_reads: Arc::default(),
+            config_reads: Arc::default(),
         };
         Ok(Self {
             listener,

@@ -83,9 +83,20 @@ pub async fn record(
     .bind(state.to_string())
     .bind(&who.import)
     .bind(who.revert_of)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("UPDATE config_version SET n = n + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
     Ok(())
+}
+
+/// The configuration's version: moved by every change [`record`]ed (in its transaction).
+/// Read in the transaction that reads what it versions, it says which version that is.
+pub async fn version(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT n FROM config_version WHERE id = 1")
+        .fetch_one(conn)
+        .await
 }
 
 pub use crate::fields::diff;
@@ -104,8 +115,10 @@ pub struct Filter {
 #[error("{0}")]
 pub struct InvalidFilter(String);
 
+/// A page of entries, read on `conn` (in the transaction that read [`version`], for a page
+/// remembered by it).
 pub async fn list(
-    db: &Db,
+    conn: &mut AnyConnection,
     filter: Filter,
 ) -> Result<Result<Vec<Entry>, InvalidFilter>, sqlx::Error> {
     let limit = filter.limit.unwrap_or(100);
@@ -140,7 +153,7 @@ pub async fn list(
     if let Some(d) = domain {
         q = q.bind(d);
     }
-    let rows = q.fetch_all(db).await?;
+    let rows = q.fetch_all(conn).await?;
     let entries = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok(Ok(entries))
 }

@@ -9,7 +9,7 @@ use super::{
     error::{ApiError, ErrorBody, Result},
     extract::{AppQuery, PathId},
     guard::CurrentUser,
-    AppState,
+    shared, AppState,
 };
 use crate::{
     accounts::tokens::Scope,
@@ -54,15 +54,26 @@ async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
     AppQuery(q): AppQuery<Query>,
-) -> Result<Json<Vec<Entry>>> {
+) -> Result<axum::response::Response> {
     me.need(Scope::ReadChangelog)?;
+    // A page is read once per version of the configuration (see `remembered`).
+    let question = format!("{:?} {:?} {:?}", q.domain, q.before, q.limit);
+    let mut tx = crate::db::begin_read(&state.reads).await?;
+    let version = changelog::version(&mut tx).await?;
+    if let Some(page) = state.config_reads.changelog.get(&question, version) {
+        return Ok(shared::json((*page).clone()));
+    }
     let filter = Filter {
         domain: q.domain,
         before: q.before,
         limit: q.limit,
     };
-    let entries = changelog::list(&state.reads, filter).await??;
-    Ok(Json(entries))
+    let entries = changelog::list(&mut tx, filter).await??;
+    tx.rollback().await?;
+    let page = shared::to_json(&entries)?;
+    let kept = std::sync::Arc::new(page.clone());
+    state.config_reads.changelog.keep(question, version, kept);
+    Ok(shared::json(page))
 }
 
 /// What a revert did.

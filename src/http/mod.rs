@@ -21,6 +21,7 @@ pub mod metrics;
 mod nodes;
 pub mod openapi;
 pub mod ratelimit;
+mod remembered;
 mod shared;
 mod state;
 mod status;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub shipped: Arc<crate::logs::ship::receive::Receiver>,
     /// Answers of the access-log reads, shared by callers asking the same at once.
     pub shared_reads: Arc<shared::SharedReads>,
+    /// Lists of vhosts and pages of the changelog, remembered by the configuration's version.
+    pub config_reads: Arc<remembered::ConfigReads>,
 }
 
 pub const SESSION_COOKIE: &str = "proxyhub.session_token";

@@ -102,24 +102,28 @@ pub struct LogPage {
 async fn list(
     State(state): State<AppState>,
     me: CurrentUser,
+    session: tower_sessions::Session,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
     LogsQuery(f, page, limit): LogsQuery,
 ) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
     let question = format!("/api/logs?{}", raw.unwrap_or_default());
-    let answer = state.shared_reads.answer(question, || async {
-        let (stored, skipped) = counters::counts(&state.reads).await?;
-        let found = query::page(&state.reads, &f, limit, (page - 1) * limit, stored).await?;
-        shared::to_json(&LogPage {
-            logs: found.rows.into_iter().map(entry).collect(),
-            total: found.total,
-            total_exact: found.exact,
-            searched_since: found.searched_since.map(iso),
-            page,
-            page_size: limit,
-            skipped,
-        })
-    });
+    let (reads, caller) = (state.reads.clone(), shared::caller(&me, &session));
+    let answer = state
+        .shared_reads
+        .answer(&caller, question, move || async move {
+            let (stored, skipped) = counters::counts(&mut *reads.acquire().await?).await?;
+            let found = query::page(&reads, &f, limit, (page - 1) * limit, stored).await?;
+            shared::to_json(&LogPage {
+                logs: found.rows.into_iter().map(entry).collect(),
+                total: found.total,
+                total_exact: found.exact,
+                searched_since: found.searched_since.map(iso),
+                page,
+                page_size: limit,
+                skipped,
+            })
+        });
     Ok(shared::json(answer.await?))
 }
 
@@ -270,21 +274,25 @@ struct BucketCounts {
 async fn stats(
     State(state): State<AppState>,
     me: CurrentUser,
+    session: tower_sessions::Session,
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
     AppQuery(q): AppQuery<StatsQuery>,
 ) -> Result<Response> {
     me.need(Scope::ReadLogs)?;
     let period = Period::parse(q.domain, q.from.as_deref(), q.to.as_deref())?;
     let question = format!("/api/logs/stats?{}", raw.unwrap_or_default());
+    let (reads, caller) = (state.reads.clone(), shared::caller(&me, &session));
     let answer = state
         .shared_reads
-        .answer(question, || traffic_stats(&state, period));
+        .answer(&caller, question, move || async move {
+            traffic_stats(&reads, period).await
+        });
     Ok(shared::json(answer.await?))
 }
 
 /// The traffic of `period`, as JSON.
-async fn traffic_stats(state: &AppState, period: Period) -> Result<axum::body::Bytes> {
-    let found = traffic::stats(&state.reads, &period).await?;
+async fn traffic_stats(reads: &crate::db::Db, period: Period) -> Result<axum::body::Bytes> {
+    let found = traffic::stats(reads, &period).await?;
     let mut buckets = Vec::new();
     for bucket in found.buckets {
         let t = OffsetDateTime::from_unix_timestamp(bucket.t).map_err(ApiError::internal)?;

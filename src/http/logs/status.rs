@@ -70,17 +70,29 @@ pub struct FileStatus {
 /// What the log pipeline has read
 #[utoipa::path(get, path = "/api/logs/status", tag = "logs", operation_id = "logsStatus",
     responses((status = 200, description = "The access log followed and the files read", body = Status)))]
-pub(super) async fn status(State(state): State<AppState>, me: CurrentUser) -> Result<Json<Status>> {
+pub(super) async fn status(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    session: tower_sessions::Session,
+) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
-    Ok(Json(ingest_status(&state).await?))
+    // What the caller sees here, no log answer given to it later predates.
+    let generation = crate::logs::store::generation();
+    let status = ingest_status(&state).await?;
+    state
+        .shared_reads
+        .saw(&super::shared::caller(&me, &session), generation);
+    Ok(Json(status))
 }
 
 /// What `GET /api/logs/status` answers.
 async fn ingest_status(state: &AppState) -> Result<Status> {
-    let (rows, skipped) = counters::counts(&state.reads).await?;
+    // One connection for all of it: a busy pool is waited for once.
+    let mut conn = state.reads.acquire().await?;
+    let (rows, skipped) = counters::counts(&mut conn).await?;
     let now = OffsetDateTime::now_utc();
     let log = state.config.access_log_absolute();
-    let standing = standing::standing(&state.reads, &log, now.unix_timestamp())
+    let standing = standing::standing(&mut conn, &log, now.unix_timestamp())
         .await
         .map_err(ApiError::internal)?;
     let ingest = IngestStatus {
@@ -91,7 +103,7 @@ async fn ingest_status(state: &AppState) -> Result<Status> {
             .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
             .map(timestamps::iso),
     };
-    let files = files::recent(&state.reads)
+    let files = files::recent(&mut *conn)
         .await?
         .into_iter()
         .map(|f| FileStatus {

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::batch::{fingerprint, read_head};
-use crate::{db::Db, logs::store::files};
+use sqlx::AnyConnection;
+
+use crate::logs::store::files;
 
 /// Bytes not stored yet beyond which ingest is behind, however recently it stored: more than
 /// a few seconds of a busy proxy's log (the tailer stores what gathered every 0.7 s).
@@ -54,9 +56,13 @@ fn complete_lines(file: &std::fs::File) -> std::io::Result<u64> {
 }
 
 /// Where ingest stands on `log` (absolute) at `now` (epoch seconds).
-pub async fn standing(db: &Db, log: &Path, now: i64) -> Result<Standing, StandingError> {
+pub async fn standing(
+    conn: &mut AnyConnection,
+    log: &Path,
+    now: i64,
+) -> Result<Standing, StandingError> {
     let path = log.display().to_string();
-    let last_stored_at = files::last_progress(db, &path).await?;
+    let last_stored_at = files::last_progress(&mut *conn, &path).await?;
     let Ok(mut file) = std::fs::File::open(log) else {
         return Ok(Standing {
             lag_bytes: 0,
@@ -66,7 +72,7 @@ pub async fn standing(db: &Db, log: &Path, now: i64) -> Result<Standing, Standin
     };
     let size = complete_lines(&file)?;
     let stored = match read_head(&mut file).ok().as_deref().and_then(fingerprint) {
-        Some(name) => files::position(db, &name).await?,
+        Some(name) => files::position(conn, &name).await?,
         None => 0,
     };
     let lag_bytes = size.saturating_sub(stored);
@@ -93,27 +99,37 @@ mod tests {
             .unwrap();
         let log = dir.path().join("access.log");
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let s = standing(&db, &log, now).await.unwrap();
+        let s = standing(&mut db.acquire().await.unwrap(), &log, now)
+            .await
+            .unwrap();
         assert_eq!((s.lag_bytes, s.behind), (0, false), "no log yet");
         // Two complete lines and one being written.
         std::fs::write(&log, format!("{LINE}\n{LINE}\n{{\"level\"")).unwrap();
-        let s = standing(&db, &log, now).await.unwrap();
+        let s = standing(&mut db.acquire().await.unwrap(), &log, now)
+            .await
+            .unwrap();
         assert_eq!(s.lag_bytes, 2 * (LINE.len() as u64 + 1));
         assert!(s.behind, "lines waiting and never stored: {s:?}");
         import::import(&db, std::slice::from_ref(&log), Addresses::default(), false)
             .await
             .unwrap();
-        let s = standing(&db, &log, now).await.unwrap();
+        let s = standing(&mut db.acquire().await.unwrap(), &log, now)
+            .await
+            .unwrap();
         assert_eq!(s.lag_bytes, 0, "the unfinished line is not waiting");
         assert!(!s.behind);
         assert!(s.last_stored_at.is_some());
         // Lines waiting while the last store was long ago: behind.
         std::fs::write(&log, format!("{LINE}\n{LINE}\n{LINE}\n")).unwrap();
         let later = now + STALLED_SECS + 60;
-        let s = standing(&db, &log, later).await.unwrap();
+        let s = standing(&mut db.acquire().await.unwrap(), &log, later)
+            .await
+            .unwrap();
         assert_eq!(s.lag_bytes, LINE.len() as u64 + 1);
         assert!(s.behind, "{s:?}");
-        let s = standing(&db, &log, now).await.unwrap();
+        let s = standing(&mut db.acquire().await.unwrap(), &log, now)
+            .await
+            .unwrap();
         assert!(!s.behind, "stored a moment ago: live");
     }
 }

@@ -4,6 +4,8 @@
 use sqlx::Row as _;
 
 use super::block;
+use sqlx::AnyConnection;
+
 use crate::db::Db;
 
 /// The longest time a stored block spans (at most a day): blocks holding requests up to `t`
@@ -26,16 +28,16 @@ pub async fn minutes_since(db: &Db) -> Result<i64, sqlx::Error> {
 }
 
 /// Rows stored, and lines skipped over all files (proxyhub's own and the nodes').
-pub async fn counts(db: &Db) -> Result<(i64, i64), sqlx::Error> {
+pub async fn counts(conn: &mut AnyConnection) -> Result<(i64, i64), sqlx::Error> {
     let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
-        .fetch_one(db)
+        .fetch_one(&mut *conn)
         .await?
         .get(0);
     let skipped: i64 = sqlx::query(
         "SELECT CAST((SELECT COALESCE(SUM(skipped), 0) FROM access_log_files) \
          + (SELECT COALESCE(SUM(skipped), 0) FROM access_log_node_files) AS BIGINT)",
     )
-    .fetch_one(db)
+    .fetch_one(conn)
     .await?
     .get(0);
     Ok((rows, skipped))

@@ -14,7 +14,8 @@
 //! - `retention.rs`: the background task pruning the oldest requests.
 //!
 //! [`generation`] moves with every commit that adds or removes requests in this process:
-//! answers computed from the store are given again while it stays (`http/shared.rs`).
+//! answers computed from the store are given again while it stays (`http/shared.rs`);
+//! [`asked`] with the commits of batches clients ship.
 
 pub mod block;
 pub mod counters;
@@ -28,6 +29,7 @@ pub mod write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
+static ASKED: AtomicU64 = AtomicU64::new(0);
 
 /// A number that changes whenever this process commits requests to, or prunes them from, a
 /// store.
@@ -35,7 +37,26 @@ pub fn generation() -> u64 {
     GENERATION.load(Ordering::Acquire)
 }
 
+/// A number that changes whenever this process commits requests a client may read back at
+/// once: a batch shipped to it. The live tail's commits and retention's do not move it (no one
+/// waits on them: they are seen when they are seen); see `http/shared.rs`.
+pub fn asked() -> u64 {
+    ASKED.load(Ordering::Acquire)
+}
+
+/// Who changed the store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    /// The live tail (or an import), or retention.
+    Background,
+    /// A batch a client sent (`POST /api/logs/ship`).
+    Client,
+}
+
 /// Says the store changed (after a commit).
-fn changed() {
+fn changed(by: By) {
+    if by == By::Client {
+        ASKED.fetch_add(1, Ordering::AcqRel);
+    }
     GENERATION.fetch_add(1, Ordering::AcqRel);
 }

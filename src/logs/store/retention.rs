@@ -89,7 +89,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         };
         forget(&mut tx, n).await?;
         tx.commit().await?;
-        super::changed();
+        super::changed(super::By::Background);
         deleted += n;
         if (old.len() as i64) < BATCH {
             break;
@@ -115,7 +115,7 @@ pub async fn prune(db: &Db, keep: Retention, now_us: i64) -> Result<u64, sqlx::E
         };
         forget(&mut tx, n).await?;
         tx.commit().await?;
-        super::changed();
+        super::changed(super::By::Background);
         deleted += n;
         tokio::time::sleep(BREATHE).await;
     }

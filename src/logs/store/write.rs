@@ -102,7 +102,10 @@ pub async fn commit<'b>(
             .await?;
     }
     tx.commit().await?;
-    super::changed();
+    super::changed(match origin {
+        Origin::Local => super::By::Background,
+        Origin::Node(_) => super::By::Client,
+    });
     domains.remember(resolved);
     Ok(Committed::Yes(tallies))
 }
