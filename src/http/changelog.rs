@@ -58,11 +58,13 @@ async fn list(
     me.need(Scope::ReadChangelog)?;
     // A page is read once per version of the configuration (see `remembered`).
     let question = format!("{:?} {:?} {:?}", q.domain, q.before, q.limit);
-    let mut tx = crate::db::begin_read(&state.reads).await?;
-    let version = changelog::version(&mut tx).await?;
+    let version = changelog::version(&mut *state.reads.acquire().await?).await?;
     if let Some(page) = state.config_reads.changelog.get(&question, version) {
         return Ok(shared::json((*page).clone()));
     }
+    // The version again, in the transaction that reads the page it is kept under.
+    let mut tx = crate::db::begin_read(&state.reads).await?;
+    let version = changelog::version(&mut tx).await?;
     let filter = Filter {
         domain: q.domain,
         before: q.before,
