@@ -66,7 +66,7 @@ fn main() {
             load: Duration::from_secs(env_or("BENCH_LOAD_SECONDS", 60)),
             idle_rounds: 50,
             rows: env_or("BENCH_LOAD_ROWS", 10_000_000),
-            budget: env_or("BENCH_LOAD_BUDGET", 1_000_000),
+            budget: env_or("BENCH_LOAD_BUDGET", 2_000_000),
         }
     } else {
         Sizes {
