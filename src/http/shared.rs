@@ -73,8 +73,16 @@ pub fn caller(me: &CurrentUser, session: &tower_sessions::Session) -> String {
     }
 }
 
+/// The access-log store's generations: every change's, and the changes clients asked for.
+type Source = fn() -> (u64, u64);
+
+fn store_generations() -> (u64, u64) {
+    (generation(), asked())
+}
+
 /// The answers of the access-log reads, by question.
 pub struct SharedReads {
+    source: Source,
     answers: Mutex<HashMap<String, Answer>>,
     /// The generation of the newest answer (or status) each caller was given.
     seen: Mutex<Seen>,
@@ -91,6 +99,7 @@ struct Seen {
 impl Default for SharedReads {
     fn default() -> Self {
         Self {
+            source: store_generations,
             answers: Mutex::default(),
             seen: Mutex::default(),
             turns: Semaphore::new(HEAVY),
@@ -142,7 +151,7 @@ impl SharedReads {
         F: FnOnce() -> Fut + Send + 'static,
         Fut: Future<Output = Result<Bytes, ApiError>> + Send + 'static,
     {
-        let (now, asked_now) = (generation(), asked());
+        let (now, asked_now) = (self.source)();
         let seen = self.seen_by(caller);
         let mut refresh = None;
         let take = {
@@ -242,4 +251,64 @@ pub fn to_json(value: &impl serde::Serialize) -> Result<Bytes, ApiError> {
     serde_json::to_vec(value)
         .map(Bytes::from)
         .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    static ALL: AtomicU64 = AtomicU64::new(0);
+    static ASKED: AtomicU64 = AtomicU64::new(0);
+
+    /// Asks `question` as `caller`; a computed answer is the number of computations so far.
+    async fn ask(reads: &Arc<SharedReads>, caller: &str, question: &str) -> String {
+        static COMPUTED: AtomicU64 = AtomicU64::new(0);
+        let bytes = reads
+            .answer(caller, question.into(), || async {
+                let n = COMPUTED.fetch_add(1, Ordering::SeqCst) + 1;
+                Ok(Bytes::from(n.to_string()))
+            })
+            .await
+            .unwrap();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    /// While only the tail writes, the answer at hand is given and the next computed in the
+    /// background; a caller that saw a newer store never gets an older answer; after a
+    /// client's batch, nothing at hand is given.
+    #[tokio::test]
+    async fn answers_at_hand_never_go_back_for_a_caller_nor_hide_a_shipped_batch() {
+        let reads = Arc::new(SharedReads {
+            source: || (ALL.load(Ordering::SeqCst), ASKED.load(Ordering::SeqCst)),
+            ..SharedReads::default()
+        });
+        assert_eq!(ask(&reads, "a", "q1").await, "1");
+        assert_eq!(ask(&reads, "a", "q2").await, "2");
+        assert_eq!(ask(&reads, "b", "q1").await, "1", "shared");
+        ALL.fetch_add(1, Ordering::SeqCst); // the tail committed
+        assert_eq!(ask(&reads, "a", "q1").await, "1", "the answer at hand");
+        // The next one, computed in the background, is given once ready.
+        let mut fresh = String::new();
+        for _ in 0..200 {
+            fresh = ask(&reads, "b", "q1").await;
+            if fresh != "1" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(fresh, "3");
+        // b saw the newer store: q2's older answer is not for b (it is computed), but a, who
+        // saw nothing newer, could still have been given it.
+        assert_eq!(ask(&reads, "b", "q2").await, "4");
+        // What the log status showed counts as seen.
+        ALL.fetch_add(1, Ordering::SeqCst);
+        reads.saw("c", ALL.load(Ordering::SeqCst));
+        assert_eq!(ask(&reads, "c", "q2").await, "5");
+        // A shipped batch: nothing at hand is given to anyone.
+        ALL.fetch_add(1, Ordering::SeqCst);
+        ASKED.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(ask(&reads, "a", "q1").await, "6");
+    }
 }
