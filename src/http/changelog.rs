@@ -58,24 +58,22 @@ async fn list(
     me.need(Scope::ReadChangelog)?;
     // A page is read once per version of the configuration (see `remembered`).
     let question = format!("{:?} {:?} {:?}", q.domain, q.before, q.limit);
-    let version = changelog::version(&mut *state.reads.acquire().await?).await?;
-    if let Some(page) = state.config_reads.changelog.get(&question, version) {
-        return Ok(shared::json((*page).clone()));
-    }
-    // The version again, in the transaction that reads the page it is kept under.
-    let mut tx = crate::db::begin_read(&state.reads).await?;
-    let version = changelog::version(&mut tx).await?;
     let filter = Filter {
         domain: q.domain,
         before: q.before,
         limit: q.limit,
     };
-    let entries = changelog::list(&mut tx, filter).await??;
-    tx.rollback().await?;
-    let page = shared::to_json(&entries)?;
-    let kept = std::sync::Arc::new(page.clone());
-    state.config_reads.changelog.keep(question, version, kept);
-    Ok(shared::json(page))
+    let page = state
+        .config_reads
+        .changelog
+        .answer(&state.reads, question, |conn| {
+            Box::pin(async move {
+                let entries = changelog::list(conn, filter).await??;
+                shared::to_json(&entries)
+            })
+        })
+        .await?;
+    Ok(shared::json((*page).clone()))
 }
 
 /// What a revert did.

@@ -11,8 +11,10 @@ use std::{
 };
 
 use axum::body::Bytes;
+use sqlx::AnyConnection;
 
-use crate::vhosts::Vhost;
+use super::error::ApiError;
+use crate::{apply::BoxFuture, changelog, db, vhosts::Vhost};
 
 /// Lists remembered at most per kind (beyond, all are forgotten).
 const KEPT: usize = 64;
@@ -31,8 +33,32 @@ impl<T> Default for ByVersion<T> {
 }
 
 impl<T> ByVersion<T> {
+    /// The answer to `question`: the one remembered when the configuration is still at the
+    /// version it was read at (looked at in one statement), else read by `read` in a read
+    /// transaction that reads the version too, and remembered under it.
+    pub async fn answer<F>(
+        &self,
+        reads: &db::Db,
+        question: String,
+        read: F,
+    ) -> Result<Arc<T>, ApiError>
+    where
+        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, ApiError>>,
+    {
+        let version = changelog::version(&mut *reads.acquire().await?).await?;
+        if let Some(kept) = self.get(&question, version) {
+            return Ok(kept);
+        }
+        let mut tx = db::begin_read(reads).await?;
+        let version = changelog::version(&mut tx).await?;
+        let answer = Arc::new(read(&mut tx).await?);
+        tx.rollback().await?;
+        self.keep(question, version, answer.clone());
+        Ok(answer)
+    }
+
     /// The answer to `question` read at `version`, if remembered.
-    pub fn get(&self, question: &str, version: i64) -> Option<Arc<T>> {
+    fn get(&self, question: &str, version: i64) -> Option<Arc<T>> {
         let kept = self.kept.lock().expect("not poisoned");
         kept.get(question)
             .filter(|(v, _)| *v == version)
@@ -40,7 +66,7 @@ impl<T> ByVersion<T> {
     }
 
     /// Remembers `answer` to `question`, read at `version`.
-    pub fn keep(&self, question: String, version: i64, answer: Arc<T>) {
+    fn keep(&self, question: String, version: i64, answer: Arc<T>) {
         let mut kept = self.kept.lock().expect("not poisoned");
         kept.retain(|_, (v, _)| *v >= version);
         if kept.len() >= KEPT {

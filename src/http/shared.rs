@@ -116,6 +116,12 @@ enum Take {
 }
 
 impl SharedReads {
+    /// The store's generation now (to be given to [`saw`](Self::saw) once what was read
+    /// from the store from now on is shown).
+    pub fn generation(&self) -> u64 {
+        (self.source)().0
+    }
+
     /// Notes that `caller` saw the store at `generation` (an answer, or the log status).
     pub fn saw(&self, caller: &str, generation: u64) {
         let mut seen = self.seen.lock().expect("not poisoned");

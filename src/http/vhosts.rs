@@ -97,21 +97,14 @@ async fn list(
     };
     // The rows are read once per version of the configuration (see `remembered`); the answer
     // adds each one's certificate status, as it is now.
-    let mut tx = crate::db::begin_read(&state.reads).await?;
-    let version = crate::changelog::version(&mut tx).await?;
     let question = format!("{sel:?}");
-    let found = match state.config_reads.vhosts.get(&question, version) {
-        Some(found) => found,
-        None => {
-            let found = std::sync::Arc::new(vhosts::store::select(&mut tx, &sel).await?);
-            state
-                .config_reads
-                .vhosts
-                .keep(question, version, found.clone());
-            found
-        }
-    };
-    tx.rollback().await?;
+    let found = state
+        .config_reads
+        .vhosts
+        .answer(&state.reads, question, |conn| {
+            Box::pin(async move { Ok(vhosts::store::select(conn, &sel).await?) })
+        })
+        .await?;
     let (list, total) = &*found;
     let list = list.iter().map(|v| VhostAnswer::new(&state, v.clone()));
     Ok((lists::headers(*total, paged, &uri), Json(list.collect())))

@@ -77,7 +77,7 @@ pub(super) async fn status(
 ) -> Result<Json<Status>> {
     me.need(Scope::ReadLogs)?;
     // What the caller sees here, no log answer given to it later predates.
-    let generation = crate::logs::store::generation();
+    let generation = state.shared_reads.generation();
     let status = ingest_status(&state).await?;
     state
         .shared_reads

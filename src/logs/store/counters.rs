@@ -1,11 +1,9 @@
 //! The store's counters (`access_log_stats`): rows stored, lines skipped, the longest time a
 //! block spans, and since when the minute rollups hold every request.
 
-use sqlx::Row as _;
+use sqlx::{AnyConnection, Row as _};
 
 use super::block;
-use sqlx::AnyConnection;
-
 use crate::db::Db;
 
 /// The longest time a stored block spans (at most a day): blocks holding requests up to `t`
