@@ -9,7 +9,13 @@ mod judge;
 mod probe;
 mod worker;
 
-use std::{collections::HashMap, sync::RwLock};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        RwLock,
+    },
+};
 
 use serde::Serialize;
 
@@ -89,6 +95,9 @@ impl Target {
 #[derive(Default)]
 pub struct Certificates {
     statuses: RwLock<HashMap<String, CertStatus>>,
+    /// Moves after every status that changed: answers built from the statuses are
+    /// remembered under it (see `http::remembered`).
+    changes: AtomicU64,
 }
 
 impl Certificates {
@@ -121,19 +130,27 @@ impl Certificates {
             .contains_key(name)
     }
 
+    /// Moves whenever a status changes (after the change is visible).
+    pub fn generation(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     fn set(&self, name: &str, status: CertStatus) {
-        self.statuses
-            .write()
-            .expect("certificates")
-            .insert(name.to_string(), status);
+        let mut statuses = self.statuses.write().expect("certificates");
+        if statuses.get(name) != Some(&status) {
+            statuses.insert(name.to_string(), status);
+            self.changes.fetch_add(1, Ordering::Release);
+        }
     }
 
     /// Forgets the names no longer served.
     fn keep_only(&self, names: &[String]) {
         let live: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-        self.statuses
-            .write()
-            .expect("certificates")
-            .retain(|n, _| live.contains(n.as_str()));
+        let mut statuses = self.statuses.write().expect("certificates");
+        let before = statuses.len();
+        statuses.retain(|n, _| live.contains(n.as_str()));
+        if statuses.len() != before {
+            self.changes.fetch_add(1, Ordering::Release);
+        }
     }
 }

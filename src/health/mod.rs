@@ -74,6 +74,9 @@ struct Entry {
 pub struct Health {
     entries: Mutex<HashMap<Key, Entry>>,
     runs: AtomicU64,
+    /// Moves after every change of an upstream's verdict (healthy or not, or not known):
+    /// vhost lists, which show the verdicts, are remembered under it.
+    verdicts: AtomicU64,
 }
 
 impl Health {
@@ -100,7 +103,13 @@ impl Health {
             entry.health = UpstreamHealth::default();
         }
         entry.run = run;
+        self.verdicts.fetch_add(1, Ordering::Release);
         run
+    }
+
+    /// Moves whenever an upstream's verdict may have changed (after the change is visible).
+    pub fn generation(&self) -> u64 {
+        self.verdicts.load(Ordering::Acquire)
     }
 
     /// Records a probe of `key` by the loop `run` (nothing if another loop replaced it, or
@@ -112,6 +121,9 @@ impl Health {
         };
         let h = &mut entry.health;
         let healthy = outcome.error.is_none();
+        if h.healthy != Some(healthy) {
+            self.verdicts.fetch_add(1, Ordering::Release);
+        }
         h.healthy = Some(healthy);
         h.last_check = Some(at);
         h.latency_ms = outcome.latency_ms;
@@ -127,7 +139,12 @@ impl Health {
     /// Forgets every upstream `keep` does not keep (vhosts deleted, disabled, or without a
     /// health check any more).
     pub fn retain(&self, keep: impl Fn(&Key) -> bool) {
-        self.entries.lock().expect("health").retain(|k, _| keep(k));
+        let mut entries = self.entries.lock().expect("health");
+        let before = entries.len();
+        entries.retain(|k, _| keep(k));
+        if entries.len() != before {
+            self.verdicts.fetch_add(1, Ordering::Release);
+        }
     }
 }
 

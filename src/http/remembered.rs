@@ -80,8 +80,49 @@ impl<T> ByVersion<T> {
 /// each one's certificate status, which changes on its own) and pages of the changelog (JSON).
 #[derive(Default)]
 pub struct ConfigReads {
-    pub vhosts: ByVersion<(Vec<Vhost>, i64)>,
+    pub vhosts: ByVersion<Listed>,
     pub changelog: ByVersion<Bytes>,
+}
+
+/// A page of vhosts read at one version, and its JSON answer as last made, with the
+/// generations of what the answer adds (certificate statuses, upstream verdicts) it was made
+/// at: 200 vhosts are serialized once per change of any of them, not once per request.
+pub struct Listed {
+    pub rows: Vec<Vhost>,
+    /// How many vhosts the filters keep, in all.
+    pub total: i64,
+    body: Mutex<Option<((u64, u64), Bytes)>>,
+}
+
+impl Listed {
+    pub fn new(rows: Vec<Vhost>, total: i64) -> Self {
+        Self {
+            rows,
+            total,
+            body: Mutex::default(),
+        }
+    }
+
+    /// The answer at `generations` (read before anything `make` reads), made by `make`
+    /// unless it was made at those. Made outside the lock: a slow one blocks no other.
+    pub fn body(
+        &self,
+        generations: (u64, u64),
+        make: impl FnOnce(&[Vhost]) -> Result<Bytes, ApiError>,
+    ) -> Result<Bytes, ApiError> {
+        if let Some((at, body)) = &*self.body.lock().expect("not poisoned") {
+            if *at == generations {
+                return Ok(body.clone());
+            }
+        }
+        let body = make(&self.rows)?;
+        let mut kept = self.body.lock().expect("not poisoned");
+        // A newer answer made meanwhile stays.
+        if kept.as_ref().is_none_or(|(at, _)| *at < generations) {
+            *kept = Some((generations, body.clone()));
+        }
+        Ok(body)
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +139,33 @@ mod tests {
         kept.keep("b".into(), 4, Arc::new(2));
         assert_eq!(kept.get("a", 3), None, "older versions are forgotten");
         assert_eq!(kept.get("b", 4).as_deref(), Some(&2));
+    }
+
+    #[test]
+    fn a_vhost_list_is_made_again_when_what_it_adds_changed_only() {
+        let listed = Listed::new(Vec::new(), 0);
+        let made = std::cell::Cell::new(0);
+        let make = |n: u8| {
+            let made = &made;
+            move |_: &[Vhost]| {
+                made.set(made.get() + 1);
+                Ok(Bytes::from(vec![n]))
+            }
+        };
+        assert_eq!(listed.body((1, 1), make(1)).unwrap(), [1][..]);
+        assert_eq!(listed.body((1, 1), make(2)).unwrap(), [1][..], "kept");
+        assert_eq!(made.get(), 1);
+        assert_eq!(
+            listed.body((2, 1), make(3)).unwrap(),
+            [3][..],
+            "a certificate changed"
+        );
+        assert_eq!(
+            listed.body((2, 2), make(4)).unwrap(),
+            [4][..],
+            "a verdict changed"
+        );
+        assert_eq!(listed.body((2, 2), make(5)).unwrap(), [4][..]);
+        assert_eq!(made.get(), 3);
     }
 }

@@ -21,6 +21,8 @@ use super::{
     guard::CurrentUser,
     idempotent, lists,
     openapi::Success,
+    remembered::Listed,
+    shared,
     vhost_input::{NewVhost, VhostInput},
     AppState,
 };
@@ -85,7 +87,7 @@ async fn list(
     me: CurrentUser,
     OriginalUri(uri): OriginalUri,
     AppQuery(q): AppQuery<ListQuery>,
-) -> Result<(HeaderMap, Json<Vec<VhostAnswer>>)> {
+) -> Result<(HeaderMap, Response)> {
     me.need(Scope::ReadVhosts)?;
     let paged = lists::page(q.page, q.limit)?;
     let sel = Selection {
@@ -102,12 +104,21 @@ async fn list(
         .config_reads
         .vhosts
         .answer(&state.reads, question, |conn| {
-            Box::pin(async move { Ok(vhosts::store::select(conn, &sel).await?) })
+            Box::pin(async move {
+                let (rows, total) = vhosts::store::select(conn, &sel).await?;
+                Ok(Listed::new(rows, total))
+            })
         })
         .await?;
-    let (list, total) = &*found;
-    let list = list.iter().map(|v| VhostAnswer::new(&state, v.clone()));
-    Ok((lists::headers(*total, paged, &uri), Json(list.collect())))
+    let added = (state.certificates.generation(), state.health.generation());
+    let body = found.body(added, |rows| {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|v| VhostAnswer::new(&state, v.clone()))
+            .collect();
+        shared::to_json(&list)
+    })?;
+    Ok((lists::headers(found.total, paged, &uri), shared::json(body)))
 }
 
 /// A vhost answer: the vhost and its certificate's status, its version as `ETag`.

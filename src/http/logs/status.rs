@@ -13,10 +13,7 @@ use crate::{
         guard::CurrentUser,
         AppState,
     },
-    logs::{
-        ingest::standing,
-        store::{counters, files},
-    },
+    logs::{ingest::standing, store::files},
     timestamps,
 };
 
@@ -89,7 +86,6 @@ pub(super) async fn status(
 async fn ingest_status(state: &AppState) -> Result<Status> {
     // One connection for all of it: a busy pool is waited for once.
     let mut conn = state.reads.acquire().await?;
-    let (rows, skipped) = counters::counts(&mut conn).await?;
     let now = OffsetDateTime::now_utc();
     let log = state.config.access_log_absolute();
     let standing = standing::standing(&mut conn, &log, now.unix_timestamp())
@@ -117,8 +113,8 @@ async fn ingest_status(state: &AppState) -> Result<Status> {
     Ok(Status {
         access_log: log.display().to_string(),
         client_ip: state.config.log_client_ip.as_str(),
-        rows,
-        skipped,
+        rows: standing.rows,
+        skipped: standing.skipped,
         ingest,
         files,
     })

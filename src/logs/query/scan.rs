@@ -176,10 +176,20 @@ impl Scan {
             return Ok((n, true));
         }
         let mut after = self.blocks.after;
+        // As many entries as full blocks would reach the cap with at first, then as many as
+        // the entries read so far say the rest takes (at least twice as many): counting
+        // 10,000 requests of a domain reads ~10 index entries, not 256.
+        let (mut limit, mut entries, mut counted) = (0, 0, 0);
         loop {
             if n >= cap {
                 return Ok((n, false));
             }
+            let per_entry = match entries {
+                0 => BLOCK_ROWS,
+                _ => (counted / entries).max(1),
+            };
+            limit = (limit * 2).max((cap - n) / per_entry + 1).min(256);
+            let before = n;
             let mut q = sqlx::query(&self.blocks.count_sql);
             for &b in &self.blocks.binds {
                 q = q.bind(b);
@@ -188,7 +198,7 @@ impl Scan {
                 .bind(after.0)
                 .bind(after.1)
                 .bind(after.2)
-                .bind(256i64)
+                .bind(limit)
                 .fetch_all(&mut **tx)
                 .await?;
             let mut partial = Vec::new();
@@ -203,8 +213,9 @@ impl Scan {
                 }
             }
             n += self.count_in_blocks(tx, &partial).await?;
+            (entries, counted) = (entries + rows.len() as i64, counted + n - before);
             match rows.last() {
-                Some(last) if rows.len() == 256 => {
+                Some(last) if rows.len() as i64 == limit => {
                     after = (
                         last.try_get("max_ts")?,
                         last.try_get("min_ts")?,
@@ -243,6 +254,8 @@ pub async fn scan(
     }
     Ok(true)
 }
+
+const BLOCK_ROWS: i64 = crate::logs::store::block::BLOCK_ROWS as i64;
 
 /// `hay` contains `needle_lower` (ASCII lower case), ignoring ASCII case like SQL's LIKE.
 fn contains_ignore_ascii_case(hay: &str, needle_lower: &str) -> bool {
