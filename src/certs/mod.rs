@@ -154,3 +154,43 @@ impl Certificates {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(matches: bool, at: &str) -> CertStatus {
+        CertStatus {
+            issuer: Some("Caddy Local Authority".into()),
+            not_after: None,
+            days_left: Some(1),
+            names: vec!["app.example.com".into()],
+            matches,
+            expiring_soon: false,
+            problem: None,
+            checked_at: at.into(),
+        }
+    }
+
+    /// Vhost lists are remembered by the generation: it moves with every status that
+    /// changed, and only then.
+    #[test]
+    fn the_generation_moves_when_a_status_changes_only() {
+        let certs = Certificates::default();
+        let g0 = certs.generation();
+        certs.set("app.example.com", status(true, "t1"));
+        let g1 = certs.generation();
+        assert!(g1 > g0, "a first status");
+        certs.set("app.example.com", status(true, "t1"));
+        assert_eq!(certs.generation(), g1, "the same status again");
+        certs.set("app.example.com", status(false, "t2"));
+        let g2 = certs.generation();
+        assert!(g2 > g1, "a changed status");
+        assert!(!certs.get("app.example.com").unwrap().matches);
+        certs.keep_only(&["app.example.com".into()]);
+        assert_eq!(certs.generation(), g2, "nothing forgotten");
+        certs.keep_only(&[]);
+        assert!(certs.generation() > g2, "a status forgotten");
+        assert_eq!(certs.get("app.example.com"), None);
+    }
+}

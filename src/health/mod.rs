@@ -194,6 +194,36 @@ mod tests {
         assert_eq!((h.last_error, h.last_check.as_deref()), (None, Some("t3")));
     }
 
+    /// Vhost lists show each upstream's verdict and are remembered by the generation: it
+    /// moves when a verdict changes (or an upstream starts or stops being probed), not with
+    /// every probe.
+    #[test]
+    fn the_generation_moves_when_a_verdict_changes_only() {
+        let health = Health::default();
+        let t = target("/healthz");
+        let g0 = health.generation();
+        let run = health.start(&t);
+        let g1 = health.generation();
+        assert!(g1 > g0, "a new upstream, not known yet");
+        health.record(&t.key(), run, failed(), "t1".into());
+        let g2 = health.generation();
+        assert!(g2 > g1, "unhealthy");
+        health.record(&t.key(), run, failed(), "t2".into());
+        assert_eq!(health.generation(), g2, "still unhealthy");
+        let ok = Outcome {
+            status: Some(200),
+            latency_ms: Some(1),
+            error: None,
+        };
+        health.record(&t.key(), run, ok, "t3".into());
+        let g3 = health.generation();
+        assert!(g3 > g2, "healthy again");
+        health.retain(|_| true);
+        assert_eq!(health.generation(), g3, "nothing forgotten");
+        health.retain(|_| false);
+        assert!(health.generation() > g3, "no longer probed");
+    }
+
     #[test]
     fn a_replaced_or_removed_loop_writes_nothing() {
         let health = Health::default();
