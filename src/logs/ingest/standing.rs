@@ -8,7 +8,7 @@ use std::path::Path;
 use super::batch::{fingerprint, read_head};
 use sqlx::{AnyConnection, Row as _};
 
-use crate::logs::store::counters::SKIPPED;
+use crate::logs::store::counters::COUNTS;
 
 /// Bytes not stored yet beyond which ingest is behind, however recently it stored: more than
 /// a few seconds of a busy proxy's log (the tailer stores what gathered every 0.7 s).
@@ -78,8 +78,7 @@ pub async fn standing(
         Err(_) => (0, None),
     };
     let row = sqlx::query(&format!(
-        "SELECT (SELECT row_count FROM access_log_stats WHERE id = 1), {SKIPPED}, \
-         (SELECT MAX(updated_at) FROM access_log_files WHERE path = $1), \
+        "SELECT {COUNTS}, (SELECT MAX(updated_at) FROM access_log_files WHERE path = $1), \
          (SELECT position FROM access_log_files WHERE fingerprint = $2)"
     ))
     .bind(log.display().to_string())
@@ -91,7 +90,7 @@ pub async fn standing(
     let lag_bytes = size.saturating_sub(stored);
     let stalled = last_stored_at.is_none_or(|t| now - t > STALLED_SECS);
     Ok(Standing {
-        rows: row.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+        rows: row.try_get(0)?,
         skipped: row.try_get(1)?,
         lag_bytes,
         last_stored_at,

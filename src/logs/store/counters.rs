@@ -25,19 +25,17 @@ pub async fn minutes_since(db: &Db) -> Result<i64, sqlx::Error> {
         .try_get(0)
 }
 
-/// Lines skipped over all files (proxyhub's own and the nodes'), as an SQL expression.
-pub const SKIPPED: &str = "CAST((SELECT COALESCE(SUM(skipped), 0) FROM access_log_files) \
+/// Rows stored, and lines skipped over all files (proxyhub's own and the nodes'), as two
+/// columns of a `SELECT` (a statement that asks more, like `logs::ingest::standing`'s, asks
+/// these in the same statement).
+pub const COUNTS: &str = "(SELECT row_count FROM access_log_stats WHERE id = 1), \
+     CAST((SELECT COALESCE(SUM(skipped), 0) FROM access_log_files) \
      + (SELECT COALESCE(SUM(skipped), 0) FROM access_log_node_files) AS BIGINT)";
 
 /// Rows stored, and lines skipped over all files (proxyhub's own and the nodes').
 pub async fn counts(conn: &mut AnyConnection) -> Result<(i64, i64), sqlx::Error> {
-    let rows: i64 = sqlx::query("SELECT row_count FROM access_log_stats WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?
-        .get(0);
-    let skipped: i64 = sqlx::query(&format!("SELECT {SKIPPED}"))
+    let row = sqlx::query(&format!("SELECT {COUNTS}"))
         .fetch_one(conn)
-        .await?
-        .get(0);
-    Ok((rows, skipped))
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }

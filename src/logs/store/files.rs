@@ -5,7 +5,7 @@ use sqlx::Row as _;
 use time::OffsetDateTime;
 
 use super::write::Batch;
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,10 +17,7 @@ pub struct Source {
 }
 
 /// How far `fingerprint` has been read (0 for a file never seen).
-pub async fn position<'e>(
-    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    fingerprint: &str,
-) -> Result<u64, sqlx::Error> {
+pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
     let row = sqlx::query("SELECT position FROM access_log_files WHERE fingerprint = $1")
         .bind(fingerprint)
         .fetch_optional(db)
@@ -29,10 +26,7 @@ pub async fn position<'e>(
 }
 
 /// When proxyhub last stored progress on a file it read at `path` (epoch seconds), if ever.
-pub async fn last_progress<'e>(
-    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    path: &str,
-) -> Result<Option<i64>, sqlx::Error> {
+pub async fn last_progress(db: &Db, path: &str) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query("SELECT MAX(updated_at) FROM access_log_files WHERE path = $1")
         .bind(path)
         .fetch_one(db)
