@@ -13,6 +13,11 @@ pub(super) struct Blocks {
     sql: String,
     /// Fetches only what counting them needs (`id, min_ts, max_ts, n`), from the index.
     pub(super) count_sql: String,
+    /// Counts in the database, over what `count_sql` would fetch: `entries`, the requests
+    /// of those wholly inside `[from, to]` (two more binds after the limit), how many are
+    /// `partial` (straddling a bound: their rows must be looked at), and the oldest entry's
+    /// key; no row when there is no entry.
+    pub(super) sum_sql: String,
     pub(super) binds: Vec<i64>,
     pub(super) after: (i64, i64, i64),
     /// Fetched blocks not opened yet, with their `max_ts`.
@@ -101,9 +106,18 @@ impl Blocks {
                 format!("SELECT b.id, b.min_ts, b.max_ts, b.n FROM access_log_blocks b {order}"),
             )
         };
+        // The oldest entry's key (to go on after it) beside the sums over all of them.
+        let inside = format!("c.min_ts >= ${} AND c.max_ts <= ${}", k + 5, k + 6);
+        let sum_sql = format!(
+            "SELECT c.max_ts, c.min_ts, c.id, COUNT(*) OVER () AS entries, \
+             CAST(SUM(CASE WHEN {inside} THEN c.n ELSE 0 END) OVER () AS BIGINT) AS inside, \
+             CAST(SUM(CASE WHEN {inside} THEN 0 ELSE 1 END) OVER () AS BIGINT) AS partial \
+             FROM ({count_sql}) AS c ORDER BY c.max_ts, c.min_ts, c.id LIMIT 1"
+        );
         Blocks {
             sql,
             count_sql,
+            sum_sql,
             binds,
             after: (i64::MAX, i64::MAX, i64::MAX),
             fetched: Default::default(),
@@ -171,6 +185,13 @@ mod tests {
              s.min_ts DESC, s.block_id DESC LIMIT $8"
         );
         assert_eq!(b.binds, [500, 10, 20 + DAY_US, 20]);
+        // Summing wraps the counting statement; the range's bounds are two more binds.
+        assert!(
+            b.sum_sql.contains(&format!("FROM ({}) AS c", b.count_sql))
+                && b.sum_sql.contains("c.min_ts >= $9 AND c.max_ts <= $10"),
+            "{}",
+            b.sum_sql
+        );
         let ds = Blocks::new(&f, (Some(7), None), false, DAY_US);
         assert!(
             ds.sql
