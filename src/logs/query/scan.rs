@@ -118,15 +118,17 @@ impl Scan {
         let top = &mut self.opens[slot];
         let i = top.next;
         let status = top.status.get(i)?;
-        let path = match &mut top.paths {
-            Some(p) => Some(p.get(i)?),
-            None => None,
-        };
-        let matched = self.f.status_class.is_none_or(|c| status / 100 == c)
+        let before_q = self.f.status_class.is_none_or(|c| status / 100 == c)
             && top
                 .methods
                 .as_ref()
-                .is_none_or(|(ok, codes)| ok[codes[i] as usize])
+                .is_none_or(|(ok, codes)| ok[codes[i] as usize]);
+        // A path is decoded when shown, or searched in a request the other filters kept.
+        let path = match &mut top.paths {
+            Some(p) if self.paths || before_q => Some(p.get(i)?),
+            _ => None,
+        };
+        let matched = before_q
             && match (&self.q, path) {
                 (Some(q), Some(p)) => contains_ignore_ascii_case(p, q),
                 _ => true,

@@ -96,7 +96,7 @@ impl PathCursor {
         }
         let mut r = Reader(&self.data[self.at..]);
         while self.row < i {
-            r.str()?;
+            r.skip_str()?;
             self.row += 1;
         }
         self.at = self.data.len() - r.0.len();
