@@ -159,6 +159,13 @@ impl Application {
             Duration::from_secs(s.config.reconcile_interval.max(1)),
         );
         let (db, log) = (self.log_writer.clone(), s.config.access_log_absolute());
+        // Before the first answer: a process killed before its tail's first batch has still
+        // begun following the log, and a file rotated away meanwhile is finished at the next
+        // start (`logs/ingest/rotated.rs`). The tail says so again if this fails.
+        if let Err(e) = logs::store::files::follow(&db, &logs::ingest::source::absolute(&log)).await
+        {
+            tracing::warn!(error = %e, file = %log.display(), "cannot note the access log as followed");
+        }
         // One day's secret for every start of the tailer.
         let addresses = self.addresses.clone();
         let retention = logs::store::retention::Retention {

@@ -22,7 +22,7 @@ use super::{
 use crate::{
     accounts::tokens::Scope,
     logs::{
-        ship::{self, receive::ShipError, Batch, Position, Progress, Receipt},
+        ship::{self, receive::ShipError, Batch, Follow, Following, Position, Progress, Receipt},
         store::nodes,
     },
 };
@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ship_batch))
         .routes(routes!(position))
         .routes(routes!(progress))
+        .routes(routes!(follow))
         .layer(DefaultBodyLimit::max(ship::MAX_BODY))
         .route_layer(axum::middleware::from_fn(super::guard::scoped(
             Scope::WriteLogs,
@@ -150,12 +151,11 @@ struct ProgressQuery {
 
 /// When a node last stored a file read at a path
 ///
-/// What the shipper asks after a start or a rotation: files rotated away since then are
-/// finished, older ones left alone.
+/// And since when the node follows that path (what its shipper said at its start).
 #[utoipa::path(get, path = "/api/logs/ship/progress", tag = "logs", operation_id = "shipProgress",
     params(ProgressQuery),
     responses(
-        (status = 200, description = "The time of the node's last batch from that path, or null", body = Progress),
+        (status = 200, description = "The time of the node's last batch from that path, and since when it follows it (each null if never)", body = Progress),
         (status = 400, description = "A malformed node name or path", body = ErrorBody),
         (status = 403, description = "`MISSING_SCOPE`: the token lacks `write:logs`", body = ErrorBody),
     ))]
@@ -166,17 +166,55 @@ async fn progress(
 ) -> Result<Json<Progress>> {
     me.need(Scope::WriteLogs)?;
     let node = node_name(&q.node)?;
-    if q.path.is_empty() || q.path.len() > 4096 || q.path.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "path must be 1 to 4096 characters without control characters",
-        ));
-    }
+    check_path(&q.path)?;
     let last_stored_at = nodes::last_progress(&state.db, &node, &q.path).await?;
+    let followed_since = nodes::followed_since(&state.db, &node, &q.path).await?;
     Ok(Json(Progress {
         node,
         path: q.path,
         last_stored_at,
+        followed_since,
     }))
+}
+
+/// Say a node follows a log
+///
+/// What the shipper says at its start, before it reads a line: from then on, a file rotated
+/// away at that path that the hub holds nothing of is one the node finishes (it may have been
+/// killed before its first batch), while older files are left alone. Answers since when the
+/// node follows the path; saying it again changes nothing.
+#[utoipa::path(post, path = "/api/logs/ship/follow", tag = "logs", operation_id = "shipFollow",
+    request_body = Follow,
+    responses(
+        (status = 200, description = "Since when the node follows the path", body = Following),
+        (status = 400, description = "A malformed node name or path", body = ErrorBody),
+        (status = 403, description = "`MISSING_SCOPE`: the token lacks `write:logs` (or the account is a viewer)", body = ErrorBody),
+    ))]
+async fn follow(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Following>> {
+    me.need(Scope::WriteLogs)?;
+    let f: Follow = json_body(&headers, &body)?;
+    let node = node_name(&f.node)?;
+    check_path(&f.path)?;
+    let since = nodes::follow(&state.db, &node, &f.path).await?;
+    Ok(Json(Following {
+        node,
+        path: f.path,
+        since,
+    }))
+}
+
+fn check_path(path: &str) -> Result<()> {
+    if path.is_empty() || path.len() > 4096 || path.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "path must be 1 to 4096 characters without control characters",
+        ));
+    }
+    Ok(())
 }
 
 fn node_name(given: &str) -> Result<String> {

@@ -128,6 +128,7 @@ async fn the_document_describes_every_route_its_errors_and_how_to_sign_in() {
             "POST /api/import/caddyfile",
             "POST /api/import/nginx",
             "POST /api/logs/ship",
+            "POST /api/logs/ship/follow",
             "POST /api/nodes",
             "POST /api/tokens",
             "POST /api/users",

@@ -1,25 +1,11 @@
 //! A proxyhub killed with SIGKILL at any moment, and restarted, stores every request once.
 
-use std::{io::Write, time::Duration};
+use std::time::Duration;
 
 use crate::{
     lines::{append, expect_requests, expect_total, numbered},
-    support::server::Server,
+    support::{rotation::rotate, server::Server},
 };
-
-/// What Caddy does at `roll_size`: rename with a timestamp, then gzip the renamed file.
-fn rotate(log: &std::path::Path, stamp: &str, gzip: bool) {
-    let rotated = log.with_file_name(format!("access-{stamp}.log"));
-    std::fs::rename(log, &rotated).unwrap();
-    if gzip {
-        let data = std::fs::read(&rotated).unwrap();
-        let out = std::fs::File::create(rotated.with_extension("log.gz")).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-        gz.write_all(&data).unwrap();
-        gz.finish().unwrap();
-        std::fs::remove_file(&rotated).unwrap();
-    }
-}
 
 #[tokio::test]
 async fn sigkill_at_any_moment_neither_loses_nor_duplicates_a_request() {
@@ -62,4 +48,31 @@ async fn sigkill_at_any_moment_neither_loses_nor_duplicates_a_request() {
     server.boot().await;
     append(&log, &numbered(written, written + 10));
     expect_total(&crate::lines::api(&server), written as i64 + 10).await;
+}
+
+/// Killed before its tail stored a line, while the log was rotated: the rotated file is
+/// still finished at the next start, because following began when the process did. An
+/// older rotated file, there before proxyhub was first started, is left to `logs import`.
+#[tokio::test]
+async fn a_log_rotated_before_the_first_batch_is_finished_and_older_files_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let older = dir.path().join("access-2025-01-14T00-00-00.000.log");
+    append(&older, &numbered(1000, 1010));
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&older)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let mut server = Server::start(dir.path()).await;
+    server.kill();
+    // While it is down: lines written, the file rotated and gzipped, a new one begun.
+    append(&log, &numbered(0, 300));
+    rotate(&log, "2025-01-15T10-00-00.000", true);
+    append(&log, &numbered(300, 400));
+    server.boot().await;
+    expect_total(&crate::lines::api(&server), 400).await;
+    expect_requests(&crate::lines::api(&server), 0..400).await;
 }

@@ -9,6 +9,7 @@ pub mod caddy;
 pub mod nginx;
 pub mod oidc;
 pub mod postgres;
+pub mod rotation;
 pub mod server;
 
 use std::{

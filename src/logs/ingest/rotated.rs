@@ -12,11 +12,10 @@ use super::{
 
 /// Reads, from where proxyhub stopped, every sibling of `followed` (`access-<time>.log[.gz]`,
 /// `access.log.1[.gz]`, ...) that holds lines it has not stored: a known file it had not
-/// finished, or a file written after its last progress on `followed`. Returns the rows stored.
+/// finished, or a file written since `followed` has been followed (older files are for
+/// `proxyhub logs import`). Returns the rows stored.
 pub async fn recover(sink: &mut dyn Sink, followed: &Path) -> Result<u64, IngestError> {
-    let Some(since) = sink.last_progress(&source::absolute(followed)).await? else {
-        return Ok(0); // never followed before: older files are for `proxyhub logs import`
-    };
+    let since = sink.follow(&source::absolute(followed)).await?;
     let mut rows = 0;
     for (path, mtime) in siblings(followed)? {
         // One unreadable file (a corrupt or half-written .gz) must not stop the others.

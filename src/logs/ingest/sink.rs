@@ -62,8 +62,9 @@ pub enum Stored {
 pub trait Sink: Send {
     /// How far the file named `fingerprint` has been stored (0 for a file never seen).
     async fn position(&mut self, fingerprint: &str) -> Result<u64, IngestError>;
-    /// When progress on the file at `path` was last stored (epoch seconds), if ever.
-    async fn last_progress(&mut self, path: &str) -> Result<Option<i64>, IngestError>;
+    /// Notes that the log at `path` is followed; returns since when (epoch seconds): a
+    /// rotated file the store holds nothing of is finished when written after it.
+    async fn follow(&mut self, path: &str) -> Result<i64, IngestError>;
     /// Stores `chunk` of `source` with the position that covers it, all or nothing.
     async fn store(&mut self, source: &Source, chunk: Chunk<'_>) -> Result<Stored, IngestError>;
     /// Bytes read per chunk at most; a longer line is skipped (and counted).
@@ -94,8 +95,8 @@ impl Sink for Local {
         Ok(files::position(&self.db, fingerprint).await?)
     }
 
-    async fn last_progress(&mut self, path: &str) -> Result<Option<i64>, IngestError> {
-        Ok(files::last_progress(&self.db, path).await?)
+    async fn follow(&mut self, path: &str) -> Result<i64, IngestError> {
+        Ok(files::follow(&self.db, path).await?)
     }
 
     async fn store(&mut self, source: &Source, chunk: Chunk<'_>) -> Result<Stored, IngestError> {

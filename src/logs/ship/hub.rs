@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{Batch, Position, Progress, Receipt};
+use super::{Batch, Follow, Following, Position, Receipt};
 use crate::logs::{
     ingest::{
         batch::IngestError,
@@ -119,7 +119,7 @@ impl Hub {
     /// Asks the hub once, waiting for it as long as it takes: refuses a token that cannot
     /// ship (with the hub's words) before anything is read.
     pub async fn check(&mut self, path: &str) -> Result<(), IngestError> {
-        self.last_progress(path).await.map(|_| ())
+        self.follow(path).await.map(|_| ())
     }
 }
 
@@ -156,12 +156,15 @@ impl Sink for Hub {
         Ok(p.position)
     }
 
-    async fn last_progress(&mut self, path: &str) -> Result<Option<i64>, IngestError> {
-        let url = format!("{}/api/logs/ship/progress", self.base);
-        let q = [("node", self.node.clone()), ("path", path.into())];
-        let r = self.call(|http| http.get(&url).query(&q)).await?;
-        let p: Progress = r.json().await.map_err(hub_error)?;
-        Ok(p.last_stored_at)
+    async fn follow(&mut self, path: &str) -> Result<i64, IngestError> {
+        let url = format!("{}/api/logs/ship/follow", self.base);
+        let body = Follow {
+            node: self.node.clone(),
+            path: path.into(),
+        };
+        let r = self.call(|http| http.post(&url).json(&body)).await?;
+        let f: Following = r.json().await.map_err(hub_error)?;
+        Ok(f.since)
     }
 
     async fn store(&mut self, source: &Source, chunk: Chunk<'_>) -> Result<Stored, IngestError> {

@@ -93,4 +93,30 @@ pub struct Progress {
     pub path: String,
     /// Epoch seconds of the last batch stored from a file read at `path`; `null`: never.
     pub last_stored_at: Option<i64>,
+    /// Epoch seconds since the node follows `path` (`POST /api/logs/ship/follow`); `null`:
+    /// it never said so.
+    pub followed_since: Option<i64>,
+}
+
+/// A node's word that it follows the log at a path, before it reads a line of it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Follow {
+    #[schema(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$", example = "edge-1")]
+    pub node: String,
+    /// Where the node reads the file.
+    #[schema(min_length = 1, max_length = 4096)]
+    pub path: String,
+}
+
+/// Since when a node follows a log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Following {
+    pub node: String,
+    pub path: String,
+    /// Epoch seconds: the first time the node said so (or its first batch from that path,
+    /// for a node that shipped before follows were recorded). A rotated file the hub holds
+    /// nothing of is the node's to finish when it was written after this.
+    pub since: i64,
 }

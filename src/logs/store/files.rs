@@ -4,7 +4,10 @@
 use sqlx::Row as _;
 use time::OffsetDateTime;
 
-use super::write::Batch;
+use super::{
+    follows::{self, Follower},
+    write::Batch,
+};
 use crate::db::{Db, Tx};
 
 /// A log file as the store knows it: the hash of its first line, and where it was last seen.
@@ -25,8 +28,17 @@ pub async fn position(db: &Db, fingerprint: &str) -> Result<u64, sqlx::Error> {
     Ok(row.map_or(0, |r| r.get::<i64, _>(0) as u64))
 }
 
+/// Notes that this proxyhub follows the log at `path`; returns since when (epoch seconds,
+/// see [`follows`]).
+pub async fn follow(db: &Db, path: &str) -> Result<i64, sqlx::Error> {
+    follows::follow(db, Follower::Local, path, async || {
+        last_progress(db, path).await
+    })
+    .await
+}
+
 /// When proxyhub last stored progress on a file it read at `path` (epoch seconds), if ever.
-pub async fn last_progress(db: &Db, path: &str) -> Result<Option<i64>, sqlx::Error> {
+async fn last_progress(db: &Db, path: &str) -> Result<Option<i64>, sqlx::Error> {
     let row = sqlx::query("SELECT MAX(updated_at) FROM access_log_files WHERE path = $1")
         .bind(path)
         .fetch_one(db)

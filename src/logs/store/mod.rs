@@ -5,6 +5,8 @@
 //! - `write.rs`: committing a batch (its rows and the file's new position, all or nothing);
 //!   rows stored as blocks, small batches merged into small blocks.
 //! - `files.rs`: what the store knows of each log file and how far it has been read.
+//! - `follows.rs`: which logs are followed, and since when (what a rotated file the store
+//!   holds nothing of is judged by).
 //! - `nodes.rs`: the nodes that ship their logs here, and how far each of their files has
 //!   been stored.
 //! - `table.rs`: the block tables: blocks read by id, stored and removed with their status
@@ -21,6 +23,7 @@ pub mod block;
 pub mod counters;
 pub mod domains;
 pub mod files;
+pub mod follows;
 pub mod nodes;
 pub mod retention;
 pub mod table;

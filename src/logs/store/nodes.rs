@@ -5,7 +5,11 @@
 use foldhash::HashMap;
 use sqlx::Row as _;
 
-use super::{files::Source, write::Batch};
+use super::{
+    files::Source,
+    follows::{self, Follower},
+    write::Batch,
+};
 use crate::db::{Db, Tx};
 
 /// The longest node name.
@@ -79,6 +83,21 @@ pub async fn position(db: &Db, node: &str, fingerprint: &str) -> Result<u64, sql
     .fetch_optional(db)
     .await?;
     Ok(row.map_or(0, |r| r.get::<i64, _>(0) as u64))
+}
+
+/// Notes that `node` follows the log at `path`; returns since when (epoch seconds, see
+/// [`follows`]).
+pub async fn follow(db: &Db, node: &str, path: &str) -> Result<i64, sqlx::Error> {
+    let who = Follower::Node(id(db, node).await?);
+    follows::follow(db, who, path, async || last_progress(db, node, path).await).await
+}
+
+/// Since when `node` follows the log at `path` (epoch seconds), if it said so.
+pub async fn followed_since(db: &Db, node: &str, path: &str) -> Result<Option<i64>, sqlx::Error> {
+    match find(db, node).await? {
+        Some(id) => follows::since(db, Follower::Node(id), path).await,
+        None => Ok(None),
+    }
 }
 
 /// When `node` last stored progress on a file it read at `path` (epoch seconds), if ever.

@@ -9,7 +9,7 @@ use std::{collections::BTreeMap, io::Write as _, time::Duration};
 use reqwest::Client;
 use serde_json::{json, Value};
 
-use crate::support::{eventually, expect_error};
+use crate::support::{eventually, expect_error, rotation::rotate};
 use world::{append, hub, line, logs, past_the_limit, paths_of, shipper, token, Node};
 
 /// Requests each node serves over the test (and `/up`, asked once at start).
@@ -187,6 +187,88 @@ async fn a_rotated_log_is_shipped_to_its_end_and_a_restarted_shipper_resumes_at_
     let seen = paths_of(&hub, "edge-r").await;
     let want: BTreeMap<String, usize> = (0..260).map(|i| (format!("/r/{i}"), 1)).collect();
     assert_eq!(seen, want);
+}
+
+/// A shipper killed before its first batch, while the log was rotated, gzipped and begun
+/// anew: started again, it finishes the rotated file, because it told the hub it follows the
+/// path before reading a line.
+#[tokio::test]
+async fn a_log_rotated_before_the_first_batch_is_shipped_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let ship_token = token(&hub, &["write:logs"]).await;
+    let node_dir = tempfile::tempdir().unwrap();
+    let log = node_dir.path().join("access.log");
+    let path = log.display().to_string();
+    let progress = || async {
+        let r = hub
+            .client
+            .get(format!("{}/api/logs/ship/progress", hub.base))
+            .query(&[("node", "edge-f"), ("path", path.as_str())])
+            .bearer_auth(&ship_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()
+    };
+    let mut ship = shipper(&hub.base, &ship_token, "edge-f", &log, node_dir.path());
+    assert!(
+        eventually(Duration::from_secs(15), || async {
+            progress().await["followedSince"].is_i64()
+        })
+        .await,
+        "the shipper says it follows the log"
+    );
+    ship.kill().await.unwrap();
+    let said = progress().await;
+    assert_eq!(said["lastStoredAt"], Value::Null, "nothing shipped: {said}");
+    let since = said["followedSince"].clone();
+
+    append(&log, (0..120).map(|i| format!("/f/{i}")));
+    rotate(&log, "2026-12-08T10-00-00.000", true);
+    append(&log, (120..150).map(|i| format!("/f/{i}")));
+
+    let _ship = shipper(&hub.base, &ship_token, "edge-f", &log, node_dir.path());
+    let count = || async { logs(&hub, "node=edge-f").await["total"].as_i64().unwrap() };
+    assert!(
+        eventually(Duration::from_secs(15), || async { count().await == 150 }).await,
+        "stored: {}",
+        count().await
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let want: BTreeMap<String, usize> = (0..150).map(|i| (format!("/f/{i}"), 1)).collect();
+    assert_eq!(paths_of(&hub, "edge-f").await, want);
+    assert_eq!(
+        progress().await["followedSince"],
+        since,
+        "said again, unchanged"
+    );
+
+    // The route checks what it is told.
+    let follow = |body: Value| {
+        hub.client
+            .post(format!("{}/api/logs/ship/follow", hub.base))
+            .bearer_auth(&ship_token)
+            .json(&body)
+            .send()
+    };
+    let r = follow(json!({"node": "edge-f", "path": ""})).await.unwrap();
+    expect_error(r, 400, "BAD_REQUEST").await;
+    let r = follow(json!({"node": "-bad", "path": "/a.log"}))
+        .await
+        .unwrap();
+    expect_error(r, 400, "BAD_REQUEST").await;
+    let r = follow(json!({"node": "edge-f", "path": path, "extra": 1}))
+        .await
+        .unwrap();
+    expect_error(r, 400, "BAD_REQUEST").await;
+    let r = follow(json!({"node": "edge-f", "path": path}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let said: Value = r.json().await.unwrap();
+    assert_eq!(said["since"], since, "{said}");
 }
 
 #[tokio::test]
