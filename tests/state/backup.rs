@@ -118,10 +118,10 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
             .fetch_one(&db)
             .await
             .unwrap();
-        assert_eq!(newest, 12);
+        assert_eq!(newest, 13);
         for stmt in [
-            "DELETE FROM _sqlx_migrations WHERE version = 12",
-            "DROP TABLE config_version",
+            "DELETE FROM _sqlx_migrations WHERE version = 13",
+            "DROP TABLE access_log_follows",
         ] {
             sqlx::query(stmt).execute(&db).await.unwrap();
         }
@@ -136,7 +136,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
-        made[0].starts_with("proxyhub-v0011-") && made[0].ends_with(".db"),
+        made[0].starts_with("proxyhub-v0012-") && made[0].ends_with(".db"),
         "{made:?}"
     );
     // The copy is the store as it was: the old schema, which an older proxyhub opens.
@@ -147,7 +147,7 @@ async fn an_upgrade_copies_the_store_aside_before_migrating_it() {
         .fetch_one(&old)
         .await
         .unwrap();
-    assert_eq!(version, 11);
+    assert_eq!(version, 12);
     // Started again with nothing to migrate: no new copy.
     app.stop().await;
     let again = TestApp::spawn_without_proxy_on(tempfile::tempdir().unwrap(), url).await;
