@@ -58,3 +58,45 @@ pub async fn since(db: &Db, who: Follower, path: &str) -> Result<Option<i64>, sq
         .await?;
     row.map(|r| r.try_get(0)).transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_log_is_followed_from_its_first_mention_or_from_progress_stored_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        let none = async || Ok(None);
+        let before = time::OffsetDateTime::now_utc().unix_timestamp();
+        let first = follow(&db, Follower::Local, "/l/access.log", none)
+            .await
+            .unwrap();
+        assert!(first >= before && first <= before + 5, "now: {first}");
+        // Said again later, with other progress offered: the first moment stays.
+        let again = follow(&db, Follower::Local, "/l/access.log", async || Ok(Some(1)))
+            .await
+            .unwrap();
+        assert_eq!(again, first);
+        // A store that followed the log before follows were recorded: from its progress.
+        let upgraded = follow(&db, Follower::Local, "/old/access.log", async || {
+            Ok(Some(1_700_000_000))
+        })
+        .await
+        .unwrap();
+        assert_eq!(upgraded, 1_700_000_000);
+        // Nodes and this proxyhub are told apart.
+        assert_eq!(
+            since(&db, Follower::Node(7), "/l/access.log")
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            since(&db, Follower::Local, "/l/access.log").await.unwrap(),
+            Some(first)
+        );
+    }
+}
