@@ -297,7 +297,9 @@ pub fn for_reference(running: &str, admin: u16) -> String {
 /// 127.0.0.1:`admin`: `configs` loaded in turn, `n` times after one unmeasured load (so that
 /// every measured load changes what runs: Caddy skips a config it already runs).
 pub async fn load_times(admin: u16, configs: &[String], n: usize) -> Vec<Duration> {
-    let client = Client::new();
+    // A connection each (as proxyhub's own admin client): Caddy may close a kept-alive one as
+    // a load replaces its admin server, and a request sent on it then is reset.
+    let client = Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let load = |body: String| {
         let client = client.clone();
         async move {
