@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ErrorBody, Result},
-    extract::{json_body, AppQuery},
+    extract::{json_body, AppJson, AppQuery},
     guard::CurrentUser,
     AppState,
 };
@@ -193,11 +193,9 @@ async fn progress(
 async fn follow(
     State(state): State<AppState>,
     me: CurrentUser,
-    headers: HeaderMap,
-    body: Bytes,
+    AppJson(f): AppJson<Follow>,
 ) -> Result<Json<Following>> {
     me.need(Scope::WriteLogs)?;
-    let f: Follow = json_body(&headers, &body)?;
     let node = node_name(&f.node)?;
     check_path(&f.path)?;
     let since = nodes::follow(&state.db, &node, &f.path).await?;
